@@ -1,0 +1,12 @@
+#include "bindings.h"
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "pyml's native core: decode, resize, normalize and postprocess (GIL released).";
+#ifdef PYML_VERSION
+  m.attr("__version__") = PYML_VERSION;
+#endif
+  pyml::python::register_errors(m);
+  pyml::python::register_image(m);
+  pyml::python::register_preprocess(m);
+  pyml::python::register_postprocess(m);
+}

@@ -1,0 +1,247 @@
+// Two separable passes driven by per-axis tap tables, computed once per call.
+// The arithmetic follows the libraries bit for bit (see resize.h); the
+// comments say where a choice is theirs rather than ours.
+#include "pyml/resize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pyml {
+namespace {
+
+// For each output position along one axis: the first input index, how many
+// taps, and the fixed-point weights (ksize per position, zero-padded).
+struct Taps {
+  int ksize = 0;
+  std::vector<int> first;
+  std::vector<int> count;
+  std::vector<std::int32_t> weights;
+};
+
+// Pillow keeps 22 fractional bits: 8 bits of pixel and 2 of headroom in an int32.
+constexpr int kPilBits = 22;
+
+double triangle(double x) {
+  x = std::fabs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+Taps pil_bilinear_taps(int in_size, int out_size) {
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filter_scale = std::max(scale, 1.0);
+  const double support = 1.0 * filter_scale;  // the triangle's support is 1
+  Taps t;
+  t.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  if (static_cast<std::size_t>(out_size) >
+      std::numeric_limits<std::size_t>::max() / sizeof(std::int32_t) / t.ksize) {
+    throw std::invalid_argument("resize: output size too large");
+  }
+  t.first.resize(out_size);
+  t.count.resize(out_size);
+  t.weights.assign(static_cast<std::size_t>(out_size) * t.ksize, 0);
+  std::vector<double> k(t.ksize);
+  for (int o = 0; o < out_size; ++o) {
+    const double center = (o + 0.5) * scale;
+    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int hi = std::min(static_cast<int>(center + support + 0.5), in_size);
+    const int n = hi - lo;
+    double total = 0.0;
+    for (int i = 0; i < n; ++i) {
+      k[i] = triangle((i + lo - center + 0.5) / filter_scale);
+      total += k[i];
+    }
+    std::int32_t* w = &t.weights[static_cast<std::size_t>(o) * t.ksize];
+    for (int i = 0; i < n; ++i) {
+      const double normalized = total != 0.0 ? k[i] / total : k[i];
+      const double fixed = normalized * (1 << kPilBits);
+      w[i] = static_cast<std::int32_t>(fixed < 0 ? fixed - 0.5 : fixed + 0.5);
+    }
+    t.first[o] = lo;
+    t.count[o] = n;
+  }
+  return t;
+}
+
+inline std::uint8_t pil_clip8(std::int32_t acc) {
+  const std::int32_t v = acc >> kPilBits;
+  return static_cast<std::uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+void pil_horizontal(const std::uint8_t* src, const Taps& t, int out_w, std::uint8_t* dst) {
+  for (int o = 0; o < out_w; ++o) {
+    const std::uint8_t* s = src + t.first[o] * 3;
+    const std::int32_t* w = &t.weights[static_cast<std::size_t>(o) * t.ksize];
+    std::int32_t r = 1 << (kPilBits - 1), g = r, b = r;
+    for (int i = 0, n = t.count[o]; i < n; ++i, s += 3) {
+      r += s[0] * w[i];
+      g += s[1] * w[i];
+      b += s[2] * w[i];
+    }
+    dst[o * 3 + 0] = pil_clip8(r);
+    dst[o * 3 + 1] = pil_clip8(g);
+    dst[o * 3 + 2] = pil_clip8(b);
+  }
+}
+
+void pil_vertical_row(const ImageView& src, const Taps& t, int o, std::uint8_t* dst) {
+  const int values = src.width * 3;
+  const std::int32_t* w = &t.weights[static_cast<std::size_t>(o) * t.ksize];
+  const int first = t.first[o], n = t.count[o];
+  for (int x = 0; x < values; ++x) {
+    std::int32_t acc = 1 << (kPilBits - 1);
+    for (int i = 0; i < n; ++i) acc += src.row(first + i)[x] * w[i];
+    dst[x] = pil_clip8(acc);
+  }
+}
+
+void resize_pil(const ImageView& src, int width, int height, const RowSink& sink) {
+  // Pillow skips a pass whose axis keeps its size; so do we (the pass would be an identity).
+  Image horizontal;
+  ImageView stage = src;
+  if (width != src.width) {
+    const Taps tx = pil_bilinear_taps(src.width, width);
+    horizontal = Image(width, src.height);
+    for (int y = 0; y < src.height; ++y) pil_horizontal(src.row(y), tx, width, horizontal.row(y));
+    stage = horizontal.view();
+  }
+  if (height == src.height) {
+    for (int y = 0; y < height; ++y) sink(y, stage.row(y));
+    return;
+  }
+  const Taps ty = pil_bilinear_taps(src.height, height);
+  std::vector<std::uint8_t> row(static_cast<std::size_t>(width) * 3);
+  for (int y = 0; y < height; ++y) {
+    pil_vertical_row(stage, ty, y, row.data());
+    sink(y, row.data());
+  }
+}
+
+// ---- OpenCV INTER_LINEAR ----------------------------------------------------
+
+constexpr int kCvBits = 11;  // INTER_RESIZE_COEF_BITS
+constexpr int kCvScale = 1 << kCvBits;
+
+struct LinearTap {
+  int index;
+  std::int16_t w0, w1;
+};
+
+std::int16_t cv_weight(float f) {
+  return static_cast<std::int16_t>(std::lrint(f * kCvScale));  // saturate_cast<short>: round half even
+}
+
+// `clamp_weights`: OpenCV zeroes the fraction at the left/right borders of the
+// horizontal axis; on the vertical axis it only replicates the border rows.
+std::vector<LinearTap> cv_linear_taps(int in_size, int out_size, bool clamp_weights) {
+  const double scale = 1.0 / (static_cast<double>(out_size) / in_size);
+  std::vector<LinearTap> taps(out_size);
+  for (int o = 0; o < out_size; ++o) {
+    float f = static_cast<float>((o + 0.5) * scale - 0.5);
+    int s = static_cast<int>(std::floor(f));
+    f -= static_cast<float>(s);
+    if (clamp_weights) {
+      if (s < 0) f = 0.f, s = 0;
+      if (s >= in_size - 1) f = 0.f, s = in_size - 1;
+    }
+    taps[o] = LinearTap{s, cv_weight(1.f - f), cv_weight(f)};
+  }
+  return taps;
+}
+
+void resize_cv(const ImageView& src, int width, int height, const RowSink& sink) {
+  const std::vector<LinearTap> tx = cv_linear_taps(src.width, width, true);
+  const std::vector<LinearTap> ty = cv_linear_taps(src.height, height, false);
+  const int values = width * 3;
+  auto clamp_row = [&](int y) { return std::min(std::max(y, 0), src.height - 1); };
+
+  // Only the source rows some output row reads get the horizontal pass.
+  std::vector<int> slot(src.height, -1);
+  int needed = 0;
+  for (const LinearTap& t : ty) {
+    for (int y : {clamp_row(t.index), clamp_row(t.index + 1)}) {
+      if (slot[y] < 0) slot[y] = needed++;
+    }
+  }
+  std::vector<std::int32_t> rows(static_cast<std::size_t>(needed) * values);
+  for (int y = 0; y < src.height; ++y) {
+    if (slot[y] < 0) continue;
+    const std::uint8_t* s = src.row(y);
+    std::int32_t* d = &rows[static_cast<std::size_t>(slot[y]) * values];
+    for (int x = 0; x < width; ++x) {
+      const int i0 = tx[x].index * 3;
+      const int i1 = std::min(tx[x].index + 1, src.width - 1) * 3;
+      for (int c = 0; c < 3; ++c) d[x * 3 + c] = s[i0 + c] * tx[x].w0 + s[i1 + c] * tx[x].w1;
+    }
+  }
+  // Vertical pass with the rounding of OpenCV's SIMD kernel (the one x86 runs):
+  // ((S0 >> 4) * b0 >> 16) + ((S1 >> 4) * b1 >> 16), then (+2) >> 2.
+  std::vector<std::uint8_t> out(values);
+  for (int y = 0; y < height; ++y) {
+    const std::int32_t* s0 = &rows[static_cast<std::size_t>(slot[clamp_row(ty[y].index)]) * values];
+    const std::int32_t* s1 = &rows[static_cast<std::size_t>(slot[clamp_row(ty[y].index + 1)]) * values];
+    const int b0 = ty[y].w0, b1 = ty[y].w1;
+    for (int x = 0; x < values; ++x) {
+      const int v = (((s0[x] >> 4) * b0) >> 16) + (((s1[x] >> 4) * b1) >> 16);
+      const int r = (v + 2) >> 2;
+      out[x] = static_cast<std::uint8_t>(r < 0 ? 0 : (r > 255 ? 255 : r));
+    }
+    sink(y, out.data());
+  }
+}
+
+// OpenCV turns an exact 2x2 INTER_LINEAR downscale into INTER_AREA: a rounded mean.
+void resize_cv_half(const ImageView& src, int width, int height, const RowSink& sink) {
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(width) * 3);
+  for (int y = 0; y < height; ++y) {
+    const std::uint8_t* a = src.row(2 * y);
+    const std::uint8_t* b = src.row(2 * y + 1);
+    for (int x = 0; x < width * 3; ++x) {
+      const int c = x % 3, i = (x / 3) * 6 + c;
+      out[x] = static_cast<std::uint8_t>((a[i] + a[i + 3] + b[i] + b[i + 3] + 2) >> 2);
+    }
+    sink(y, out.data());
+  }
+}
+
+}  // namespace
+
+void resize_rows(const ImageView& src, int width, int height, ResizeFilter filter,
+                 const RowSink& sink) {
+  if (width <= 0 || height <= 0 || src.width <= 0 || src.height <= 0) {
+    throw std::invalid_argument("resize: sizes must be positive (from " + std::to_string(src.width) +
+                                "x" + std::to_string(src.height) + " to " + std::to_string(width) +
+                                "x" + std::to_string(height) + ")");
+  }
+  if (filter == ResizeFilter::kPilBilinear) {
+    resize_pil(src, width, height, sink);
+  } else if (src.width == 2 * width && src.height == 2 * height) {
+    resize_cv_half(src, width, height, sink);
+  } else {
+    resize_cv(src, width, height, sink);
+  }
+}
+
+Image resize(const ImageView& src, int width, int height, ResizeFilter filter) {
+  Image out(width, height);
+  resize_rows(src, width, height, filter, [&](int y, const std::uint8_t* row) {
+    std::copy(row, row + static_cast<std::size_t>(width) * 3, out.row(y));
+  });
+  return out;
+}
+
+std::pair<int, int> short_side_size(int width, int height, int short_side) {
+  if (width <= 0 || height <= 0 || short_side <= 0) {
+    throw std::invalid_argument("resize_short: sizes must be positive");
+  }
+  const double percent = static_cast<double>(short_side) / std::min(width, height);
+  // std::nearbyint rounds half to even under the default rounding mode, like Python's round().
+  return {static_cast<int>(std::nearbyint(width * percent)),
+          static_cast<int>(std::nearbyint(height * percent))};
+}
+
+}  // namespace pyml

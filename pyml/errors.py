@@ -1,0 +1,46 @@
+"""The errors pyml raises on purpose. Every one derives from `PymlError`."""
+
+from __future__ import annotations
+
+
+class PymlError(Exception):
+    """Base class of every error pyml raises on purpose."""
+
+
+class InputError(PymlError, ValueError):
+    """An input image is empty, truncated, corrupt, unsupported, too large or malformed.
+
+    `reason` is a stable machine-readable kind (``"empty"``, ``"truncated"``,
+    ``"corrupt"``, ``"unsupported"``, ``"too_large"``, ``"invalid_array"``, or
+    one of the Python layer's own such as ``"not_found"``); `index` is the
+    position in the batch when the error came from a batch; `source` names the
+    input (path, URL or ``<ndarray 0>``) when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        index: int | None = None,
+        source: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.index = index
+        self.source = source
+
+
+class ModelError(PymlError):
+    """A model directory or its inference.yml is missing, incomplete or invalid."""
+
+
+class ConfigError(PymlError, ValueError):
+    """A pipeline configuration or a call argument is invalid."""
+
+
+class BackendError(PymlError, RuntimeError):
+    """The inference runtime failed or the requested device is unavailable."""
+
+
+__all__ = ["PymlError", "InputError", "ModelError", "ConfigError", "BackendError"]

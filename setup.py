@@ -1,0 +1,52 @@
+"""Builds pyml's native module through CMake (the one build description).
+
+Honours CMAKE_ARGS (extra configure flags) and CMAKE_BUILD_PARALLEL_LEVEL
+(parallel jobs), like other CMake-driven Python packages.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).parent.resolve()
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name: str) -> None:
+        super().__init__(name, sources=[])
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext: Extension) -> None:
+        import pybind11
+
+        # The directory that must receive _native*.so (works for wheel and editable builds).
+        ext_dir = Path(self.get_ext_fullpath(ext.name)).parent.resolve()
+        build_type = os.environ.get("PYML_BUILD_TYPE", "Release")
+        build_temp = Path(self.build_temp) / ext.name
+        build_temp.mkdir(parents=True, exist_ok=True)
+        configure = [
+            "cmake",
+            str(ROOT),
+            f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={ext_dir}",
+            f"-DCMAKE_BUILD_TYPE={build_type}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+            f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+            "-DPYML_BUILD_PYTHON=ON",
+            "-DPYML_BUILD_TESTS=OFF",
+            *os.environ.get("CMAKE_ARGS", "").split(),
+        ]
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+        subprocess.run(configure, cwd=build_temp, check=True)
+        subprocess.run(["cmake", "--build", ".", "--target", "_native", "-j", jobs],
+                       cwd=build_temp, check=True)
+
+
+setup(
+    ext_modules=[CMakeExtension("pyml._native")],
+    cmdclass={"build_ext": CMakeBuild},
+)
