@@ -48,20 +48,26 @@ std::string name_of(const Names<Enum> (&table)[N], Enum value) {
 struct BorrowedBatch {
   std::vector<ImageInput> inputs;
   std::vector<py::object> keep_alive;
-  std::vector<std::optional<std::string>> refused;  // per item: why the binding refused it
+  struct Refusal {
+    InputErrorKind kind;
+    std::string message;
+  };
+  std::vector<std::optional<Refusal>> refused;  // per item: why the binding refused it
 };
 
 std::string type_name(const py::handle& obj) { return py::str(py::type::of(obj).attr("__name__")); }
 
 void borrow_array(py::array arr, BorrowedBatch& batch, std::size_t i) {
   if (!arr.dtype().is(py::dtype::of<std::uint8_t>())) {
-    batch.refused[i] = "pixel array has dtype " + std::string(py::str(arr.dtype())) + "; expected uint8";
+    batch.refused[i] = BorrowedBatch::Refusal{InputErrorKind::kInvalidArray,
+                        "pixel array has dtype " + std::string(py::str(arr.dtype())) + "; expected uint8"};
     return;
   }
   const bool grey = arr.ndim() == 2;
   if (!grey && arr.ndim() != 3) {
-    batch.refused[i] = "pixel array has " + std::to_string(arr.ndim()) +
-                       " dimensions; expected HxWx3 (BGR) or HxW (grey)";
+    batch.refused[i] = BorrowedBatch::Refusal{InputErrorKind::kInvalidArray,
+                        "pixel array has " + std::to_string(arr.ndim()) +
+                            " dimensions; expected HxWx3 (BGR) or HxW (grey)"};
     return;
   }
   if (!(arr.flags() & py::array::c_style)) {
@@ -88,8 +94,9 @@ BorrowedBatch borrow(const py::sequence& items) {
       batch.inputs[i] = ImageInput::encoded(bytes.data, bytes.size);
       batch.keep_alive.push_back(item);
     } else {
-      batch.refused[i] = "cannot preprocess a " + type_name(item) +
-                         "; expected encoded bytes or a uint8 pixel array";
+      batch.refused[i] = BorrowedBatch::Refusal{InputErrorKind::kUnsupported,
+                          "cannot preprocess a " + type_name(item) +
+                              "; expected encoded bytes or a uint8 pixel array"};
     }
   }
   return batch;
@@ -113,8 +120,8 @@ py::object run(const Preprocessor& pre, const py::sequence& items, const std::st
   py::list item_errors;
   for (const ItemError& e : report.errors) {
     const auto& refused = batch.refused[e.index];
-    const InputErrorKind kind = refused ? InputErrorKind::kInvalidArray : e.kind;
-    const std::string message = refused ? *refused : e.message;
+    const InputErrorKind kind = refused ? refused->kind : e.kind;
+    const std::string message = refused ? refused->message : e.message;
     if (errors == "raise") {
       raise_input_error("item " + std::to_string(e.index) + ": " + message, kind,
                         static_cast<long>(e.index));

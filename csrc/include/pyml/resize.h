@@ -4,7 +4,8 @@
 // libraries PaddleX models are preprocessed with:
 //   kPilBilinear  Pillow's Image.resize(..., BILINEAR): an antialiased triangle
 //                 filter whose support widens with the downscale factor, two
-//                 separable passes (horizontal first), each rounded to 8 bits.
+//                 separable passes, each rounded to 8 bits, in the order Pillow 13
+//                 picks (see resize.cpp).
 //   kCvLinear     OpenCV's cv2.resize(..., INTER_LINEAR): two-tap bilinear,
 //                 11-bit fixed-point weights, no antialiasing.
 //
