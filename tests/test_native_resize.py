@@ -1,5 +1,10 @@
 """Native resize against Pillow BILINEAR and OpenCV INTER_LINEAR, bit for bit."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -68,3 +73,17 @@ def test_pass_order_follows_pillow_on_random_sizes():
         rgb = rng.integers(0, 256, (ih, iw, 3), dtype=np.uint8)
         assert np.array_equal(_native.resize(rgb, ow, oh), reference.resize_pil(rgb, ow, oh)), \
             (iw, ih, ow, oh)
+
+
+def test_portable_kernels_match_pillow_too():
+    # The AVX2 kernel is the one this machine runs; the portable one must agree.
+    script = (
+        "import numpy as np, reference\n"
+        "from pyml import _native\n"
+        "rng = np.random.default_rng(5)\n"
+        "for size in [(640, 480, 448, 448), (300, 900, 200, 100), (97, 61, 448, 448)]:\n"
+        "    rgb = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)\n"
+        "    assert np.array_equal(_native.resize(rgb, *size[2:]), reference.resize_pil(rgb, *size[2:]))\n"
+    )
+    env = dict(os.environ, PYML_DISABLE_AVX2="1", PYTHONPATH=str(Path(__file__).parent))
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
