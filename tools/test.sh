@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: C++ unit tests (ctest), the same under ASan+UBSan, then pytest.
+# Extra arguments go to pytest. Set PYML_SKIP_SANITIZERS=1 to skip the sanitizer build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+JOBS=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+GENERATOR=()
+command -v ninja >/dev/null 2>&1 && GENERATOR=(-G Ninja)
+
+run_ctest() {  # build dir, extra cmake flags...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "${GENERATOR[@]}" -DPYML_BUILD_PYTHON=OFF -DPYML_BUILD_TESTS=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS" >/dev/null
+  if ! ctest --test-dir "$dir" --output-on-failure -j "$JOBS" >"$dir/ctest.log" 2>&1; then
+    cat "$dir/ctest.log"
+    return 1
+  fi
+  tail -n 3 "$dir/ctest.log"
+}
+
+echo "== C++ unit tests"
+run_ctest build/cpp-tests -DCMAKE_BUILD_TYPE=Release
+if [ "${PYML_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== C++ unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_ctest build/cpp-tests-asan -DCMAKE_BUILD_TYPE=Debug -DPYML_SANITIZE=ON
+fi
+
+echo "== Python tests"
+"$PYTHON" -m pytest "$@"
