@@ -1,0 +1,1 @@
+"""Pipeline YAML files shipped with pyml (installed as the package `pyml.configs`)."""

@@ -1,0 +1,45 @@
+"""Inference runtimes as plugins.
+
+A backend is found by name: the built-in `paddle`, or any entry point in the
+group `pyml.backends` whose object is a factory
+`factory(model_file: Path, params_file: Path, device: Device, **options) -> Backend`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from ..errors import BackendError
+from .base import Backend
+from .device import Device, parse_device
+
+ENTRY_POINT_GROUP = "pyml.backends"
+_BUILTIN = {"paddle": "pyml.backends.paddle:PaddleBackend"}
+
+
+def _load(target: str):
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def available_backends() -> list[str]:
+    names = set(_BUILTIN)
+    names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
+
+
+def create_backend(name: str, model_file: Path, params_file: Path, device: Device,
+                   **options) -> Backend:
+    if name in _BUILTIN:
+        factory = _load(_BUILTIN[name])
+    else:
+        matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+        if not matches:
+            raise BackendError(f"unknown backend '{name}'; available: {', '.join(available_backends())}")
+        factory = matches[0].load()
+    return factory(model_file, params_file, device, **options)
+
+
+__all__ = ["Backend", "Device", "available_backends", "create_backend", "parse_device"]

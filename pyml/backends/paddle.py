@@ -1,0 +1,110 @@
+"""The Paddle Inference backend: one predictor, one calling thread at a time.
+
+paddle is imported lazily so that importing pyml stays cheap and a missing or
+broken paddle install is reported as a BackendError when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendError
+from .device import Device
+
+log = logging.getLogger(__name__)
+
+# oneDNN keeps compiled kernels per input shape; bound it so that odd batch
+# sizes (the last batch of a folder, a server's dynamic batches) cannot grow it forever.
+MKLDNN_CACHE_CAPACITY = 16
+
+
+def _import_inference():
+    try:
+        from paddle import inference  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise BackendError(f"Paddle Inference is not available ({exc}); pip install paddlepaddle") from exc
+    return inference
+
+
+def _check_device(device: Device) -> None:
+    import paddle  # noqa: PLC0415
+
+    if device.kind == "cpu":
+        return
+    if device.kind == "gpu":
+        if not paddle.device.is_compiled_with_cuda():
+            raise BackendError(
+                f"device '{device}' requested, but this paddlepaddle build has no CUDA support "
+                "(install paddlepaddle-gpu, or use --device cpu)")
+        count = paddle.device.cuda.device_count()
+        if device.index >= count:
+            raise BackendError(f"device '{device}' requested, but only {count} GPU(s) are visible")
+        return
+    compiled = {"xpu": paddle.device.is_compiled_with_xpu}.get(device.kind)
+    available = compiled() if compiled else device.kind in paddle.device.get_all_custom_device_type()
+    if not available:
+        raise BackendError(f"device '{device}' requested, but this paddlepaddle build does not "
+                           f"support {device.kind.upper()} devices")
+
+
+class PaddleBackend:
+    """Runs a PaddleX inference directory's graph: float32 [N,3,H,W] in, [N,C] out."""
+
+    def __init__(self, model_file: Path, params_file: Path, device: Device,
+                 cpu_threads: int = 0, enable_mkldnn: bool = True) -> None:
+        inference = _import_inference()
+        _check_device(device)
+        config = inference.Config(str(model_file), str(params_file))
+        if device.kind == "cpu":
+            config.disable_gpu()
+            if cpu_threads > 0:
+                config.set_cpu_math_library_num_threads(cpu_threads)
+            if enable_mkldnn:
+                config.enable_mkldnn()
+                config.set_mkldnn_cache_capacity(MKLDNN_CACHE_CAPACITY)
+            else:
+                config.disable_mkldnn()
+        elif device.kind == "gpu":
+            config.enable_use_gpu(256, device.index)
+        elif device.kind == "xpu":
+            config.enable_xpu()
+            config.set_xpu_device_id(device.index)
+        else:
+            config.enable_custom_device(device.kind, device.index)
+        # PaddleX 3.x exports are PIR programs (inference.json): run them with the
+        # PIR executor; the legacy analysis passes fail on them ("memory_optimize_pass").
+        if Path(model_file).suffix == ".json":
+            config.enable_new_ir(True)
+            config.enable_new_executor()
+        config.enable_memory_optim()
+        config.disable_glog_info()
+        try:
+            self._predictor = inference.create_predictor(config)
+        except Exception as exc:  # paddle raises bare RuntimeError/ValueError subclasses
+            raise BackendError(f"Paddle Inference could not load {model_file}: {exc}") from exc
+        self.device = device
+        self.input_name = self._predictor.get_input_names()[0]
+        self.output_name = self._predictor.get_output_names()[0]
+        log.info("loaded %s on %s (oneDNN %s)", model_file, device,
+                 "on" if enable_mkldnn and device.kind == "cpu" else "off")
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Scores for a float32 [N,3,H,W] batch. Not thread-safe: use clone() per thread."""
+        try:
+            handle = self._predictor.get_input_handle(self.input_name)
+            handle.reshape(list(batch.shape))
+            handle.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
+            self._predictor.run()
+            return self._predictor.get_output_handle(self.output_name).copy_to_cpu()
+        except Exception as exc:
+            raise BackendError(f"Paddle Inference failed on a batch of shape {batch.shape}: {exc}") from exc
+
+    def clone(self) -> "PaddleBackend":
+        """Another predictor sharing these weights, for another thread."""
+        twin = object.__new__(PaddleBackend)
+        twin._predictor = self._predictor.clone()
+        twin.device, twin.input_name, twin.output_name = self.device, self.input_name, self.output_name
+        return twin

@@ -1,0 +1,142 @@
+"""The `pyml` command, with PaddleX's flags.
+
+    pyml --pipeline image_multilabel_classification --input photo.jpg [--device cpu]
+         [--save_path out/] [--threshold 0.5] [--top_k 3] [--batch_size 8] [-y]
+    pyml --get_pipeline_config image_multilabel_classification [--save_path DIR] [-y]
+
+Results go to stdout, one per line; progress and errors go to stderr. Exit
+status: 0 all images classified, 1 some images failed, 2 bad arguments, config
+or model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .errors import InputError, PymlError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml", description="Multi-label image classification "
+                                "(PaddleX-compatible command line).")
+    p.add_argument("--pipeline", help="pipeline name or pipeline YAML path")
+    p.add_argument("--input", help="image file, URL or folder")
+    p.add_argument("--device", help="cpu (default), gpu, gpu:N")
+    p.add_argument("--save_path", help="folder for <name>_res.json and <name>_res.<ext>")
+    p.add_argument("--threshold", type=float, help="score threshold for every class")
+    p.add_argument("--top_k", type=int, help="keep at most K labels per image")
+    p.add_argument("--batch_size", type=int, help="images per inference batch")
+    p.add_argument("--decode_mode", choices=("exact", "fast"), help="JPEG decode mode")
+    p.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline's YAML")
+    p.add_argument("--config_save_path", help="where --get_pipeline_config writes (default: .)")
+    p.add_argument("-y", "--yes", action="store_true", help="overwrite files without asking")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
+    return p
+
+
+def _confirm_overwrite(path: str, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"pyml: {path} exists; pass -y to overwrite it", file=sys.stderr)
+        return False
+    return input(f"{path} exists. Overwrite? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _get_config(args) -> int:
+    from .config import write_pipeline_config
+
+    target_dir = args.config_save_path or args.save_path or "."
+    try:
+        path = write_pipeline_config(args.get_pipeline_config, target_dir, overwrite=False)
+    except FileExistsError as exc:
+        if not _confirm_overwrite(str(exc), args.yes):
+            return 1
+        path = write_pipeline_config(args.get_pipeline_config, target_dir, overwrite=True)
+    print(f"pipeline config written to {path}", file=sys.stderr)
+    return 0
+
+
+class _Progress:
+    """`n/total` on stderr for more than a few images; a redrawn line on a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.enabled = total > 4
+        self.tty = sys.stderr.isatty()
+
+    def step(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self.tty:
+            print(f"\rpyml: {self.done}/{self.total} images", end="", file=sys.stderr, flush=True)
+        elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
+            print(f"pyml: {self.done}/{self.total} images", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
+
+
+def _count_images(text: str) -> int:
+    from .inputs import IMAGE_SUFFIXES
+
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return sum(1 for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return 1
+
+
+def _predict(args) -> int:
+    from .registry import create_pipeline
+
+    pipeline = create_pipeline(args.pipeline, device=args.device, batch_size=args.batch_size,
+                               top_k=args.top_k, decode_mode=args.decode_mode)
+    progress = _Progress(_count_images(args.input))
+    failed = 0
+    try:
+        for result in pipeline.predict(args.input, threshold=args.threshold, on_error="return"):
+            progress.step()
+            if result.error is not None:
+                failed += 1
+                print(f"pyml: error: {result.error}", file=sys.stderr)
+                continue
+            print(result, flush=True)
+            if args.save_path:
+                result.save_to_json(args.save_path)
+                result.save_to_img(args.save_path)
+    finally:
+        progress.close()
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="pyml: %(levelname)s: %(name)s: %(message)s")
+    try:
+        if args.get_pipeline_config:
+            return _get_config(args)
+        if not args.pipeline or not args.input:
+            _parser().error("--pipeline and --input are required (or use --get_pipeline_config)")
+        return _predict(args)
+    except InputError as exc:
+        if args.verbose:
+            raise
+        print(f"pyml: error: {exc}", file=sys.stderr)
+        return 1
+    except (PymlError, OSError) as exc:
+        if args.verbose:
+            raise
+        print(f"pyml: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Pipeline configuration: the YAML forms PaddleX users have, validated into one dataclass.
+
+Two layouts are read:
+- PaddleX 3.x: `pipeline_name` + `SubModules.ImageMultiLabelClassification.{model_name,
+  model_dir, batch_size, threshold}` (+ `device` at the top or in the section);
+- the older seed form: `Global.pipeline_name` + `Pipeline.{model, batch_size, device}`.
+pyml's own keys (`top_k`, `decode_mode`, `backend`, `cpu_threads`, `enable_mkldnn`,
+`preprocess_threads`) sit beside them. Every mistake is a ConfigError naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .backends.device import parse_device
+from .errors import ConfigError
+
+PIPELINE_NAME = "image_multilabel_classification"
+PIPELINE_ALIASES = {PIPELINE_NAME: PIPELINE_NAME, "multi_label_image_classification": PIPELINE_NAME}
+SECTION = "ImageMultiLabelClassification"
+DECODE_MODES = ("exact", "fast")
+DEMO_MODEL_NAME = "pyml-demo-digits_ML"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    pipeline_name: str = PIPELINE_NAME
+    model_name: str | None = DEMO_MODEL_NAME
+    model_dir: str | None = None  # None: the embedded demo model
+    batch_size: int = 1
+    threshold: Any = None  # None: the model's inference.yml decides
+    top_k: int | None = None
+    device: str | None = None
+    decode_mode: str = "exact"
+    backend: str = "paddle"
+    cpu_threads: int = 0  # 0: Paddle's default
+    enable_mkldnn: bool = True
+    preprocess_threads: int = 0  # 0: one per core
+    source: str = "<defaults>"  # where it was read from, for messages
+
+    def with_overrides(self, **overrides: Any) -> "PipelineConfig":
+        """A validated copy; None values leave a field unchanged."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown pipeline option(s): {', '.join(unknown)}")
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return validate(dataclasses.replace(self, **changes))
+
+
+def _positive_int(value: Any, key: str, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{source}: {key} must be a positive integer, not {value!r}")
+    return value
+
+
+def validate(config: PipelineConfig) -> PipelineConfig:
+    src = config.source
+    if config.pipeline_name not in PIPELINE_ALIASES:
+        raise ConfigError(f"{src}: pipeline_name '{config.pipeline_name}' is not one of "
+                          f"{', '.join(PIPELINE_ALIASES)}")
+    _positive_int(config.batch_size, "batch_size", src)
+    if config.top_k is not None:
+        _positive_int(config.top_k, "top_k", src)
+    if isinstance(config.cpu_threads, bool) or not isinstance(config.cpu_threads, int) or config.cpu_threads < 0:
+        raise ConfigError(f"{src}: cpu_threads must be an integer >= 0, not {config.cpu_threads!r}")
+    if isinstance(config.preprocess_threads, bool) or not isinstance(config.preprocess_threads, int) \
+            or config.preprocess_threads < 0:
+        raise ConfigError(f"{src}: preprocess_threads must be an integer >= 0")
+    if config.decode_mode not in DECODE_MODES:
+        raise ConfigError(f"{src}: decode_mode must be one of {', '.join(DECODE_MODES)}, "
+                          f"not {config.decode_mode!r}")
+    if not isinstance(config.enable_mkldnn, bool):
+        raise ConfigError(f"{src}: enable_mkldnn must be true or false")
+    try:
+        parse_device(config.device)
+    except ConfigError as exc:
+        raise ConfigError(f"{src}: {exc}") from None
+    if config.model_dir is None and config.model_name not in (None, DEMO_MODEL_NAME):
+        raise ConfigError(
+            f"{src}: model '{config.model_name}' has no model_dir. pyml never downloads weights: "
+            "point model_dir at a PaddleX export of it (python -m tools.export_arch can make one), "
+            "or set model_dir: null with no model_name for the embedded demo model")
+    return config
+
+
+_SECTION_KEYS = {"module_name", "model_name", "model_dir", "batch_size", "threshold", "top_k",
+                 "device", "decode_mode", "backend", "cpu_threads", "enable_mkldnn",
+                 "preprocess_threads"}
+_SEED_KEYS = {"model", "model_dir", "batch_size", "device", "threshold", "top_k", "decode_mode",
+              "backend", "cpu_threads", "enable_mkldnn", "preprocess_threads"}
+
+
+def _from_mapping(data: dict, source: str) -> PipelineConfig:
+    if "SubModules" in data:  # PaddleX 3.x
+        unknown = sorted(set(data) - {"pipeline_name", "SubModules", "device", "use_hpip",
+                                      "hpi_config"})
+        if unknown:
+            raise ConfigError(f"{source}: unknown top-level key(s): {', '.join(unknown)}")
+        modules = data["SubModules"]
+        if not isinstance(modules, dict) or not isinstance(modules.get(SECTION), dict):
+            raise ConfigError(f"{source}: SubModules.{SECTION} is missing")
+        section = modules[SECTION]
+        unknown = sorted(set(section) - _SECTION_KEYS)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) in SubModules.{SECTION}: {', '.join(unknown)}")
+        fields = {k: v for k, v in section.items() if k != "module_name"}
+        fields.setdefault("device", data.get("device"))
+        name = data.get("pipeline_name", PIPELINE_NAME)
+    elif "Pipeline" in data:  # the older seed form
+        pipeline = data["Pipeline"]
+        if not isinstance(pipeline, dict):
+            raise ConfigError(f"{source}: Pipeline must be a mapping")
+        unknown = sorted(set(pipeline) - _SEED_KEYS)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) in Pipeline: {', '.join(unknown)}")
+        fields = dict(pipeline)
+        if "model" in fields:
+            fields["model_name"] = fields.pop("model")
+        name = (data.get("Global") or {}).get("pipeline_name", PIPELINE_NAME)
+    else:
+        raise ConfigError(f"{source}: not a pipeline config (no SubModules or Pipeline section)")
+    fields = {k: v for k, v in fields.items() if v is not None or k in ("model_dir", "threshold")}
+    if fields.get("model_dir") is not None:
+        model_dir = Path(str(fields["model_dir"])).expanduser()
+        if not model_dir.is_absolute() and Path(source).is_file():
+            model_dir = Path(source).resolve().parent / model_dir  # relative to the YAML file
+        fields["model_dir"] = str(model_dir)
+    if fields.get("model_name") is None:
+        fields["model_name"] = DEMO_MODEL_NAME if fields.get("model_dir") is None else None
+    return validate(PipelineConfig(pipeline_name=name, source=source, **fields))
+
+
+def builtin_config_text(name: str) -> str:
+    canonical = PIPELINE_ALIASES.get(name)
+    if canonical is None:
+        raise ConfigError(f"unknown pipeline '{name}': expected one of {', '.join(PIPELINE_ALIASES)} "
+                          "or the path of a pipeline YAML file")
+    return resources.files("pyml.configs").joinpath(f"{canonical}.yaml").read_text(encoding="utf-8")
+
+
+def load_pipeline_config(pipeline: str | Path) -> PipelineConfig:
+    """A pipeline name (see PIPELINE_ALIASES) or the path of a pipeline YAML file."""
+    text_or_path = str(pipeline)
+    if text_or_path in PIPELINE_ALIASES:
+        source, text = f"<pipeline {text_or_path}>", builtin_config_text(text_or_path)
+    else:
+        path = Path(text_or_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"unknown pipeline '{text_or_path}': not a pipeline name "
+                              f"({', '.join(PIPELINE_ALIASES)}) and no such YAML file")
+        source, text = str(path), path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    return _from_mapping(data, source)
+
+
+def write_pipeline_config(name: str, save_dir: str | Path, overwrite: bool) -> Path:
+    """Copies the shipped YAML of pipeline `name` into save_dir (or to save_dir, if it ends in .yaml)."""
+    text = builtin_config_text(name)
+    target = Path(save_dir).expanduser()
+    if target.suffix not in (".yaml", ".yml"):
+        target = target / f"{PIPELINE_ALIASES[name]}.yaml"
+    if target.exists() and not overwrite:
+        raise FileExistsError(str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+__all__ = ["PipelineConfig", "load_pipeline_config", "write_pipeline_config", "builtin_config_text",
+           "PIPELINE_ALIASES", "DEMO_MODEL_NAME"]

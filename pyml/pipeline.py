@@ -1,0 +1,156 @@
+"""The multi-label classification pipeline: batching and the flow, nothing else.
+
+    sources -> native preprocess (batch, GIL released) -> backend -> native postprocess -> results
+
+While the backend runs batch k, a helper thread reads and preprocesses batch
+k+1, so decoding and inference overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from .backends import create_backend, parse_device
+from .config import PipelineConfig
+from .errors import ConfigError, InputError, ModelError
+from .inputs import ImageSource, iter_sources, native_item
+from .model_dir import ModelSpec, load_model_dir
+from .results import MultiLabelResult
+from .thresholds import resolve_threshold
+
+log = logging.getLogger(__name__)
+ON_ERROR = ("raise", "return")
+
+
+def demo_model_dir() -> Path:
+    return Path(str(resources.files("pyml") / "demo" / "model"))
+
+
+@dataclass
+class _Prepared:
+    """A batch after preprocessing: its sources, its tensor, and per-item errors."""
+
+    sources: list[ImageSource]
+    tensor: np.ndarray | None
+    errors: dict[int, InputError]
+
+
+class MultiLabelClassificationPipeline:
+    """Created by pyml.create_pipeline(); `predict()` is the way in."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        model_dir = Path(config.model_dir) if config.model_dir else demo_model_dir()
+        self.model: ModelSpec = load_model_dir(model_dir)
+        spec = _native.PreprocessSpec(**self.model.preprocess, decode_mode=config.decode_mode)
+        self._preprocessor = _native.Preprocessor(spec, threads=config.preprocess_threads)
+        self._backend = create_backend(config.backend, self.model.model_file, self.model.params_file,
+                                       parse_device(config.device), cpu_threads=config.cpu_threads,
+                                       enable_mkldnn=config.enable_mkldnn)
+        self._check_outputs()
+        self._default_threshold = self._resolve(
+            config.threshold if config.threshold is not None else self.model.threshold,
+            "pipeline threshold" if config.threshold is not None else f"{model_dir}/inference.yml threshold")
+        log.info("pipeline ready: %s from %s on %s (decode %s)", self.model.model_name, model_dir,
+                 config.device or "cpu", config.decode_mode)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.model.labels
+
+    def _check_outputs(self) -> None:
+        """One warm-up run: fails early, with the file named, if labels and outputs disagree."""
+        size = self.model.input_size or (self.model.preprocess["short_side"],) * 2
+        scores = self._backend(np.zeros((1, 3, size[1], size[0]), np.float32))
+        self.num_classes = int(scores.shape[-1])
+        if self.model.labels and len(self.model.labels) != self.num_classes:
+            raise ModelError(f"{self.model.directory}/inference.yml: label_list has "
+                             f"{len(self.model.labels)} names but the model outputs "
+                             f"{self.num_classes} scores")
+
+    def _resolve(self, threshold: Any, where: str):
+        return resolve_threshold(threshold, self.num_classes, where)
+
+    # -- the flow ---------------------------------------------------------
+
+    def _prepare(self, sources: list[ImageSource]) -> _Prepared:
+        errors: dict[int, InputError] = {}
+        items: list[Any] = []
+        for i, source in enumerate(sources):
+            try:
+                if source.error is not None:
+                    raise source.error
+                items.append(native_item(source))
+            except InputError as exc:
+                errors[i] = exc
+                items.append(b"")  # a placeholder the native core rejects; its slot is zeroed
+        tensor, failed = self._preprocessor.run(items, errors="return")
+        for index, reason, message in failed:
+            if index not in errors:
+                name = sources[index].name
+                errors[index] = InputError(f"{name}: {message}", reason=reason, source=name)
+        return _Prepared(sources, tensor, errors)
+
+    def _infer(self, batch: _Prepared, threshold, top_k: int | None) -> list[MultiLabelResult]:
+        good = [i for i in range(len(batch.sources)) if i not in batch.errors]
+        labels_by_index: dict[int, tuple[list[int], list[float]]] = {}
+        if good:
+            tensor = batch.tensor if len(good) == len(batch.sources) else batch.tensor[good]
+            scores = self._backend(tensor)
+            for i, (ids, values) in zip(good, _native.postprocess(scores, threshold, top_k)):
+                labels_by_index[i] = (ids, values)
+        results = []
+        for i, source in enumerate(batch.sources):
+            if i in batch.errors:
+                results.append(MultiLabelResult(source.name, error=batch.errors[i], image=source.data))
+                continue
+            ids, values = labels_by_index[i]
+            names = [self.labels[c] if c < len(self.labels) else str(c) for c in ids]
+            # PaddleX reports np.around(score, 5) of the float32 score (round half to even).
+            rounded = np.around(np.asarray(values, np.float64), 5).tolist()
+            results.append(MultiLabelResult(source.name, ids, rounded, names, image=source.data))
+        return results
+
+    def predict(self, input: Any, batch_size: int | None = None, threshold: Any = None,
+                top_k: int | None = None, on_error: str = "raise") -> Iterator[MultiLabelResult]:
+        """Lazily classifies `input` (see pyml.inputs for the kinds), one result per image.
+
+        threshold: a number, a per-class list, or {"default": t, class_id: t, ...};
+        it overrides the pipeline config, which overrides the model's inference.yml.
+        on_error="raise" raises InputError at the first bad image (PaddleX behaviour);
+        "return" yields a result with `.error` set for it and goes on.
+        """
+        if on_error not in ON_ERROR:
+            raise ConfigError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
+        batch_size = self.config.with_overrides(batch_size=batch_size).batch_size
+        top_k = self.config.with_overrides(top_k=top_k).top_k
+        resolved = self._default_threshold if threshold is None else self._resolve(threshold, "threshold")
+        return self._run(iter_sources(input), batch_size, resolved, top_k, on_error)
+
+    def _run(self, sources: Iterator[ImageSource], batch_size: int, threshold, top_k,
+             on_error: str) -> Iterator[MultiLabelResult]:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyml-prepare") as helper:
+            def next_batch():
+                chunk = list(islice(sources, batch_size))
+                return self._prepare(chunk) if chunk else None
+
+            pending = helper.submit(next_batch)
+            while (batch := pending.result()) is not None:
+                pending = helper.submit(next_batch)  # overlaps with the inference below
+                for result in self._infer(batch, threshold, top_k):
+                    if result.error is not None and on_error == "raise":
+                        raise result.error
+                    yield result
+
+    def __call__(self, input: Any, **kwargs) -> list[MultiLabelResult]:
+        return list(self.predict(input, **kwargs))

@@ -1,0 +1,140 @@
+"""The result of classifying one image, and its printing, saving and drawing."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .fonts import is_latin, load_font
+
+BAND_COLOUR = (255, 0, 0)
+TEXT_COLOUR = (255, 255, 255)
+IMAGE_SUFFIXES_KEPT = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def _safe_stem(name: str) -> str:
+    """A file-name stem from an input name that cannot leave the save directory."""
+    stem = Path(name.split("?", 1)[0].rstrip("/")).stem or "image"
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._") or "image"
+    return stem[:128]
+
+
+def _suffix_of(name: str) -> str:
+    suffix = Path(name.split("?", 1)[0]).suffix.lower()
+    return suffix if suffix in IMAGE_SUFFIXES_KEPT else ".png"
+
+
+def _target(save_path: str | Path, name: str, suffix: str) -> Path:
+    """A directory gets `<input stem>_res<suffix>` inside it; a file path is used as is."""
+    save_path = Path(save_path).expanduser()
+    if save_path.is_dir() or not save_path.suffix:
+        save_path.mkdir(parents=True, exist_ok=True)
+        target = save_path / f"{_safe_stem(name)}_res{suffix}"
+        if target.resolve().parent != save_path.resolve():  # belt and braces: stay inside
+            raise InputError(f"{name}: refusing to write outside {save_path}", reason="unsafe_name")
+        return target
+    save_path.parent.mkdir(parents=True, exist_ok=True)
+    return save_path
+
+
+@dataclass
+class MultiLabelResult:
+    """Labels of one image, high score first. `error` is set (and the lists empty)
+    when the image could not be classified and the caller asked for errors as results."""
+
+    input_path: str
+    class_ids: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    label_names: list[str] = field(default_factory=list)
+    error: InputError | None = None
+    image: bytes | np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"img_path": self.input_path, "class_ids": list(self.class_ids),
+                               "scores": list(self.scores), "label_names": list(self.label_names)}
+        if self.error is not None:
+            out["error"] = {"reason": self.error.reason, "message": str(self.error)}
+        return out
+
+    def __str__(self) -> str:
+        return str(self.json)
+
+    def print(self, format_json: bool = True, indent: int = 4, ensure_ascii: bool = False) -> None:
+        print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii) if format_json else str(self))
+
+    def save_to_json(self, save_path: str | Path, indent: int = 4, ensure_ascii: bool = False) -> Path:
+        target = _target(save_path, self.input_path, ".json")
+        target.write_text(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii) + "\n",
+                          encoding="utf-8")
+        return target
+
+    def visualize(self):
+        """The original image with a red band of white `name(score)` rows below it (a PIL Image)."""
+        from PIL import Image
+
+        rgb = _original_rgb(self)
+        image = Image.fromarray(rgb)
+        if not self.label_names:
+            return image
+        return _with_label_band(image, [f"{n}({s:.2f})" for n, s in zip(self.label_names, self.scores)])
+
+    def save_to_img(self, save_path: str | Path) -> Path:
+        target = _target(save_path, self.input_path, _suffix_of(self.input_path))
+        image = self.visualize()
+        if target.suffix.lower() in (".jpg", ".jpeg"):
+            image.save(target, quality=95)
+        else:
+            image.save(target)
+        return target
+
+
+def _original_rgb(result: MultiLabelResult) -> np.ndarray:
+    import cv2
+
+    data = result.image
+    if data is None:
+        raise InputError(f"{result.input_path}: the original image was not kept, nothing to draw",
+                         reason="no_image", source=result.input_path)
+    if isinstance(data, np.ndarray):
+        bgr = data if data.ndim == 3 else cv2.cvtColor(data, cv2.COLOR_GRAY2BGR)
+    else:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f"{result.input_path}: cannot decode the image to draw on it",
+                             reason="corrupt", source=result.input_path)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _with_label_band(image, texts: list[str]):
+    from PIL import Image, ImageDraw
+
+    width = image.width
+    size = max(8, int(0.06 * width))
+    fonts = [load_font(size, needs_cjk=not is_latin(t)) for t in texts]
+    gap, margin = max(2, size // 2), max(2, size // 4)
+    line = int(size * 1.25)
+    # Pack texts left to right, wrapping into a new row when the next would overflow.
+    rows: list[list[tuple[str, object, int]]] = [[]]
+    x = margin
+    for text, font in zip(texts, fonts):
+        w = int(ImageDraw.Draw(image).textlength(text, font=font))
+        if rows[-1] and x + w > width - margin:
+            rows.append([])
+            x = margin
+        rows[-1].append((text, font, x))
+        x += w + gap
+    band_height = len(rows) * line + 2 * margin
+    canvas = Image.new("RGB", (width, image.height + band_height), BAND_COLOUR)
+    canvas.paste(image, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for r, row in enumerate(rows):
+        for text, font, x in row:
+            draw.text((x, image.height + margin + r * line), text, fill=TEXT_COLOUR, font=font)
+    return canvas

@@ -1,0 +1,111 @@
+"""Pipeline YAML in both layouts, overrides, and the threshold forms."""
+
+import numpy as np
+import pytest
+
+from pyml.config import PipelineConfig, load_pipeline_config, write_pipeline_config
+from pyml.errors import ConfigError
+from pyml.thresholds import resolve_threshold
+
+
+def write(tmp_path, text, name="pipeline.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_both_pipeline_names_give_the_shipped_config():
+    a = load_pipeline_config("image_multilabel_classification")
+    b = load_pipeline_config("multi_label_image_classification")
+    assert a.model_dir is None and a.model_name == "pyml-demo-digits_ML"
+    assert (a.batch_size, a.threshold) == (b.batch_size, b.threshold) == (4, 0.5)
+
+
+def test_paddlex3_layout(tmp_path):
+    (tmp_path / "models" / "lcnet").mkdir(parents=True)
+    path = write(tmp_path, """
+pipeline_name: image_multilabel_classification
+device: cpu
+SubModules:
+  ImageMultiLabelClassification:
+    module_name: image_multilabel_classification
+    model_name: PP-LCNet_x1_0_ML
+    model_dir: models/lcnet
+    batch_size: 8
+    threshold: {default: 0.5, 3: 0.2}
+""")
+    config = load_pipeline_config(path)
+    assert config.model_name == "PP-LCNet_x1_0_ML"
+    assert config.model_dir == str(tmp_path / "models" / "lcnet")  # relative to the YAML
+    assert config.batch_size == 8 and config.device == "cpu"
+    assert config.threshold == {"default": 0.5, 3: 0.2}
+
+
+def test_seed_layout(tmp_path):
+    path = write(tmp_path, """
+Global:
+  pipeline_name: multi_label_image_classification
+  input: whatever.jpg
+Pipeline:
+  model_dir: /models/lcnet
+  batch_size: 2
+  device: "gpu:0"
+""")
+    config = load_pipeline_config(path)
+    assert (config.model_dir, config.batch_size, config.device) == ("/models/lcnet", 2, "gpu:0")
+
+
+@pytest.mark.parametrize("text, key", [
+    ("SubModules:\n  ImageMultiLabelClassification:\n    batch_sise: 4\n", "batch_sise"),
+    ("SubModules:\n  ImageMultiLabelClassification:\n    batch_size: 0\n", "batch_size"),
+    ("SubModules:\n  ImageMultiLabelClassification:\n    decode_mode: turbo\n", "decode_mode"),
+    ("SubModules:\n  ImageMultiLabelClassification:\n    device: tpu\n", "tpu"),
+    ("SubModules:\n  ImageMultiLabelClassification:\n    model_name: ResNet50_ML\n", "never downloads"),
+    ("pipeline_name: object_detection\nSubModules:\n  ImageMultiLabelClassification: {}\n", "pipeline_name"),
+    ("Pipeline:\n  modle: x\n", "modle"),
+    ("just: text\n", "not a pipeline config"),
+])
+def test_config_errors_name_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=key):
+        load_pipeline_config(write(tmp_path, text))
+
+
+def test_unknown_pipeline_name():
+    with pytest.raises(ConfigError, match="unknown pipeline"):
+        load_pipeline_config("no_such_pipeline")
+
+
+def test_overrides_are_validated():
+    config = PipelineConfig()
+    assert config.with_overrides(batch_size=16, top_k=None).batch_size == 16
+    with pytest.raises(ConfigError, match="top_k"):
+        config.with_overrides(top_k=0)
+    with pytest.raises(ConfigError, match="unknown pipeline option"):
+        config.with_overrides(batchsize=2)
+
+
+def test_write_pipeline_config(tmp_path):
+    path = write_pipeline_config("multi_label_image_classification", tmp_path, overwrite=False)
+    assert path.name == "image_multilabel_classification.yaml"
+    assert load_pipeline_config(path).batch_size == 4
+    with pytest.raises(FileExistsError):
+        write_pipeline_config("image_multilabel_classification", tmp_path, overwrite=False)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (0.3, 0.3), (1, 1.0), (0, 0.0),
+    ([0.1, 0.2, 0.3], np.array([0.1, 0.2, 0.3], np.float32)),
+    ({"default": 0.5, 1: 0.1, "2": 0.9}, np.array([0.5, 0.1, 0.9], np.float32)),
+])
+def test_threshold_forms(value, expected):
+    np.testing.assert_array_equal(resolve_threshold(value, 3), expected)
+
+
+@pytest.mark.parametrize("value, message", [
+    (-0.1, "outside"), (1.5, "outside"), (True, "not a number"), ("0.5", "not a number"),
+    ([0.5, 0.5], "has 2 values"), ({1: 0.2}, "default"), ({"default": 0.5, 7: 0.1}, "key 7"),
+    ({"default": 0.5, "x": 0.1}, "key 'x'"), ([0.5, "a", 0.5], r"threshold\[1\]"),
+])
+def test_threshold_errors(value, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_threshold(value, 3)

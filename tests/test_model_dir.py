@@ -1,0 +1,116 @@
+"""Reading PaddleX inference directories (files and inference.yml), without running them."""
+
+import pytest
+import yaml
+
+from pyml.errors import ModelError
+from pyml.model_dir import load_model_dir
+
+PADDLEX_YML = """\
+Global:
+  model_name: PP-LCNet_x1_0_ML
+Hpi:
+  backend_configs: &cfg
+    paddle_infer: {cpu_num_threads: 8}
+  other: *cfg
+PreProcess:
+  transform_ops:
+  - ResizeImage:
+      backend: pil
+      interpolation: bilinear
+      size: 448
+  - NormalizeImage:
+      channel_num: 3
+      mean: [0.485, 0.456, 0.406]
+      order: ''
+      scale: 0.00392156862745098
+      std: [0.229, 0.224, 0.225]
+  - ToCHWImage: null
+PostProcess:
+  MultiLabelThreshOutput:
+    threshold: 0.5
+    label_list: [person, bicycle, car]
+"""
+
+
+def make_dir(tmp_path, yml_text=PADDLEX_YML, files=("inference.json", "inference.pdiparams")):
+    for name in files:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "inference.yml").write_text(yml_text)
+    return tmp_path
+
+
+def edited(change) -> str:
+    data = yaml.safe_load(PADDLEX_YML)
+    change(data)
+    return yaml.dump(data)
+
+
+def test_paddlex_layout_with_hpi_anchors(tmp_path):
+    spec = load_model_dir(make_dir(tmp_path))
+    assert spec.model_name == "PP-LCNet_x1_0_ML"
+    assert spec.model_file.name == "inference.json"
+    assert spec.labels == ["person", "bicycle", "car"]
+    assert spec.threshold == 0.5
+    assert spec.preprocess == {"resize_mode": "stretch", "width": 448, "height": 448,
+                               "filter": "pil_bilinear", "scale": 0.00392156862745098,
+                               "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+    assert spec.input_size == (448, 448)
+
+
+def test_pdmodel_is_accepted_and_json_preferred(tmp_path):
+    spec = load_model_dir(make_dir(tmp_path, files=("inference.pdmodel", "inference.pdiparams")))
+    assert spec.model_file.name == "inference.pdmodel"
+    (tmp_path / "inference.json").write_bytes(b"x")
+    assert load_model_dir(tmp_path).model_file.name == "inference.json"
+
+
+@pytest.mark.parametrize("missing", ["inference.pdiparams", "inference.yml", "inference.json"])
+def test_missing_files_are_named(tmp_path, missing):
+    make_dir(tmp_path)
+    (tmp_path / missing).unlink()
+    with pytest.raises(ModelError, match="inference"):
+        load_model_dir(tmp_path)
+
+
+def test_not_a_directory(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_model_dir(tmp_path / "nope")
+
+
+def test_resize_short_cv2_and_crop(tmp_path):
+    def change(d):
+        d["PreProcess"]["transform_ops"] = [
+            {"ResizeImage": {"resize_short": 256, "backend": "cv2"}},
+            {"CropImage": {"size": 224}},
+            {"NormalizeImage": {"scale": "1.0/255.0", "mean": [0.5] * 3, "std": [0.5] * 3}},
+            {"ToCHWImage": None}]
+    spec = load_model_dir(make_dir(tmp_path, edited(change)))
+    assert spec.preprocess["resize_mode"] == "short" and spec.preprocess["short_side"] == 256
+    assert spec.preprocess["filter"] == "cv2_linear"
+    assert spec.preprocess["scale"] == pytest.approx(1 / 255)
+    assert spec.input_size is None
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["PreProcess"]["transform_ops"].append({"RandomFlip": None}), "unknown operation 'RandomFlip'"),
+    (lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(keep_ratio=True), "keep_ratio"),
+    (lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(interpolation="bicubic"),
+     "not supported by pyml's native resize"),
+    (lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(backend="skimage"), "backend"),
+    (lambda d: d["PreProcess"]["transform_ops"].pop(0), "no ResizeImage"),
+    (lambda d: d["PreProcess"]["transform_ops"][1]["NormalizeImage"].update(mean=[1, 2]), "mean"),
+    (lambda d: d["PostProcess"]["MultiLabelThreshOutput"].update(topk=3), "topk"),
+    (lambda d: d.update(PostProcess={"Topk": {"topk": 5}}), "MultiLabelThreshOutput"),
+])
+def test_unknown_or_unsupported_is_a_model_error_naming_file_and_key(tmp_path, change, message):
+    make_dir(tmp_path, edited(change))
+    with pytest.raises(ModelError, match=message) as info:
+        load_model_dir(tmp_path)
+    assert "inference.yml" in str(info.value)
+
+
+def test_invalid_yaml(tmp_path):
+    make_dir(tmp_path, "PreProcess: [unclosed")
+    with pytest.raises(ModelError, match="not valid YAML"):
+        load_model_dir(tmp_path)

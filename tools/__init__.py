@@ -1,0 +1,1 @@
+"""Reproducible scripts that make models: architecture exports and the demo model."""

@@ -1,0 +1,106 @@
+"""The demo task: which handwritten digits appear on a picture.
+
+Canvases are drawn from scikit-learn's handwritten digits (1,797 8x8 samples):
+1 to 4 distinct digits each, at varied scale and position, in a dark colour on
+a light, coloured, shaded background. The digit *samples* are split
+into train / validation / test, so test canvases show handwriting the model
+never saw. Everything is seeded: the same seed gives the same pictures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+LABELS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+@dataclass
+class DigitSplit:
+    masks: np.ndarray  # [n, 8, 8] float32 in [0, 1]
+    targets: np.ndarray  # [n] int
+
+    def of_class(self, digit: int) -> np.ndarray:
+        return self.masks[self.targets == digit]
+
+
+def load_splits(seed: int = 0) -> dict[str, DigitSplit]:
+    """train 70% / val 10% / test 20% of the digit samples, stratified by digit."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    masks = (digits.images / 16.0).astype(np.float32)
+    idx = np.arange(len(masks))
+    rest, test = train_test_split(idx, test_size=0.2, stratify=digits.target, random_state=seed)
+    train, val = train_test_split(rest, test_size=0.125, stratify=digits.target[rest],
+                                  random_state=seed)
+    return {name: DigitSplit(masks[i], digits.target[i]) for name, i in
+            (("train", train), ("val", val), ("test", test))}
+
+
+def _luminance(rgb: np.ndarray) -> float:
+    return float(rgb @ np.array([0.299, 0.587, 0.114]))
+
+
+def _light_colour(rng: np.random.Generator) -> np.ndarray:
+    while True:
+        colour = rng.uniform(90, 255, 3)
+        if _luminance(colour) > 160:
+            return colour
+
+
+def _dark_colour(rng: np.random.Generator) -> np.ndarray:
+    while True:
+        colour = rng.uniform(0, 160, 3)
+        if _luminance(colour) < 70:
+            return colour
+
+
+def _background(size: int, rng: np.random.Generator) -> np.ndarray:
+    a, b = _light_colour(rng), _light_colour(rng)
+    ramp = np.linspace(0, 1, size, dtype=np.float32)
+    t = ramp[None, :, None] if rng.random() < 0.5 else ramp[:, None, None]
+    bg = a * (1 - t) + b * t
+    return np.broadcast_to(bg, (size, size, 3)).astype(np.float32)
+
+
+def draw_canvas(split: DigitSplit, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One BGR uint8 canvas (size x size) and its 10-dim 0/1 label vector."""
+    canvas = _background(size, rng)
+    count = int(rng.integers(1, 5))
+    classes = rng.choice(10, size=count, replace=False)
+    boxes: list[tuple[int, int, int]] = []
+    labels = np.zeros(10, np.float32)
+    for digit in classes:
+        side = int(rng.uniform(0.3, 0.5) * size)
+        for _ in range(30):  # find a spot that overlaps little with earlier digits
+            x, y = (int(v) for v in rng.integers(0, size - side + 1, 2))
+            if all(abs(x - bx) > 0.85 * max(side, bs) or abs(y - by) > 0.85 * max(side, bs)
+                   for bx, by, bs in boxes):
+                break
+        else:
+            continue  # no room left: leave this digit out (and out of the labels)
+        samples = split.of_class(int(digit))
+        ink = np.clip((samples[rng.integers(len(samples))] - 0.15) / 0.85, 0, 1)  # faint strokes off
+        mask = cv2.resize(ink, (side, side), interpolation=cv2.INTER_NEAREST)[:, :, None]
+        colour = _dark_colour(rng)
+        region = canvas[y:y + side, x:x + side]
+        canvas[y:y + side, x:x + side] = region * (1 - mask) + colour * mask
+        boxes.append((x, y, side))
+        labels[digit] = 1
+    canvas += rng.normal(0, 4, canvas.shape)
+    rgb = np.clip(canvas, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(rgb[:, :, ::-1]), labels
+
+
+def draw_batch(split: DigitSplit, rng: np.random.Generator, count: int,
+               sizes: tuple[int, int]) -> tuple[list[np.ndarray], np.ndarray]:
+    images, labels = [], []
+    for _ in range(count):
+        image, label = draw_canvas(split, rng, int(rng.integers(sizes[0], sizes[1] + 1)))
+        images.append(image)
+        labels.append(label)
+    return images, np.stack(labels)
