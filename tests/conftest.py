@@ -8,3 +8,24 @@ def photos():
     found = images.photos()
     assert len(found) >= 2, "the sample photos from scikit-learn must be installed"
     return found
+
+
+@pytest.fixture(scope="session")
+def exports_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("exports")
+
+
+@pytest.fixture(scope="session")
+def lcnet_export(exports_dir):
+    """PP-LCNet_x1_0_ML as PaddleX exports it (448x448, seeded random weights), made once."""
+    from tools.export_arch import export
+
+    return export("PP-LCNet_x1_0_ML", exports_dir / "PP-LCNet_x1_0_ML", seed=0)
+
+
+@pytest.fixture(scope="session")
+def lcnet_pipeline(lcnet_export):
+    import pyml
+
+    return pyml.create_pipeline(model_dir=str(lcnet_export), model_name="PP-LCNet_x1_0_ML",
+                                batch_size=4)

@@ -68,9 +68,10 @@ def build_network(model_name: str, seed: int, weights: Path | None = None):
     return network
 
 
-def export(model_name: str, out_dir: Path, seed: int = 0, weights: Path | None = None) -> Path:
+def export(model_name: str, out_dir: Path, seed: int = 0, weights: Path | None = None,
+           size: int = INPUT_SIZE) -> Path:
     network = build_network(model_name, seed, weights)
-    return save_model_dir(network, out_dir, model_name, coco_labels(), INPUT_SIZE)
+    return save_model_dir(network, out_dir, model_name, coco_labels(), size)
 
 
 def main() -> None:
@@ -79,9 +80,11 @@ def main() -> None:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--weights", type=Path, help="trained .pdparams to load (default: random)")
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights")
+    parser.add_argument("--size", type=int, default=INPUT_SIZE,
+                        help="input size (448 is the official one; smaller only for quick tests)")
     args = parser.parse_args()
     start = time.perf_counter()
-    out = export(args.model, args.out_dir, args.seed, args.weights)
+    out = export(args.model, args.out_dir, args.seed, args.weights, args.size)
     print(f"exported {args.model} to {out} in {time.perf_counter() - start:.1f} s")
 
 

@@ -23,6 +23,27 @@ bool mentions_end_of_data(const std::string& message) {
          message.find("end of data") != std::string::npos;
 }
 
+// True when the marker segments run off the end of the data before the scan
+// starts: the file was cut inside its header.
+bool ends_before_scan(const std::uint8_t* data, std::size_t size) {
+  std::size_t pos = 2;  // after SOI
+  while (pos + 4 <= size) {
+    if (data[pos] != 0xFF) return false;  // not a marker: corrupt rather than cut
+    const std::uint8_t marker = data[pos + 1];
+    if (marker == 0xFF) {
+      ++pos;
+      continue;
+    }
+    if (marker == 0xDA || marker == 0xD9) return false;
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {
+      pos += 2;
+      continue;
+    }
+    pos += 2 + ((std::size_t{data[pos + 2]} << 8) | data[pos + 3]);
+  }
+  return true;
+}
+
 // The smallest DCT scale (1/8, 1/4, 1/2) whose oriented output still covers the
 // requested minimum; {1, 1} when none does or none is requested.
 tjscalingfactor choose_scale(int width, int height, bool swaps_axes, const DecodeOptions& o) {
@@ -55,10 +76,14 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
   const auto len = static_cast<unsigned long>(size);
 
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(handle.get(), buf, len, &width, &height, &subsamp, &colorspace) != 0) {
-    const std::string why = tjGetErrorStr2(handle.get());
-    throw InputError(mentions_end_of_data(why) ? InputErrorKind::kTruncated : InputErrorKind::kCorrupt,
-                     "invalid JPEG header: " + why);
+  const bool header_failed =
+      tjDecompressHeader3(handle.get(), buf, len, &width, &height, &subsamp, &colorspace) != 0;
+  if (header_failed || width <= 0 || height <= 0) {
+    const std::string why = header_failed ? tjGetErrorStr2(handle.get()) : "no image size";
+    if (mentions_end_of_data(why) || ends_before_scan(data, size)) {
+      throw InputError(InputErrorKind::kTruncated, "truncated JPEG: the data ends inside the header");
+    }
+    throw InputError(InputErrorKind::kCorrupt, "invalid JPEG header: " + why);
   }
   check_dimensions("JPEG", width, height, options.max_pixels);
 

@@ -61,10 +61,13 @@ TEST(Decode, BadInputsHaveTheirKinds) {
   EXPECT_EQ(kind_of({'G', 'I', 'F', '8', '9', 'a'}), InputErrorKind::kUnsupported);
   EXPECT_EQ(kind_of(std::vector<std::uint8_t>(jpeg.begin(), jpeg.begin() + jpeg.size() / 2)),
             InputErrorKind::kTruncated);
+  EXPECT_EQ(kind_of(std::vector<std::uint8_t>(jpeg.begin(), jpeg.begin() + 40)),  // cut in the header
+            InputErrorKind::kTruncated);
   EXPECT_EQ(kind_of(std::vector<std::uint8_t>(png.begin(), png.begin() + png.size() / 2)),
             InputErrorKind::kTruncated);
-  std::vector<std::uint8_t> garbage = {0xFF, 0xD8, 0xFF};
-  for (int i = 0; i < 200; ++i) garbage.push_back(static_cast<std::uint8_t>(i * 37));
+  // A well-formed APP0 segment followed by bytes that are no marker at all.
+  std::vector<std::uint8_t> garbage = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 'a', 'b'};
+  for (int i = 0; i < 200; ++i) garbage.push_back(static_cast<std::uint8_t>(1 + i * 37 % 250));
   EXPECT_EQ(kind_of(garbage), InputErrorKind::kCorrupt);
   std::vector<std::uint8_t> bad_png = png;
   bad_png[20] ^= 0xFF;  // inside IHDR: CRC mismatch
