@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(g++ pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libgtest-dev)
+DEBIAN_PACKAGES=(g++ pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libgtest-dev
+                 fonts-dejavu-core fonts-wqy-microhei)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -22,4 +23,9 @@ PYTHON=${PYTHON:-python3}
 "$PYTHON" -m pip install -q --upgrade pip
 "$PYTHON" -m pip install -q cmake ninja
 "$PYTHON" -m pip install -q -e ".[test]"
+# The architecture definitions for tools/ (and the tests that export models).
+# paddleclas 2.6 pins numpy 1.24 and an old OpenCV for parts pyml never imports,
+# so it is installed without its dependencies, plus the few its arch modules use.
+"$PYTHON" -m pip install -q --no-deps "paddleclas==2.6.0"
+"$PYTHON" -m pip install -q tqdm prettytable ujson easydict
 echo "bootstrap: pyml $("$PYTHON" -c 'import pyml; print(pyml.__version__)') is installed" >&2

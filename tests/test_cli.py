@@ -1,0 +1,86 @@
+"""The `pyml` command end to end, in a subprocess."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import images
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "pyml.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def lcnet_yaml(lcnet_export, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "lcnet.yaml"
+    path.write_text(f"""pipeline_name: image_multilabel_classification
+SubModules:
+  ImageMultiLabelClassification:
+    module_name: image_multilabel_classification
+    model_name: PP-LCNet_x1_0_ML
+    model_dir: {lcnet_export}
+    batch_size: 2
+""")
+    return path
+
+
+@pytest.fixture(scope="module")
+def photo_dir(photos, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli_photos")
+    for i, rgb in enumerate(list(photos.values()) * 2):
+        (folder / f"photo_{i}.jpg").write_bytes(images.jpeg(rgb))
+    return folder
+
+
+def test_console_script_is_installed():
+    assert shutil.which("pyml") is not None
+
+
+def test_folder_with_save_path_and_progress(lcnet_yaml, photo_dir, tmp_path):
+    proc = run("--pipeline", str(lcnet_yaml), "--input", str(photo_dir), "--threshold", "0.6",
+               "--save_path", str(tmp_path), "--top_k", "3")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    count = len(list(photo_dir.iterdir()))
+    assert len(lines) == count and all(line.startswith("{'img_path': ") for line in lines)
+    assert f"{count}/{count} images" in proc.stderr
+    saved = json.loads((tmp_path / "photo_0_res.json").read_text())
+    assert len(saved["class_ids"]) <= 3 and all(s > 0.6 for s in saved["scores"])
+    assert (tmp_path / "photo_0_res.jpg").is_file()
+
+
+def test_bad_image_is_one_line_and_exit_1(lcnet_yaml, photo_dir, tmp_path):
+    shutil.copy(photo_dir / "photo_0.jpg", tmp_path / "good.jpg")
+    (tmp_path / "bad.jpg").write_bytes(b"this is not a jpeg")
+    proc = run("--pipeline", str(lcnet_yaml), "--input", str(tmp_path))
+    assert proc.returncode == 1
+    assert len(proc.stdout.strip().splitlines()) == 1  # the good image still gets its result
+    assert "bad.jpg" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("SubModules:\n  ImageMultiLabelClassification:\n    batch_size: -3\n")
+    proc = run("--pipeline", str(path), "--input", "x.jpg")
+    assert proc.returncode == 2
+    assert "batch_size" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("--pipeline", "image_multilabel_classification", "--input", "x.jpg", "--device", "gpu:0")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_get_pipeline_config_asks_before_overwriting(tmp_path):
+    proc = run("--get_pipeline_config", "multi_label_image_classification", "--save_path", str(tmp_path))
+    assert proc.returncode == 0
+    written = tmp_path / "image_multilabel_classification.yaml"
+    assert "SubModules" in written.read_text()
+    written.write_text("edited")
+    proc = run("--get_pipeline_config", "image_multilabel_classification", "--config_save_path", str(tmp_path))
+    assert proc.returncode == 1 and "-y" in proc.stderr and written.read_text() == "edited"
+    proc = run("--get_pipeline_config", "image_multilabel_classification", "--config_save_path",
+               str(tmp_path), "-y")
+    assert proc.returncode == 0 and "SubModules" in written.read_text()
