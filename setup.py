@@ -15,6 +15,23 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).parent.resolve()
 
 
+def generate_grpc_stubs() -> None:
+    """proto/pyml/v1/*.proto -> pyml/v1/*_pb2*.py (generated, never committed)."""
+    from grpc_tools import protoc
+
+    protos = sorted(str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto").rglob("*.proto"))
+    out = ROOT / "pyml" / "v1"
+    out.mkdir(exist_ok=True)
+    (out / "__init__.py").write_text('"""Generated gRPC stubs of proto/pyml/v1 (see setup.py)."""\n')
+    include = Path(protoc.__file__).parent / "_proto"
+    args = ["protoc", f"-I{ROOT / 'proto'}", f"-I{include}", f"--python_out={ROOT}",
+            f"--pyi_out={ROOT}", f"--grpc_python_out={ROOT}", *protos]
+    if protoc.main(args) != 0:
+        raise RuntimeError("protoc failed on " + " ".join(protos))
+
+
+
+
 class CMakeExtension(Extension):
     def __init__(self, name: str) -> None:
         super().__init__(name, sources=[])
@@ -45,6 +62,9 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", "--build", ".", "--target", "_native", "-j", jobs],
                        cwd=build_temp, check=True)
 
+
+# Before setup(): the generated package pyml.v1 must exist when setuptools lists packages.
+generate_grpc_stubs()
 
 setup(
     ext_modules=[CMakeExtension("pyml._native")],

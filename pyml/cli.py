@@ -3,6 +3,9 @@
     pyml --pipeline image_multilabel_classification --input photo.jpg [--device cpu]
          [--save_path out/] [--threshold 0.5] [--top_k 3] [--batch_size 8] [-y]
     pyml --get_pipeline_config image_multilabel_classification [--save_path DIR] [-y]
+    pyml serve --pipeline image_multilabel_classification [--pipeline name=model.yaml ...]
+         [--host 127.0.0.1] [--port 50051] [--max_batch_size 8] [--max_queue_delay_ms 5] ...
+    pyml client --target 127.0.0.1:50051 --input photo.jpg [--stream]
 
 Results go to stdout, one per line; progress and errors go to stderr. Exit
 status: 0 all images classified, 1 some images failed, 2 bad arguments, config
@@ -114,16 +117,83 @@ def _predict(args) -> int:
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml serve", description="Serve pipelines over gRPC.")
+    p.add_argument("--pipeline", action="append", required=True,
+                   help="NAME|YAML, or model_name=NAME|YAML; repeat to host several models "
+                        "(the first is the default)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=50051)
+    p.add_argument("--device", help="cpu (default), gpu:N")
+    p.add_argument("--max_batch_size", type=int, default=8)
+    p.add_argument("--max_queue_delay_ms", type=float, default=5.0)
+    p.add_argument("--max_queue", type=int, default=256, help="waiting requests before RESOURCE_EXHAUSTED")
+    p.add_argument("--max_message_mb", type=int, default=64)
+    p.add_argument("--grace_s", type=float, default=30.0, help="drain time on SIGTERM/SIGINT")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _client_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml client", description="Classify images on a pyml server.")
+    p.add_argument("--target", default="127.0.0.1:50051")
+    p.add_argument("--input", required=True, help="image file or folder")
+    p.add_argument("--stream", action="store_true", help="one bidirectional stream for all images")
+    p.add_argument("--model", default="", help="model name on the server (default: its first)")
+    p.add_argument("--threshold", type=float)
+    p.add_argument("--top_k", type=int)
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--save_path")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _serve(args) -> int:
+    import asyncio
+
+    from .registry import create_pipeline
+    from .serving import ServerOptions, run_server
+
+    models = {}
+    for spec in args.pipeline:
+        name, sep, source = spec.partition("=")
+        if not sep:
+            name, source = "", spec
+        pipeline = create_pipeline(source, device=args.device)
+        models[name or pipeline.model.model_name] = pipeline
+    options = ServerOptions(max_batch_size=args.max_batch_size, max_queue_delay_ms=args.max_queue_delay_ms,
+                            max_queue=args.max_queue, max_message_bytes=args.max_message_mb * 1024 * 1024,
+                            grace_s=args.grace_s)
+    return asyncio.run(run_server(models, f"{args.host}:{args.port}", options))
+
+
+def _client(args) -> int:
+    from .serving import Client
+
+    failed = 0
+    with Client(args.target, timeout=args.timeout) as client:
+        if args.stream:
+            results = client.classify_stream(args.input, model=args.model, threshold=args.threshold,
+                                             top_k=args.top_k)
+        else:
+            results = client.classify(args.input, model=args.model, threshold=args.threshold,
+                                      top_k=args.top_k)
+        for result in results:
+            if result.error is not None:
+                failed += 1
+                print(f"pyml: error: {result.input_path}: {result.error}", file=sys.stderr)
+                continue
+            print(result, flush=True)
+            if args.save_path:
+                result.save_to_json(args.save_path)
+    return 1 if failed else 0
+
+
+def _run_guarded(fn, args) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="pyml: %(levelname)s: %(name)s: %(message)s")
     try:
-        if args.get_pipeline_config:
-            return _get_config(args)
-        if not args.pipeline or not args.input:
-            _parser().error("--pipeline and --input are required (or use --get_pipeline_config)")
-        return _predict(args)
+        return fn(args)
     except InputError as exc:
         if args.verbose:
             raise
@@ -136,6 +206,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "serve":
+        return _run_guarded(_serve, _serve_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "client":
+        return _run_guarded(_client, _client_parser().parse_args(argv[1:]))
+    args = _parser().parse_args(argv)
+    return _run_guarded(_main_job, args)
+
+
+def _main_job(args) -> int:
+    if args.get_pipeline_config:
+        return _get_config(args)
+    if not args.pipeline or not args.input:
+        _parser().error("--pipeline and --input are required (or use --get_pipeline_config)")
+    return _predict(args)
 
 
 if __name__ == "__main__":

@@ -43,4 +43,16 @@ class BackendError(PymlError, RuntimeError):
     """The inference runtime failed or the requested device is unavailable."""
 
 
-__all__ = ["PymlError", "InputError", "ModelError", "ConfigError", "BackendError"]
+
+
+
+class ServiceError(PymlError):
+    """A gRPC call to a pyml server failed as a whole (transport, overload, deadline...).
+    `code` is the grpc.StatusCode name, e.g. "RESOURCE_EXHAUSTED"."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+__all__ = ["PymlError", "InputError", "ModelError", "ConfigError", "BackendError", "ServiceError"]

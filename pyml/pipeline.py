@@ -101,14 +101,19 @@ class MultiLabelClassificationPipeline:
                 errors[index] = InputError(f"{name}: {message}", reason=reason, source=name)
         return _Prepared(sources, tensor, errors)
 
-    def _infer(self, batch: _Prepared, threshold, top_k: int | None) -> list[MultiLabelResult]:
+    def _infer(self, batch: _Prepared, thresholds: list, top_ks: list) -> list[MultiLabelResult]:
+        """Runs the good rows of a prepared batch; thresholds/top_ks are per item."""
         good = [i for i in range(len(batch.sources)) if i not in batch.errors]
         labels_by_index: dict[int, tuple[list[int], list[float]]] = {}
         if good:
             tensor = batch.tensor if len(good) == len(batch.sources) else batch.tensor[good]
             scores = self._backend(tensor)
-            for i, (ids, values) in zip(good, _native.postprocess(scores, threshold, top_k)):
-                labels_by_index[i] = (ids, values)
+            if all(t is thresholds[good[0]] for t in thresholds) and len(set(top_ks)) == 1:
+                rows = _native.postprocess(scores, thresholds[good[0]], top_ks[0])  # one call
+            else:
+                rows = [_native.postprocess(scores[r:r + 1], thresholds[i], top_ks[i])[0]
+                        for r, i in enumerate(good)]
+            labels_by_index = dict(zip(good, rows))
         results = []
         for i, source in enumerate(batch.sources):
             if i in batch.errors:
@@ -120,6 +125,19 @@ class MultiLabelClassificationPipeline:
             rounded = np.around(np.asarray(values, np.float64), 5).tolist()
             results.append(MultiLabelResult(source.name, ids, rounded, names, image=source.data))
         return results
+
+    def resolve_threshold(self, threshold: Any):
+        """A request's threshold in the native form; None means the pipeline's default."""
+        return self._default_threshold if threshold is None else self._resolve(threshold, "threshold")
+
+    def run_batch(self, sources: list[ImageSource], thresholds: list | None = None,
+                  top_ks: list | None = None) -> list[MultiLabelResult]:
+        """One batch, synchronously, with a threshold (resolved) and top_k per item;
+        errors come back as results. The serving layer's entry point."""
+        n = len(sources)
+        thresholds = thresholds or [self._default_threshold] * n
+        top_ks = top_ks or [self.config.top_k] * n
+        return self._infer(self._prepare(sources), thresholds, top_ks)
 
     def predict(self, input: Any, batch_size: int | None = None, threshold: Any = None,
                 top_k: int | None = None, on_error: str = "raise") -> Iterator[MultiLabelResult]:
@@ -134,8 +152,8 @@ class MultiLabelClassificationPipeline:
             raise ConfigError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
         batch_size = self.config.with_overrides(batch_size=batch_size).batch_size
         top_k = self.config.with_overrides(top_k=top_k).top_k
-        resolved = self._default_threshold if threshold is None else self._resolve(threshold, "threshold")
-        return self._run(iter_sources(input), batch_size, resolved, top_k, on_error)
+        return self._run(iter_sources(input), batch_size, self.resolve_threshold(threshold), top_k,
+                         on_error)
 
     def _run(self, sources: Iterator[ImageSource], batch_size: int, threshold, top_k,
              on_error: str) -> Iterator[MultiLabelResult]:
@@ -147,7 +165,8 @@ class MultiLabelClassificationPipeline:
             pending = helper.submit(next_batch)
             while (batch := pending.result()) is not None:
                 pending = helper.submit(next_batch)  # overlaps with the inference below
-                for result in self._infer(batch, threshold, top_k):
+                n = len(batch.sources)
+                for result in self._infer(batch, [threshold] * n, [top_k] * n):
                     if result.error is not None and on_error == "raise":
                         raise result.error
                     yield result

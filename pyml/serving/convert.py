@@ -1,0 +1,88 @@
+"""Between the wire and the pipeline: requests to image sources, results and
+errors to responses, and every error to its gRPC status code (in one place)."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+
+from ..errors import BackendError, ConfigError, InputError, ModelError
+from ..inputs import ImageSource
+from ..results import MultiLabelResult
+from ..v1 import classifier_pb2 as pb
+from .batcher import DeadlineExpired, Draining, Overloaded
+
+
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The gRPC status code and reason of an error, as DESIGN.md maps them."""
+    if isinstance(exc, InputError):
+        return grpc.StatusCode.INVALID_ARGUMENT, exc.reason or "invalid_input"
+    if isinstance(exc, ConfigError):
+        return grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"
+    if isinstance(exc, Overloaded):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded"
+    if isinstance(exc, DeadlineExpired):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline_exceeded"
+    if isinstance(exc, Draining):
+        return grpc.StatusCode.UNAVAILABLE, "draining"
+    if isinstance(exc, ModelError):
+        return grpc.StatusCode.FAILED_PRECONDITION, "model"
+    if isinstance(exc, BackendError):
+        return grpc.StatusCode.INTERNAL, "backend"
+    return grpc.StatusCode.INTERNAL, "internal"
+
+
+def item_error(exc: BaseException) -> pb.ItemError:
+    code, reason = status_of(exc)
+    return pb.ItemError(code=code.value[0], reason=reason, message=str(exc))
+
+
+def source_of(request: pb.ClassifyRequest, fallback_name: str) -> ImageSource:
+    """The image of a request. Raises InputError for a missing or malformed image."""
+    name = request.request_id or fallback_name
+    kind = request.WhichOneof("image")
+    if kind == "encoded":
+        return ImageSource(name, bytes(request.encoded))
+    if kind == "raw":
+        raw = request.raw
+        if raw.channels not in (1, 3) or raw.height == 0 or raw.width == 0:
+            raise InputError(f"{name}: raw image must be HxWx3 or HxWx1 with non-zero sides, got "
+                             f"{raw.height}x{raw.width}x{raw.channels}", reason="invalid_array", source=name)
+        expected = raw.height * raw.width * raw.channels
+        if len(raw.pixels) != expected:
+            raise InputError(f"{name}: raw image has {len(raw.pixels)} bytes; {raw.height}x{raw.width}x"
+                             f"{raw.channels} needs {expected}", reason="invalid_array", source=name)
+        pixels = np.frombuffer(raw.pixels, np.uint8).reshape(raw.height, raw.width, raw.channels)
+        if raw.channels == 1:
+            pixels = pixels[:, :, 0]
+        elif raw.order == pb.CHANNEL_ORDER_RGB:
+            pixels = pixels[:, :, ::-1]
+        return ImageSource(name, np.ascontiguousarray(pixels))
+    raise InputError(f"{name}: the request carries no image (set `encoded` or `raw`)",
+                     reason="empty", source=name)
+
+
+def threshold_of(request: pb.ClassifyRequest):
+    """The request's threshold in pyml's Python form; None when unset."""
+    if not request.HasField("threshold"):
+        return None
+    if request.threshold.WhichOneof("kind") == "value":
+        return request.threshold.value
+    per_class = request.threshold.per_class
+    return {"default": per_class.default_value, **{int(k): v for k, v in per_class.classes.items()}}
+
+
+def response_of(request_id: str, model: str, result: MultiLabelResult) -> pb.ClassifyResponse:
+    response = pb.ClassifyResponse(request_id=request_id, model=model)
+    if result.error is not None:
+        response.error.CopyFrom(item_error(result.error))
+        return response
+    for cid, name, score in zip(result.class_ids, result.label_names, result.scores):
+        response.categories.add(id=cid, name=name, score=score)
+    return response
+
+
+def error_response(request_id: str, model: str, exc: BaseException) -> pb.ClassifyResponse:
+    response = pb.ClassifyResponse(request_id=request_id, model=model)
+    response.error.CopyFrom(item_error(exc))
+    return response

@@ -1,0 +1,206 @@
+"""pyml's gRPC service on grpc.aio: MultiLabelClassifier (unary + bidirectional
+streaming), gRPC health checking and server reflection.
+
+    server, port, service = await create_server({"digits": pipeline}, "127.0.0.1:0")
+
+Each hosted model has its own dynamic batcher. Health is NOT_SERVING until the
+batchers run and again while draining; SIGTERM/SIGINT (in run_server) drain:
+new requests get UNAVAILABLE, every accepted one is answered, then exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from ..errors import ConfigError, InputError
+from ..v1 import classifier_pb2 as pb
+from ..v1 import classifier_pb2_grpc as pb_grpc
+from .batcher import Draining, DynamicBatcher
+from .convert import error_response, response_of, source_of, status_of, threshold_of
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"].full_name
+
+
+@dataclass
+class ServerOptions:
+    max_batch_size: int = 8
+    max_queue_delay_ms: float = 5.0
+    max_queue: int = 256
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    grace_s: float = 30.0
+
+
+class ModelHost:
+    """One hosted model: its pipeline and its batcher."""
+
+    def __init__(self, name: str, pipeline, options: ServerOptions) -> None:
+        self.name = name
+        self.pipeline = pipeline
+        self.batcher = DynamicBatcher(pipeline, options.max_batch_size, options.max_queue_delay_ms,
+                                      options.max_queue)
+
+    async def classify(self, request: pb.ClassifyRequest, fallback_name: str,
+                       timeout: float | None) -> pb.ClassifyResponse:
+        """Never raises for a bad request: the error goes into the response."""
+        started = time.perf_counter()
+        try:
+            source = source_of(request, fallback_name)
+            threshold = self.pipeline.resolve_threshold(threshold_of(request))
+            top_k = request.top_k or self.pipeline.config.top_k
+            result = await self.batcher.submit(source, threshold, top_k, timeout)
+            response = response_of(request.request_id, self.name, result)
+        except (InputError, ConfigError, Exception) as exc:  # noqa: BLE001 - reported per item
+            response = error_response(request.request_id, self.name, exc)
+        log.debug("%s %s -> %s in %.1f ms", self.name, request.request_id or fallback_name,
+                  response.error.reason or f"{len(response.categories)} labels",
+                  (time.perf_counter() - started) * 1000)
+        return response
+
+    def info(self, models: list[str]) -> pb.ModelInfo:
+        p = self.pipeline
+        size = p.model.input_size or (0, 0)
+        default = p.resolve_threshold(None)
+        return pb.ModelInfo(name=self.name, labels=p.labels, input_width=size[0], input_height=size[1],
+                            default_threshold=float(default) if isinstance(default, float) else 0.0,
+                            decode_mode=p.config.decode_mode, max_batch_size=self.batcher.max_batch_size,
+                            models=models)
+
+
+class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
+    def __init__(self, hosts: dict[str, ModelHost]) -> None:
+        self.hosts = hosts
+        self.default = next(iter(hosts))
+        self.draining = False
+        self._counter = 0
+
+    def _name(self) -> str:
+        self._counter += 1
+        return f"<request {self._counter}>"
+
+    async def _host(self, model: str, context) -> ModelHost:
+        host = self.hosts.get(model or self.default)
+        if host is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND,
+                                f"no model '{model}' on this server (models: {', '.join(self.hosts)})")
+        return host
+
+    async def Classify(self, request, context):  # noqa: N802 (gRPC method name)
+        if self.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+        host = await self._host(request.model, context)
+        response = await host.classify(request, self._name(), context.time_remaining())
+        if response.HasField("error"):
+            await context.abort(_STATUS_BY_NUMBER.get(response.error.code, grpc.StatusCode.UNKNOWN),
+                                response.error.message)
+        return response
+
+    async def ClassifyStream(self, request_iterator, context):  # noqa: N802
+        """Reads requests while answering earlier ones; answers leave as they finish."""
+        done: asyncio.Queue = asyncio.Queue()
+        pending: set[asyncio.Task] = set()
+
+        async def answer(request):
+            if self.draining:
+                return error_response(request.request_id, request.model or self.default,
+                                      Draining("the server is shutting down"))
+            host = self.hosts.get(request.model or self.default)
+            if host is None:
+                return error_response(request.request_id, request.model, InputError(
+                    f"no model '{request.model}' on this server", reason="unknown_model"))
+            return await host.classify(request, self._name(), context.time_remaining())
+
+        async def read():
+            async for request in request_iterator:
+                task = asyncio.ensure_future(answer(request))
+                pending.add(task)
+                task.add_done_callback(lambda t: (pending.discard(t), done.put_nowait(t.result())))
+            while pending:
+                await asyncio.sleep(0.001)
+            done.put_nowait(None)
+
+        reader = asyncio.ensure_future(read())
+        try:
+            while (response := await done.get()) is not None:
+                yield response
+            await reader  # surfaces a broken request stream as this RPC's error
+        finally:
+            reader.cancel()
+            for task in pending:
+                task.cancel()
+
+    async def GetModelInfo(self, request, context):  # noqa: N802
+        host = await self._host(request.model, context)
+        return host.info(list(self.hosts))
+
+
+_STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+async def create_server(models: dict, address: str = "127.0.0.1:0", options: ServerOptions | None = None):
+    """Builds, binds and starts a server; returns (server, port, service, health)."""
+    if not models:
+        raise ConfigError("a server needs at least one model")
+    options = options or ServerOptions()
+    hosts = {name: ModelHost(name, pipeline, options) for name, pipeline in models.items()}
+    service = ClassifierService(hosts)
+    limits = [("grpc.max_receive_message_length", options.max_message_bytes),
+              ("grpc.max_send_message_length", options.max_message_bytes)]
+    server = grpc.aio.server(options=limits)
+    pb_grpc.add_MultiLabelClassifierServicer_to_server(service, server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server)
+    for name in ("", SERVICE_NAME):
+        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise ConfigError(f"cannot bind {address}")
+    await server.start()
+    for host in hosts.values():
+        host.batcher.start()
+    for name in ("", SERVICE_NAME):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving %s on %s (port %d)", ", ".join(hosts), address, port)
+    return server, port, service, health
+
+
+async def drain_and_stop(server, service: ClassifierService, health, grace_s: float) -> None:
+    """NOT_SERVING, refuse new work, answer everything accepted, then stop."""
+    service.draining = True
+    for name in ("", SERVICE_NAME):
+        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(h.batcher.drain() for h in service.hosts.values())), grace_s)
+    except asyncio.TimeoutError:
+        log.warning("grace period of %.0f s ended with requests still queued", grace_s)
+    await server.stop(grace_s)
+    for host in service.hosts.values():
+        await host.batcher.close()
+
+
+async def run_server(models: dict, address: str, options: ServerOptions) -> int:
+    """Serves until SIGTERM or SIGINT, then drains. Returns the exit status (0)."""
+    server, port, service, health = await create_server(models, address, options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"pyml: serving {', '.join(service.hosts)} on port {port}", flush=True)
+    await stop.wait()
+    log.info("signal received: draining")
+    await drain_and_stop(server, service, health, options.grace_s)
+    return 0
