@@ -105,6 +105,7 @@ class MultiLabelClassificationPipeline:
         """Runs the good rows of a prepared batch; thresholds/top_ks are per item."""
         good = [i for i in range(len(batch.sources)) if i not in batch.errors]
         labels_by_index: dict[int, tuple[list[int], list[float]]] = {}
+        rows_by_index: dict[int, np.ndarray] = {}
         if good:
             tensor = batch.tensor if len(good) == len(batch.sources) else batch.tensor[good]
             scores = self._backend(tensor)
@@ -114,6 +115,7 @@ class MultiLabelClassificationPipeline:
                 rows = [_native.postprocess(scores[r:r + 1], thresholds[i], top_ks[i])[0]
                         for r, i in enumerate(good)]
             labels_by_index = dict(zip(good, rows))
+            rows_by_index = {i: scores[r] for r, i in enumerate(good)}
         results = []
         for i, source in enumerate(batch.sources):
             if i in batch.errors:
@@ -123,7 +125,8 @@ class MultiLabelClassificationPipeline:
             names = [self.labels[c] if c < len(self.labels) else str(c) for c in ids]
             # PaddleX reports np.around(score, 5) of the float32 score (round half to even).
             rounded = np.around(np.asarray(values, np.float64), 5).tolist()
-            results.append(MultiLabelResult(source.name, ids, rounded, names, image=source.data))
+            results.append(MultiLabelResult(source.name, ids, rounded, names, image=source.data,
+                                            all_scores=rows_by_index[i]))
         return results
 
     def resolve_threshold(self, threshold: Any):

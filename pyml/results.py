@@ -54,6 +54,7 @@ class MultiLabelResult:
     label_names: list[str] = field(default_factory=list)
     error: InputError | None = None
     image: bytes | np.ndarray | None = field(default=None, repr=False, compare=False)
+    all_scores: np.ndarray | None = field(default=None, repr=False, compare=False)  # [num_classes]
 
     @property
     def json(self) -> dict[str, Any]:

@@ -24,13 +24,17 @@ from grpc_reflection.v1alpha import reflection
 from ..errors import ConfigError, InputError
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
+from ..v1 import kserve_v2_pb2 as kv
+from ..v1 import kserve_v2_pb2_grpc as kv_grpc
 from .batcher import Draining, DynamicBatcher
 from .convert import error_response, response_of, source_of, status_of, threshold_of
+from .kserve import KServeService
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"].full_name
+KSERVE_SERVICE_NAME = kv.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
 @dataclass
@@ -159,11 +163,12 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
               ("grpc.max_send_message_length", options.max_message_bytes)]
     server = grpc.aio.server(options=limits)
     pb_grpc.add_MultiLabelClassifierServicer_to_server(service, server)
+    kv_grpc.add_GRPCInferenceServiceServicer_to_server(KServeService(service), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server)
+        (SERVICE_NAME, KSERVE_SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME), server)
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     port = server.add_insecure_port(address)

@@ -1,0 +1,160 @@
+"""The KServe v2 (Triton) gRPC inference protocol on pyml's port, so that an unchanged
+tritonclient.grpc client can call pyml.
+
+Model `<name>` takes one BYTES input `image` of shape [N] or [N, 1] (encoded image
+files) and returns FP32 `scores` [N, num_classes]. Requesting `scores` with the
+`classification` parameter k returns, as Triton's classification extension does,
+BYTES [N, k] strings "score:index:label", high score first. Images of one request
+go through the model's dynamic batcher like every other request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import grpc
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..inputs import ImageSource
+from ..v1 import kserve_v2_pb2 as kv
+from ..v1 import kserve_v2_pb2_grpc as kv_grpc
+from .convert import status_of
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "scores"
+
+
+class KServeError(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def decode_bytes_tensor(raw: bytes) -> list[bytes]:
+    """Triton's BYTES serialization: each element is a little-endian uint32 length + bytes."""
+    items, pos = [], 0
+    while pos < len(raw):
+        if pos + 4 > len(raw):
+            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, "BYTES tensor ends inside a length prefix")
+        (length,) = struct.unpack_from("<I", raw, pos)
+        pos += 4
+        if pos + length > len(raw):
+            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, "BYTES tensor element runs past the end")
+        items.append(raw[pos:pos + length])
+        pos += length
+    return items
+
+
+def encode_bytes_tensor(items: list[bytes]) -> bytes:
+    return b"".join(struct.pack("<I", len(item)) + item for item in items)
+
+
+class KServeService(kv_grpc.GRPCInferenceServiceServicer):
+    def __init__(self, classifier) -> None:
+        self.classifier = classifier  # the ClassifierService: hosts, default, draining
+
+    def _host(self, name: str):
+        host = self.classifier.hosts.get(name or self.classifier.default)
+        if host is None:
+            raise KServeError(grpc.StatusCode.NOT_FOUND, f"no model '{name}' on this server")
+        return host
+
+    async def ServerLive(self, request, context):  # noqa: N802
+        return kv.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request, context):  # noqa: N802
+        return kv.ServerReadyResponse(ready=not self.classifier.draining)
+
+    async def ModelReady(self, request, context):  # noqa: N802
+        ready = request.name in self.classifier.hosts and not self.classifier.draining
+        return kv.ModelReadyResponse(ready=ready)
+
+    async def ServerMetadata(self, request, context):  # noqa: N802
+        return kv.ServerMetadataResponse(name="pyml", version=__version__, extensions=["classification"])
+
+    async def ModelMetadata(self, request, context):  # noqa: N802
+        try:
+            host = self._host(request.name)
+        except KServeError as exc:
+            await context.abort(exc.code, str(exc))
+        classes = len(host.pipeline.labels)
+        meta = kv.ModelMetadataResponse(name=host.name, versions=["1"], platform="pyml_paddle")
+        meta.inputs.add(name=INPUT_NAME, datatype="BYTES", shape=[-1])
+        meta.outputs.add(name=OUTPUT_NAME, datatype="FP32", shape=[-1, classes])
+        return meta
+
+    def _images(self, request) -> list[bytes]:
+        if len(request.inputs) != 1 or request.inputs[0].name != INPUT_NAME:
+            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"expected one input named '{INPUT_NAME}'")
+        tensor = request.inputs[0]
+        if tensor.datatype != "BYTES":
+            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"input '{INPUT_NAME}' must be BYTES (encoded images), not {tensor.datatype}")
+        shape = list(tensor.shape)
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"input shape must be [N] or [N, 1], not {shape}")
+        if request.raw_input_contents:
+            items = decode_bytes_tensor(request.raw_input_contents[0])
+        else:
+            items = list(tensor.contents.bytes_contents)
+        if len(items) != shape[0]:
+            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"input shape says {shape[0]} images but {len(items)} were sent")
+        return items
+
+    async def _infer(self, request, timeout: float | None) -> kv.ModelInferResponse:
+        if self.classifier.draining:
+            raise KServeError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+        host = self._host(request.model_name)
+        images = self._images(request)
+        try:
+            futures = [host.batcher.submit(ImageSource(f"{request.id or 'input'}[{i}]", data), 0.0, None, timeout)
+                       for i, data in enumerate(images)]
+        except Exception as exc:  # noqa: BLE001 - overload, draining
+            code, _ = status_of(exc)
+            raise KServeError(code, str(exc)) from None
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for i, result in enumerate(results):
+            error = result if isinstance(result, BaseException) else result.error
+            if error is not None:
+                code, _ = status_of(error)
+                raise KServeError(code, f"image {i}: {error}")
+        scores = np.stack([r.all_scores for r in results]).astype(np.float32)
+        response = kv.ModelInferResponse(model_name=host.name, model_version="1", id=request.id)
+        wanted = list(request.outputs) or [kv.ModelInferRequest.InferRequestedOutputTensor(name=OUTPUT_NAME)]
+        for output in wanted:
+            if output.name != OUTPUT_NAME:
+                raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown output '{output.name}'")
+            k = output.parameters["classification"].int64_param if "classification" in output.parameters else 0
+            if k > 0:
+                k = min(k, scores.shape[1])
+                top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+                labels = host.pipeline.labels
+                strings = [f"{scores[r, c]:f}:{c}:{labels[c] if c < len(labels) else c}".encode()
+                           for r in range(len(top)) for c in top[r]]
+                response.outputs.add(name=OUTPUT_NAME, datatype="BYTES", shape=[len(top), k])
+                response.raw_output_contents.append(encode_bytes_tensor(strings))
+            else:
+                response.outputs.add(name=OUTPUT_NAME, datatype="FP32", shape=list(scores.shape))
+                response.raw_output_contents.append(scores.astype("<f4").tobytes())
+        return response
+
+    async def ModelInfer(self, request, context):  # noqa: N802
+        try:
+            return await self._infer(request, context.time_remaining())
+        except KServeError as exc:
+            await context.abort(exc.code, str(exc))
+        except InputError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+    async def ModelStreamInfer(self, request_iterator, context):  # noqa: N802
+        """Each request is answered in order; a failed one carries error_message, the stream goes on."""
+        async for request in request_iterator:
+            try:
+                yield kv.ModelStreamInferResponse(infer_response=await self._infer(request, context.time_remaining()))
+            except (KServeError, InputError) as exc:
+                yield kv.ModelStreamInferResponse(error_message=str(exc),
+                                                  infer_response=kv.ModelInferResponse(id=request.id))
