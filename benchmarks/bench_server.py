@@ -1,0 +1,166 @@
+"""gRPC serving speed next to in-process predict, in one run on the same images.
+
+    python -m benchmarks.bench_server [--arch PP-LCNet_x1_0_ML] [--images 256] [--quick]
+
+Starts a real pyml server on 127.0.0.1 (dynamic batching, max_batch_size 8) and
+measures images/s and per-image p50/p99 latency for unary calls and for
+bidirectional streams at concurrency 1, 4 and 16, beside `pipeline.predict` in
+the same process with batch size 8. Default model: the embedded demo model; with
+--arch, a PaddleX architecture export made on the fly (seeded random weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import grpc
+import numpy as np
+
+import pyml
+from pyml.serving import ServerOptions, create_server, drain_and_stop
+from pyml.v1 import classifier_pb2 as pb
+from pyml.v1 import classifier_pb2_grpc as pb_grpc
+
+
+class ServerThread:
+    def __init__(self, pipeline, options: ServerOptions) -> None:
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def main():
+            self.server, self.port, self.service, self.health = await create_server(
+                {"model": pipeline}, "127.0.0.1:0", options)
+            self.stop_event = asyncio.Event()
+            ready.set()
+            await self.stop_event.wait()
+            await drain_and_stop(self.server, self.service, self.health, 10)
+
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
+        self.thread.start()
+        ready.wait()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join()
+
+
+def make_images(count: int, folder: Path) -> list[Path]:
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images().images
+    paths = []
+    for i in range(count):
+        rgb = photos[i % len(photos)]
+        crop = rgb[(i * 7) % 40:, (i * 11) % 60:]  # vary the pixels a little
+        path = folder / f"img_{i:04d}.jpg"
+        path.write_bytes(cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+        paths.append(path)
+    return paths
+
+
+def summarize(label: str, count: int, seconds: float, latencies: list[float], baseline: float | None):
+    ips = count / seconds
+    p50, p99 = (np.percentile(latencies, q) * 1000 for q in (50, 99)) if latencies else (float("nan"),) * 2
+    ratio = f"{ips / baseline:10.2f}" if baseline else f"{'1.00':>10}"
+    print(f"{label:<28}{ips:10.1f}{p50:10.1f}{p99:10.1f}{ratio}")
+    return ips
+
+
+def unary(target: str, blobs: list[bytes], concurrency: int):
+    latencies: list[float] = []
+    lock = threading.Lock()
+    channel = grpc.insecure_channel(target)
+    stub = pb_grpc.MultiLabelClassifierStub(channel)
+
+    def worker(indices):
+        for i in indices:
+            start = time.perf_counter()
+            stub.Classify(pb.ClassifyRequest(request_id=str(i), encoded=blobs[i]), timeout=120)
+            with lock:
+                latencies.append(time.perf_counter() - start)
+
+    shards = [range(c, len(blobs), concurrency) for c in range(concurrency)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, shards))
+    elapsed = time.perf_counter() - start
+    channel.close()
+    return elapsed, latencies
+
+
+def streaming(target: str, blobs: list[bytes], concurrency: int, in_flight: int = 8):
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(indices):
+        channel = grpc.insecure_channel(target)
+        stub = pb_grpc.MultiLabelClassifierStub(channel)
+        sent: dict[str, float] = {}
+        slots = threading.Semaphore(in_flight)
+
+        def requests():
+            for i in indices:
+                slots.acquire()
+                sent[str(i)] = time.perf_counter()
+                yield pb.ClassifyRequest(request_id=str(i), encoded=blobs[i])
+
+        for response in stub.ClassifyStream(requests(), timeout=300):
+            slots.release()
+            with lock:
+                latencies.append(time.perf_counter() - sent[response.request_id])
+        channel.close()
+
+    shards = [range(c, len(blobs), concurrency) for c in range(concurrency)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, shards))
+    return time.perf_counter() - start, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", help="a PaddleX architecture to export and serve (default: demo model)")
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--quick", action="store_true", help="64 images")
+    args = parser.parse_args()
+    count = 64 if args.quick else args.images
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.arch:
+            from tools.export_arch import export
+
+            pipeline = pyml.create_pipeline(model_dir=str(export(args.arch, tmp / "model")), model_name=args.arch)
+        else:
+            pipeline = pyml.create_pipeline()
+        paths = make_images(count, tmp)
+        blobs = [p.read_bytes() for p in paths]
+        print(f"pyml serving benchmark: {pipeline.model.model_name}, {count} JPEG images (~640x427), "
+              "server max_batch_size 8, max_queue_delay 5 ms")
+        print(f"{'path':<28}{'images/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs local':>10}")
+        list(pipeline.predict([str(p) for p in paths[:16]], batch_size=8))  # warm-up
+        start = time.perf_counter()
+        list(pipeline.predict([str(p) for p in paths], batch_size=8))
+        local = summarize("in-process predict (b=8)", count, time.perf_counter() - start, [], None)
+        server = ServerThread(pipeline, ServerOptions(max_batch_size=8, max_queue_delay_ms=5, max_queue=1024))
+        target = f"127.0.0.1:{server.port}"
+        try:
+            unary(target, blobs[:16], 4)  # warm-up
+            for c in (1, 4, 16):
+                summarize(f"unary, concurrency {c}", count, *unary(target, blobs, c), local)
+            for c in (1, 4, 16):
+                summarize(f"stream, concurrency {c}", count, *streaming(target, blobs, c), local)
+            sizes = dict(sorted(server.service.hosts["model"].batcher.batch_sizes.items()))
+            print(f"server batch sizes (size: batches): {sizes}")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
