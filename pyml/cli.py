@@ -130,6 +130,9 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_queue", type=int, default=256, help="waiting requests before RESOURCE_EXHAUSTED")
     p.add_argument("--max_message_mb", type=int, default=64)
     p.add_argument("--grace_s", type=float, default=30.0, help="drain time on SIGTERM/SIGINT")
+    p.add_argument("--tls_cert", help="PEM certificate (with --tls_key: serve TLS)")
+    p.add_argument("--tls_key", help="PEM private key")
+    p.add_argument("--token_file", help="file holding a bearer token every call must carry")
     p.add_argument("--verbose", action="store_true")
     return p
 
@@ -144,8 +147,15 @@ def _client_parser() -> argparse.ArgumentParser:
     p.add_argument("--top_k", type=int)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--save_path")
+    p.add_argument("--tls_ca", help="PEM of the CA that signed the server certificate (turns TLS on)")
+    p.add_argument("--token_file", help="file holding the bearer token")
     p.add_argument("--verbose", action="store_true")
     return p
+
+
+def _read_token(path: str | None) -> str | None:
+    # From a file, not the command line, so it does not show in `ps`.
+    return Path(path).read_text(encoding="utf-8").strip() if path else None
 
 
 def _serve(args) -> int:
@@ -163,7 +173,8 @@ def _serve(args) -> int:
         models[name or pipeline.model.model_name] = pipeline
     options = ServerOptions(max_batch_size=args.max_batch_size, max_queue_delay_ms=args.max_queue_delay_ms,
                             max_queue=args.max_queue, max_message_bytes=args.max_message_mb * 1024 * 1024,
-                            grace_s=args.grace_s)
+                            grace_s=args.grace_s, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                            token=_read_token(args.token_file))
     return asyncio.run(run_server(models, f"{args.host}:{args.port}", options))
 
 
@@ -171,7 +182,8 @@ def _client(args) -> int:
     from .serving import Client
 
     failed = 0
-    with Client(args.target, timeout=args.timeout) as client:
+    with Client(args.target, timeout=args.timeout, tls_ca=args.tls_ca,
+                token=_read_token(args.token_file)) as client:
         if args.stream:
             results = client.classify_stream(args.input, model=args.model, threshold=args.threshold,
                                              top_k=args.top_k)

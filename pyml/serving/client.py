@@ -68,11 +68,22 @@ def result_of(response: pb.ClassifyResponse, image: Any = None) -> MultiLabelRes
 
 class Client:
     def __init__(self, target: str, timeout: float | None = 30.0,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, tls_ca: str | None = None,
+                 token: str | None = None, tls_server_name: str | None = None) -> None:
+        """tls_ca: PEM file of the CA that signed the server's certificate (turns TLS on);
+        token: sent as "authorization: Bearer <token>" on every call."""
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes)])
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        if tls_server_name:
+            options.append(("grpc.ssl_target_name_override", tls_server_name))
+        if tls_ca:
+            with open(tls_ca, "rb") as f:
+                credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         self._stub = pb_grpc.MultiLabelClassifierStub(self._channel)
 
     def __enter__(self) -> "Client":
@@ -86,7 +97,8 @@ class Client:
 
     def model_info(self, model: str = "") -> pb.ModelInfo:
         try:
-            return self._stub.GetModelInfo(pb.ModelInfoRequest(model=model), timeout=self.timeout)
+            return self._stub.GetModelInfo(pb.ModelInfoRequest(model=model), timeout=self.timeout,
+                                           metadata=self._metadata)
         except grpc.RpcError as exc:
             raise _service_error(exc) from None
 
@@ -99,7 +111,7 @@ class Client:
                 raise source.error
             try:
                 response = self._stub.Classify(request_of(source, model, threshold, top_k),
-                                               timeout=self.timeout)
+                                               timeout=self.timeout, metadata=self._metadata)
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                     raise InputError(f"{source.name}: {exc.details()}", reason="rejected",
@@ -126,7 +138,8 @@ class Client:
                 yield request_of(source, model, threshold, top_k)
 
         try:
-            for response in self._stub.ClassifyStream(requests(), timeout=self.timeout):
+            for response in self._stub.ClassifyStream(requests(), timeout=self.timeout,
+                                                      metadata=self._metadata):
                 slots.release()
                 while not local_errors.empty():
                     yield local_errors.get()

@@ -11,10 +11,12 @@ new requests get UNAVAILABLE, every accepted one is answered, then exit 0.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -44,6 +46,33 @@ class ServerOptions:
     max_queue: int = 256
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     grace_s: float = 30.0
+    tls_cert: str | None = None  # PEM paths; both set: TLS on
+    tls_key: str | None = None
+    token: str | None = None  # set: every call but health checks needs "authorization: Bearer <token>"
+
+
+class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
+    """Refuses calls without the right bearer token (UNAUTHENTICATED); health stays open for probes."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}"
+
+        async def deny(request, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+        self._deny_unary = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream = grpc.stream_stream_rpc_method_handler(deny)
+
+    async def intercept_service(self, continuation, handler_call_details):
+        if handler_call_details.method.startswith("/grpc.health.v1.Health/"):
+            return await continuation(handler_call_details)
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        if hmac.compare_digest(metadata.get("authorization", ""), self._expected):
+            return await continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
+        if handler is not None and handler.request_streaming:
+            return self._deny_stream
+        return self._deny_unary
 
 
 class ModelHost:
@@ -161,7 +190,8 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     service = ClassifierService(hosts)
     limits = [("grpc.max_receive_message_length", options.max_message_bytes),
               ("grpc.max_send_message_length", options.max_message_bytes)]
-    server = grpc.aio.server(options=limits)
+    interceptors = [BearerTokenInterceptor(options.token)] if options.token else []
+    server = grpc.aio.server(options=limits, interceptors=interceptors)
     pb_grpc.add_MultiLabelClassifierServicer_to_server(service, server)
     kv_grpc.add_GRPCInferenceServiceServicer_to_server(KServeService(service), server)
     health = health_aio.HealthServicer()
@@ -171,7 +201,14 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
          reflection.SERVICE_NAME), server)
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    port = server.add_insecure_port(address)
+    if options.tls_cert or options.tls_key:
+        if not (options.tls_cert and options.tls_key):
+            raise ConfigError("TLS needs both a certificate and a key")
+        credentials = grpc.ssl_server_credentials(
+            [(Path(options.tls_key).read_bytes(), Path(options.tls_cert).read_bytes())])
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise ConfigError(f"cannot bind {address}")
     await server.start()

@@ -1,0 +1,83 @@
+"""TLS and bearer-token auth on a real server, and the `pyml client` command."""
+
+import datetime
+import subprocess
+import sys
+
+import pytest
+
+import pyml
+from pyml.errors import ServiceError
+from pyml.serving import Client
+from serving_harness import RunningServer
+from test_serving import DEMO_IMAGES
+
+
+@pytest.fixture(scope="module")
+def demo_pipeline():
+    return pyml.create_pipeline()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 / localhost, made here."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def test_tls_with_token(demo_pipeline, certificate):
+    cert, key = certificate
+    server = RunningServer({"digits": demo_pipeline}, tls_cert=str(cert), tls_key=str(key), token="s3cret")
+    try:
+        with Client(server.target, tls_ca=str(cert), token="s3cret", timeout=30) as good:
+            assert good.classify(DEMO_IMAGES[0])[0].error is None
+        for token in (None, "wrong"):
+            with Client(server.target, tls_ca=str(cert), token=token, timeout=30) as bad:
+                with pytest.raises(ServiceError, match="UNAUTHENTICATED"):
+                    bad.model_info()
+                with pytest.raises(ServiceError, match="UNAUTHENTICATED"):
+                    list(bad.classify_stream(DEMO_IMAGES[:2]))
+        with Client(server.target, token="s3cret", timeout=5) as plaintext:  # no TLS: refused
+            with pytest.raises(ServiceError, match="UNAVAILABLE"):
+                plaintext.model_info()
+    finally:
+        server.stop()
+
+
+def test_pyml_client_command(demo_pipeline, tmp_path):
+    server = RunningServer({"digits": demo_pipeline})
+    try:
+        (tmp_path / "bad.jpg").write_bytes(b"junk")
+        for extra in ([], ["--stream"]):
+            proc = subprocess.run([sys.executable, "-m", "pyml.cli", "client", "--target", server.target,
+                                   "--input", DEMO_IMAGES[0], *extra], capture_output=True, text=True,
+                                  timeout=120)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout.startswith(f"{{'img_path': '{DEMO_IMAGES[0]}'")
+        proc = subprocess.run([sys.executable, "-m", "pyml.cli", "client", "--target", server.target,
+                               "--input", str(tmp_path), "--stream"], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 1 and "bad.jpg" in proc.stderr and "Traceback" not in proc.stderr
+    finally:
+        server.stop()
