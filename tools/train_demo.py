@@ -2,8 +2,9 @@
 
     python -m tools.train_demo [--out pyml/demo] [--steps 3000] [--seed 0]
 
-A PP-LCNet x0.5 backbone (paddleclas) with a 10-way multi-label head, trained
-on the CPU on canvases from tools/demo_data.py. Batches go through pyml's own
+A small convolutional network with a 10-way multi-label head (see
+build_network for why not PP-LCNet), trained on the CPU on pictures from
+tools/demo_data.py. Batches go through pyml's own
 native preprocessing (Pillow-exact resize to 64x64), so training sees
 exactly what inference sees. Writes the PaddleX model directory
 `<out>/model`, sample pictures from the test split in `<out>/images` with
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,18 +25,27 @@ import cv2
 import numpy as np
 
 from pyml import _native
-from tools.demo_data import LABELS, draw_batch, load_splits
-from tools.paddleclas_arch import import_ppcls_arch
+from tools.demo_data import BASE, LABELS, draw_batch, load_splits
 from tools.paddlex_export import IMAGENET_MEAN, IMAGENET_STD, save_model_dir
 
 MODEL_NAME = "pyml-demo-digits_ML"
-INPUT_SIZE = 64
-TRAIN_SIZES = (64, 160)  # canvas sizes drawn for training; all are resized to INPUT_SIZE
+INPUT_SIZE = BASE
 
 
 def build_network():
-    arch = import_ppcls_arch()
-    return arch.PPLCNet_x0_5(class_num=len(LABELS), class_expand=512, dropout_prob=0.1)
+    """Four conv-BN-ReLU-pool blocks, global pooling and a linear multi-label head.
+
+    PP-LCNet (x0.5 and x1.0, paddleclas) was the first choice; trained from scratch
+    on this task it stayed near the label prior for hundreds of steps (batch mAP
+    about 0.4 after 150 steps), while this plain network reaches about 0.97 in the
+    same steps on two CPU cores. The demo only has to be small and right."""
+    import paddle.nn as nn
+
+    def block(cin: int, cout: int) -> list:
+        return [nn.Conv2D(cin, cout, 3, padding=1), nn.BatchNorm2D(cout), nn.ReLU(), nn.MaxPool2D(2)]
+
+    return nn.Sequential(*block(3, 32), *block(32, 64), *block(64, 128), *block(128, 128),
+                         nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(128, len(LABELS)))
 
 
 def predict(network, preprocessor, images: list[np.ndarray], batch: int = 128) -> np.ndarray:
@@ -59,9 +70,9 @@ def average_precisions(truth: np.ndarray, scores: np.ndarray) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("pyml/demo"))
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=8, help="test pictures to ship")
     args = parser.parse_args()
@@ -74,37 +85,40 @@ def main() -> None:
     spec = _native.PreprocessSpec(width=INPUT_SIZE, height=INPUT_SIZE, mean=IMAGENET_MEAN,
                                   std=IMAGENET_STD)
     preprocessor = _native.Preprocessor(spec, threads=0)
-    val_images, val_truth = draw_batch(splits["val"], np.random.default_rng(1000 + args.seed), 500,
-                                       TRAIN_SIZES)
+    val_images, val_truth = draw_batch(splits["val"], np.random.default_rng(1000 + args.seed), 500)
 
     network = build_network()
-    schedule = paddle.optimizer.lr.OneCycleLR(max_learning_rate=args.lr, total_steps=args.steps)
-    optimizer = paddle.optimizer.AdamW(learning_rate=schedule, parameters=network.parameters(),
-                                       weight_decay=1e-4)
+    # Flat, then a cosine to zero over the last 40% (a warm-up start learned much slower here).
+    def lr_factor(step: int) -> float:
+        hold = int(0.6 * args.steps)
+        return 1.0 if step < hold else 0.5 * (1 + math.cos(math.pi * (step - hold) / (args.steps - hold)))
+
+    schedule = paddle.optimizer.lr.LambdaDecay(learning_rate=args.lr, lr_lambda=lr_factor)
+    optimizer = paddle.optimizer.Adam(learning_rate=schedule, parameters=network.parameters())
     loss_fn = paddle.nn.BCEWithLogitsLoss()
     network.train()
     start = time.perf_counter()
     # Drawing canvases is numpy/OpenCV work: overlap it with the training step.
     drawer = ThreadPoolExecutor(max_workers=1)
-    pending = drawer.submit(draw_batch, splits["train"], rng, args.batch, TRAIN_SIZES)
+
+    pending = drawer.submit(draw_batch, splits["train"], rng, args.batch)
     for step in range(1, args.steps + 1):
         images, truth = pending.result()
         if step < args.steps:
-            pending = drawer.submit(draw_batch, splits["train"], rng, args.batch, TRAIN_SIZES)
+            pending = drawer.submit(draw_batch, splits["train"], rng, args.batch)
         loss = loss_fn(network(paddle.to_tensor(preprocessor.run(images))), paddle.to_tensor(truth))
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
         schedule.step()
-        if step % 250 == 0 or step == args.steps:
+        if step % 100 == 0 or step == args.steps:
             val_map = float(np.mean(average_precisions(val_truth, predict(network, preprocessor, val_images))))
             print(f"step {step:5d}  loss {float(loss):.4f}  val mAP {val_map:.4f}  "
                   f"{time.perf_counter() - start:6.0f} s", flush=True)
     train_seconds = time.perf_counter() - start
 
     # Held-out test: canvases built only from test-split handwriting.
-    test_images, test_truth = draw_batch(splits["test"], np.random.default_rng(2000 + args.seed), 2000,
-                                         TRAIN_SIZES)
+    test_images, test_truth = draw_batch(splits["test"], np.random.default_rng(2000 + args.seed), 2000)
     aps = average_precisions(test_truth, predict(network, preprocessor, test_images))
     print(f"test mAP {np.mean(aps):.4f} over {len(test_images)} canvases; "
           f"per class: {', '.join(f'{n} {a:.3f}' for n, a in zip(LABELS, aps))}")
@@ -114,7 +128,7 @@ def main() -> None:
     image_dir = args.out / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
     samples, sample_truth = draw_batch(splits["test"], np.random.default_rng(3000 + args.seed),
-                                       args.samples, (192, 192))
+                                       args.samples, scales=(3,))
     manifest = {}
     for i, (image, truth) in enumerate(zip(samples, sample_truth), start=1):
         name = f"digits_{i:02d}.jpg"
