@@ -40,7 +40,7 @@ def score_matrix(results, classes: int) -> np.ndarray:
 def demo_section(count: int, folder: Path) -> None:
     from sklearn.metrics import average_precision_score
 
-    images, truth = draw_batch(load_splits()["test"], np.random.default_rng(7), count, (192, 768))
+    images, truth = draw_batch(load_splits()["test"], np.random.default_rng(7), count, scales=(3, 6, 12))
     paths = []
     for i, image in enumerate(images):
         path = folder / f"demo_{i:04d}.jpg"

@@ -257,3 +257,23 @@ def test_tritonclient_model_infer_and_classification(server, demo_pipeline):
     assert int(index) == int(np.argmax(scores[0])) and label == demo_pipeline.labels[int(index)]
     assert float(score) == pytest.approx(scores[0].max(), abs=1e-6)
     assert out["bad"][0] == "StatusCode.INVALID_ARGUMENT" and "image 0" in out["bad"][1]
+
+
+def test_two_models_on_one_server(demo_pipeline, lcnet_export):
+    strict = pyml.create_pipeline(threshold=0.99)
+    lcnet = pyml.create_pipeline(model_dir=str(lcnet_export), model_name="PP-LCNet_x1_0_ML")
+    running = RunningServer({"digits": demo_pipeline, "strict": strict, "lcnet": lcnet})
+    try:
+        with Client(running.target, timeout=60) as client:
+            assert list(client.model_info().models) == ["digits", "strict", "lcnet"]
+            assert client.model_info("lcnet").input_width == 448
+            loose = client.classify(DEMO_IMAGES[:4], model="digits")
+            tight = client.classify(DEMO_IMAGES[:4], model="strict")
+            for a, b in zip(loose, tight):
+                assert set(b.class_ids) <= set(a.class_ids) and all(s > 0.99 for s in b.scores)
+            assert len(client.classify(DEMO_IMAGES[0], model="lcnet", threshold=0.0)[0].class_ids) == 80
+            streamed = list(client.classify_stream(DEMO_IMAGES[:2], model="nope"))
+            assert all(r.error is not None and r.error.reason == "unknown_model" for r in streamed)
+        assert running.batch_sizes("lcnet") and running.batch_sizes("strict")
+    finally:
+        running.stop()
