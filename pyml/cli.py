@@ -100,21 +100,30 @@ def _predict(args) -> int:
     pipeline = create_pipeline(args.pipeline, device=args.device, batch_size=args.batch_size,
                                top_k=args.top_k, decode_mode=args.decode_mode)
     progress = _Progress(_count_images(args.input))
-    failed = 0
     try:
-        for result in pipeline.predict(args.input, threshold=args.threshold, on_error="return"):
-            progress.step()
-            if result.error is not None:
-                failed += 1
-                print(f"pyml: error: {result.error}", file=sys.stderr)
-                continue
-            print(result, flush=True)
-            if args.save_path:
-                result.save_to_json(args.save_path)
-                result.save_to_img(args.save_path)
+        results = pipeline.predict(args.input, threshold=args.threshold, on_error="return")
+        failed = _emit(results, args.save_path, save_images=True, progress=progress)
     finally:
         progress.close()
     return 1 if failed else 0
+
+
+def _emit(results, save_path: str | None, save_images: bool, progress: "_Progress | None" = None) -> int:
+    """Prints each result (stdout) or its error (stderr), saves on request; returns the failures."""
+    failed = 0
+    for result in results:
+        if progress is not None:
+            progress.step()
+        if result.error is not None:
+            failed += 1
+            print(f"pyml: error: {result.error}", file=sys.stderr)
+            continue
+        print(result, flush=True)
+        if save_path:
+            result.save_to_json(save_path)
+            if save_images:
+                result.save_to_img(save_path)
+    return failed
 
 
 def _serve_parser() -> argparse.ArgumentParser:
@@ -181,7 +190,6 @@ def _serve(args) -> int:
 def _client(args) -> int:
     from .serving import Client
 
-    failed = 0
     with Client(args.target, timeout=args.timeout, tls_ca=args.tls_ca,
                 token=_read_token(args.token_file)) as client:
         if args.stream:
@@ -190,14 +198,7 @@ def _client(args) -> int:
         else:
             results = client.classify(args.input, model=args.model, threshold=args.threshold,
                                       top_k=args.top_k)
-        for result in results:
-            if result.error is not None:
-                failed += 1
-                print(f"pyml: error: {result.input_path}: {result.error}", file=sys.stderr)
-                continue
-            print(result, flush=True)
-            if args.save_path:
-                result.save_to_json(args.save_path)
+        failed = _emit(results, args.save_path, save_images=False)
     return 1 if failed else 0
 
 
