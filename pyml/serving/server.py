@@ -154,13 +154,19 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
                     f"no model '{request.model}' on this server", reason="unknown_model"))
             return await host.classify(request, self._name(), context.time_remaining())
 
+        def finished(task: asyncio.Task) -> None:
+            pending.discard(task)
+            if not task.cancelled():  # cancelled: the caller has gone, nobody to answer
+                done.put_nowait(task.result())
+
         async def read():
             async for request in request_iterator:
                 task = asyncio.ensure_future(answer(request))
                 pending.add(task)
-                task.add_done_callback(lambda t: (pending.discard(t), done.put_nowait(t.result())))
-            while pending:
-                await asyncio.sleep(0.001)
+                task.add_done_callback(finished)
+            if pending:
+                await asyncio.wait(set(pending))
+            await asyncio.sleep(0)  # let the last done-callbacks run before the end marker
             done.put_nowait(None)
 
         reader = asyncio.ensure_future(read())
