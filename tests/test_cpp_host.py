@@ -1,0 +1,53 @@
+"""A C++ host built against the *installed* pyml C++ library gives the Python binding's
+tensors bit for bit (csrc/examples/preprocess_dir, installed into a temporary prefix)."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import images
+from pyml import _native
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cmake(*args, cwd=None):
+    generator = ["-G", "Ninja"] if shutil.which("ninja") and args[0] == "-S" else []
+    subprocess.run(["cmake", *args, *generator], check=True, cwd=cwd, capture_output=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def preprocess_dir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("cpp_host")
+    prefix = work / "prefix"
+    cmake("-S", str(ROOT), "-B", str(work / "core"), "-DPYML_BUILD_PYTHON=OFF",
+          f"-DCMAKE_INSTALL_PREFIX={prefix}", "-DCMAKE_BUILD_TYPE=Release")
+    cmake("--build", str(work / "core"), "-j", "2")
+    cmake("--install", str(work / "core"))
+    assert (prefix / "include" / "pyml" / "preprocess.h").is_file()
+    cmake("-S", str(ROOT / "csrc" / "examples" / "preprocess_dir"), "-B", str(work / "example"),
+          f"-DCMAKE_PREFIX_PATH={prefix}")
+    cmake("--build", str(work / "example"))
+    return work / "example" / "preprocess_dir"
+
+
+def test_installed_library_matches_python_binding(preprocess_dir, photos, tmp_path):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    for name, rgb in photos.items():
+        (folder / f"{name}.jpg").write_bytes(images.jpeg(rgb))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    proc = subprocess.run([str(preprocess_dir), str(folder), "448", "448", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1  # the broken PNG is reported, the rest are written
+    assert "broken.png error corrupt" in proc.stdout or "broken.png error truncated" in proc.stdout
+    pre = _native.Preprocessor(_native.PreprocessSpec(width=448, height=448), threads=1)
+    for name in photos:
+        cpp = np.fromfile(out / f"{name}.jpg.f32", dtype=np.float32).reshape(3, 448, 448)
+        python = pre.run([(folder / f"{name}.jpg").read_bytes()])[0]
+        assert np.array_equal(cpp, python), name
+        assert f"{name}.jpg [3,448,448] checksum" in proc.stdout
