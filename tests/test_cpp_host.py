@@ -1,5 +1,6 @@
-"""A C++ host built against the *installed* pyml C++ library gives the Python binding's
-tensors bit for bit (csrc/examples/preprocess_dir, installed into a temporary prefix)."""
+"""A C++ host built against the *installed* pyml C++ library (csrc/examples/preprocess_dir,
+installed into a temporary prefix) reads a PaddleX inference.yml and gives the Python
+binding's tensors bit for bit."""
 
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 
 import images
 from pyml import _native
+from pyml.model_dir import load_model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,18 +36,19 @@ def preprocess_dir(tmp_path_factory):
     return work / "example" / "preprocess_dir"
 
 
-def test_installed_library_matches_python_binding(preprocess_dir, photos, tmp_path):
+def test_installed_library_matches_python_binding(preprocess_dir, photos, lcnet_export, tmp_path):
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
     out.mkdir()
     for name, rgb in photos.items():
         (folder / f"{name}.jpg").write_bytes(images.jpeg(rgb))
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
-    proc = subprocess.run([str(preprocess_dir), str(folder), "448", "448", str(out)],
+    proc = subprocess.run([str(preprocess_dir), str(lcnet_export), str(folder), str(out)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1  # the broken PNG is reported, the rest are written
     assert "broken.png error corrupt" in proc.stdout or "broken.png error truncated" in proc.stdout
-    pre = _native.Preprocessor(_native.PreprocessSpec(width=448, height=448), threads=1)
+    # The C++ host read inference.yml with yaml-cpp; Python reads it with its own reader.
+    pre = _native.Preprocessor(_native.PreprocessSpec(**load_model_dir(lcnet_export).preprocess), threads=1)
     for name in photos:
         cpp = np.fromfile(out / f"{name}.jpg.f32", dtype=np.float32).reshape(3, 448, 448)
         python = pre.run([(folder / f"{name}.jpg").read_bytes()])[0]

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(g++ pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libgtest-dev
+DEBIAN_PACKAGES=(g++ pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libgtest-dev libyaml-cpp-dev
                  fonts-dejavu-core fonts-wqy-microhei)
 
 missing=()

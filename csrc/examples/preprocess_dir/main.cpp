@@ -1,11 +1,10 @@
-// preprocess_dir: preprocess every JPEG/PNG in a folder with pyml's native core and
-// print, per image, the tensor shape, a checksum and the time it took.
+// preprocess_dir: preprocess every JPEG/PNG in a folder as a model's inference.yml
+// says, with pyml's native core, and print per image the tensor shape, a checksum
+// and the time it took.
 //
-//   preprocess_dir IMAGE_DIR WIDTH HEIGHT [OUT_DIR]
+//   preprocess_dir MODEL_DIR IMAGE_DIR [OUT_DIR]
 //
 // With OUT_DIR, each image's float32 CHW tensor is written to OUT_DIR/<name>.f32.
-// The preprocessing is PaddleX's multi-label default: Pillow-bilinear stretch to
-// WIDTH x HEIGHT, ImageNet mean/std, scale 1/255, RGB planes.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -16,23 +15,33 @@
 #include <string>
 #include <vector>
 
+#include "pyml/errors.h"
+#include "pyml/model_config.h"
 #include "pyml/preprocess.h"
 
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::cerr << "usage: preprocess_dir IMAGE_DIR WIDTH HEIGHT [OUT_DIR]\n";
+  if (argc < 3) {
+    std::cerr << "usage: preprocess_dir MODEL_DIR IMAGE_DIR [OUT_DIR]\n";
     return 2;
   }
   pyml::PreprocessSpec spec;
-  spec.width = std::stoi(argv[2]);
-  spec.height = std::stoi(argv[3]);
+  try {
+    spec = pyml::load_model_config(argv[1]).preprocess;
+  } catch (const pyml::ModelError& e) {
+    std::cerr << "preprocess_dir: " << e.what() << "\n";
+    return 2;
+  }
+  if (spec.resize_mode != pyml::ResizeMode::kStretch) {
+    std::cerr << "preprocess_dir: only fixed-size (ResizeImage size) models are supported here\n";
+    return 2;
+  }
   const pyml::Preprocessor preprocessor(spec, /*threads=*/1);
-  const bool write = argc > 4;
+  const bool write = argc > 3;
 
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(argv[1])) {
+  for (const auto& entry : fs::directory_iterator(argv[2])) {
     const std::string ext = entry.path().extension().string();
     if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") files.push_back(entry.path());
   }
@@ -58,7 +67,7 @@ int main(int argc, char** argv) {
     std::cout << path.filename().string() << " [3," << spec.height << "," << spec.width << "] checksum "
               << checksum << " " << ms << " ms\n";
     if (write) {
-      std::ofstream out(fs::path(argv[4]) / (path.filename().string() + ".f32"), std::ios::binary);
+      std::ofstream out(fs::path(argv[3]) / (path.filename().string() + ".f32"), std::ios::binary);
       out.write(reinterpret_cast<const char*>(tensor.data()),
                 static_cast<std::streamsize>(tensor.size() * sizeof(float)));
     }

@@ -42,6 +42,13 @@ class InputError : public std::runtime_error {
   InputErrorKind kind_;
 };
 
+// A model directory or its inference.yml cannot be used (missing file, unknown
+// operation or key, a value of the wrong type). The message names file and key.
+class ModelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace pyml
 
 #endif  // PYML_ERRORS_H_

@@ -1,0 +1,35 @@
+// File: pyml/model_config.h
+//
+// Reads a PaddleX model directory's inference.yml into what the native core
+// needs: the preprocessing spec, the default threshold and the label list. The
+// same rules as pyml's Python reader: ResizeImage (size | resize_short, pil
+// bilinear or cv2 linear), NormalizeImage, ToCHWImage, CropImage (ignored),
+// PostProcess.MultiLabelThreshOutput; anything else is a ModelError naming the
+// file and the key. Part of the separate `pyml::model` library (needs yaml-cpp).
+//
+// Example:
+//   pyml::ModelConfig config = pyml::load_model_config("/models/PP-LCNet_x1_0_ML");
+//   pyml::Preprocessor pre(config.preprocess, 0);
+#ifndef PYML_MODEL_CONFIG_H_
+#define PYML_MODEL_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "pyml/preprocess.h"
+
+namespace pyml {
+
+struct ModelConfig {
+  std::string model_name;
+  PreprocessSpec preprocess;
+  float threshold = 0.5f;
+  std::vector<std::string> labels;
+};
+
+// `model_dir` holds inference.yml. Throws ModelError.
+ModelConfig load_model_config(const std::string& model_dir);
+
+}  // namespace pyml
+
+#endif  // PYML_MODEL_CONFIG_H_
