@@ -54,3 +54,35 @@ def test_installed_library_matches_python_binding(preprocess_dir, photos, lcnet_
         python = pre.run([(folder / f"{name}.jpg").read_bytes()])[0]
         assert np.array_equal(cpp, python), name
         assert f"{name}.jpg [3,448,448] checksum" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def stream_client(tmp_path_factory):
+    build = tmp_path_factory.mktemp("stream_client")
+    cmake("-S", str(ROOT / "csrc" / "examples" / "stream_client"), "-B", str(build))
+    cmake("--build", str(build))
+    return build / "stream_client"
+
+
+def test_cpp_stream_client_against_a_real_server(stream_client, tmp_path):
+    import pyml
+    from pyml.pipeline import demo_model_dir
+    from pyml.serving import Client
+    from serving_harness import RunningServer
+
+    folder = demo_model_dir().parent / "images"
+    server = RunningServer({"digits": pyml.create_pipeline()})
+    try:
+        proc = subprocess.run([str(stream_client), server.target, str(folder)], capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        cpp = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()}
+        with Client(server.target) as client:
+            python = {Path(r.input_path).name: r.label_names for r in client.classify_stream(str(folder))}
+        assert cpp == python and len(cpp) == len(list(folder.glob("*.jpg")))
+        (tmp_path / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x01" * 30)
+        proc = subprocess.run([str(stream_client), server.target, str(tmp_path)], capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 1 and "junk.png error" in proc.stdout
+    finally:
+        server.stop()
