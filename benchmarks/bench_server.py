@@ -42,7 +42,13 @@ class ServerThread:
             await self.stop_event.wait()
             await drain_and_stop(self.server, self.service, self.health, 10)
 
-        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(main()), daemon=True)
+        def run():
+            try:
+                self.loop.run_until_complete(main())
+            finally:
+                self.loop.close()
+
+        self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
         ready.wait()
 

@@ -23,7 +23,11 @@ class RunningServer:
 
     def _run(self, models) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._main(models))
+        try:
+            self.loop.run_until_complete(self._main(models))
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
 
     async def _main(self, models) -> None:
         try:
