@@ -16,7 +16,6 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-import images
 import pyml
 from pyml.errors import InputError, ServiceError
 from pyml.serving import Client

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..inputs import ImageSource
-from ..results import MultiLabelResult
 
 log = logging.getLogger(__name__)
 
@@ -136,4 +135,4 @@ class DynamicBatcher:
         self._executor.shutdown(wait=True)
 
 
-__all__ = ["DynamicBatcher", "Overloaded", "DeadlineExpired", "Draining", "MultiLabelResult"]
+__all__ = ["DynamicBatcher", "Overloaded", "DeadlineExpired", "Draining"]

@@ -29,7 +29,7 @@ from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
 from .batcher import Draining, DynamicBatcher
-from .convert import error_response, response_of, source_of, status_of, threshold_of
+from .convert import error_response, response_of, source_of, threshold_of
 from .kserve import KServeService
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class ModelHost:
             top_k = request.top_k or self.pipeline.config.top_k
             result = await self.batcher.submit(source, threshold, top_k, timeout)
             response = response_of(request.request_id, self.name, result)
-        except (InputError, ConfigError, Exception) as exc:  # noqa: BLE001 - reported per item
+        except Exception as exc:  # noqa: BLE001 - every failure is reported in this item's response
             response = error_response(request.request_id, self.name, exc)
         log.debug("%s %s -> %s in %.1f ms", self.name, request.request_id or fallback_name,
                   response.error.reason or f"{len(response.categories)} labels",
