@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: C++ unit tests (ctest), the same under ASan+UBSan, then pytest.
+# The whole test suite: C++ unit tests (ctest), the same under ASan+UBSan, a fuzz smoke run, then pytest.
 # Extra arguments go to pytest. Set PYML_SKIP_SANITIZERS=1 to skip the sanitizer build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,13 @@ if [ "${PYML_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== C++ unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_ctest build/cpp-tests-asan -DCMAKE_BUILD_TYPE=Debug -DPYML_SANITIZE=ON
+fi
+
+echo "== Fuzz smoke (libFuzzer + atheris, a few thousand inputs each)"
+if command -v clang++ >/dev/null 2>&1; then
+  bash tools/fuzz.sh smoke
+else
+  echo "skipped: clang++ is not installed (tools/bootstrap.sh installs it)"
 fi
 
 echo "== Python tests"

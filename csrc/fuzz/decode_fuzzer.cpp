@@ -24,7 +24,7 @@ namespace {
 
 // Small enough that one input cannot take seconds or gigabytes, large enough to
 // reach every decoder path (the limit check itself is exercised at any size).
-constexpr std::uint64_t kFuzzMaxPixels = 1u << 22;
+constexpr std::uint64_t kFuzzMaxPixels = 1u << 18;
 
 pyml::PreprocessSpec spec_for(std::uint8_t selector) {
   pyml::PreprocessSpec spec;
