@@ -116,7 +116,7 @@ def _emit(results, save_path: str | None, save_images: bool, progress: "_Progres
             progress.step()
         if result.error is not None:
             failed += 1
-            print(f"pyml: error: {result.error}", file=sys.stderr)
+            print(f"pyml: error: {result.error} (reason: {result.error.reason})", file=sys.stderr)
             continue
         print(result, flush=True)
         if save_path:

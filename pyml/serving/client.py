@@ -114,7 +114,8 @@ class Client:
                                                timeout=self.timeout, metadata=self._metadata)
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                    raise InputError(f"{source.name}: {exc.details()}", reason="rejected",
+                    reason = dict(exc.trailing_metadata() or ()).get("pyml-reason") or "rejected"
+                    raise InputError(f"{source.name}: {exc.details()}", reason=reason,
                                      source=source.name) from None
                 raise _service_error(exc) from None
             results.append(result_of(response, source.data))

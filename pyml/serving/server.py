@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
@@ -35,6 +36,7 @@ from .kserve import KServeService
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+REASON_TRAILER = "pyml-reason"  # trailing metadata of a failed unary Classify: e.g. "truncated"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"].full_name
 KSERVE_SERVICE_NAME = kv.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
@@ -73,6 +75,47 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         if handler is not None and handler.request_streaming:
             return self._deny_stream
         return self._deny_unary
+
+
+class MalformedRequest:
+    """What a request that does not parse as its message type becomes, so that the
+    handler (not grpc's deserializer, which would answer UNKNOWN) refuses it."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _lenient_parser(message_type):
+    def parse(data: bytes):
+        try:
+            return message_type.FromString(data)
+        except DecodeError as exc:
+            return MalformedRequest(f"the request is not a valid {message_type.DESCRIPTOR.full_name}: {exc}")
+    return parse
+
+
+def add_classifier_service(service: "ClassifierService", server) -> None:
+    """Registers MultiLabelClassifier like the generated add_..._to_server, but with
+    lenient request parsing: a malformed message is an INVALID_ARGUMENT answer
+    (a malformed item in a stream fails that item only)."""
+    handlers = {
+        "Classify": grpc.unary_unary_rpc_method_handler(
+            service.Classify, request_deserializer=_lenient_parser(pb.ClassifyRequest),
+            response_serializer=pb.ClassifyResponse.SerializeToString),
+        "ClassifyStream": grpc.stream_stream_rpc_method_handler(
+            service.ClassifyStream, request_deserializer=_lenient_parser(pb.ClassifyRequest),
+            response_serializer=pb.ClassifyResponse.SerializeToString),
+        "GetModelInfo": grpc.unary_unary_rpc_method_handler(
+            service.GetModelInfo, request_deserializer=_lenient_parser(pb.ModelInfoRequest),
+            response_serializer=pb.ModelInfo.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+
+
+async def _refuse_malformed(request, context) -> None:
+    if isinstance(request, MalformedRequest):
+        context.set_trailing_metadata(((REASON_TRAILER, "malformed"),))
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
 
 
 class ModelHost:
@@ -130,11 +173,14 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         return host
 
     async def Classify(self, request, context):  # noqa: N802 (gRPC method name)
+        await _refuse_malformed(request, context)
         if self.draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
         host = await self._host(request.model, context)
         response = await host.classify(request, self._name(), context.time_remaining())
         if response.HasField("error"):
+            # The status says what kind of failure; the trailer carries pyml's exact reason.
+            context.set_trailing_metadata(((REASON_TRAILER, response.error.reason),))
             await context.abort(_STATUS_BY_NUMBER.get(response.error.code, grpc.StatusCode.UNKNOWN),
                                 response.error.message)
         return response
@@ -145,6 +191,8 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         pending: set[asyncio.Task] = set()
 
         async def answer(request):
+            if isinstance(request, MalformedRequest):
+                return error_response("", self.default, InputError(request.message, reason="malformed"))
             if self.draining:
                 return error_response(request.request_id, request.model or self.default,
                                       Draining("the server is shutting down"))
@@ -180,6 +228,7 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
                 task.cancel()
 
     async def GetModelInfo(self, request, context):  # noqa: N802
+        await _refuse_malformed(request, context)
         host = await self._host(request.model, context)
         return host.info(list(self.hosts))
 
@@ -198,7 +247,7 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
               ("grpc.max_send_message_length", options.max_message_bytes)]
     interceptors = [BearerTokenInterceptor(options.token)] if options.token else []
     server = grpc.aio.server(options=limits, interceptors=interceptors)
-    pb_grpc.add_MultiLabelClassifierServicer_to_server(service, server)
+    add_classifier_service(service, server)
     kv_grpc.add_GRPCInferenceServiceServicer_to_server(KServeService(service), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
