@@ -36,6 +36,7 @@ from .kserve import KServeService
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+REFUSAL_WINDOW_S = 1.0  # on drain: refuse new calls with UNAVAILABLE this long before closing
 REASON_TRAILER = "pyml-reason"  # trailing metadata of a failed unary Classify: e.g. "truncated"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"].full_name
 KSERVE_SERVICE_NAME = kv.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
@@ -280,11 +281,15 @@ async def drain_and_stop(server, service: ClassifierService, health, grace_s: fl
     service.draining = True
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    started = time.monotonic()
     try:
         await asyncio.wait_for(asyncio.gather(*(h.batcher.drain() for h in service.hosts.values())), grace_s)
     except asyncio.TimeoutError:
         log.warning("grace period of %.0f s ended with requests still queued", grace_s)
-    await server.stop(grace_s)
+    # Keep answering UNAVAILABLE for a moment before the listener closes: clients that
+    # have not seen NOT_SERVING yet get a clear refusal rather than a cancelled call.
+    await asyncio.sleep(max(0.0, min(REFUSAL_WINDOW_S, grace_s - (time.monotonic() - started))))
+    await server.stop(max(0.0, grace_s - (time.monotonic() - started)))
     for host in service.hosts.values():
         await host.batcher.close()
 
