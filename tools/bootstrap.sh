@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(g++ pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libgtest-dev libyaml-cpp-dev
-                 libgrpc++-dev protobuf-compiler-grpc clang libclang-rt-14-dev
+                 libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc clang libclang-rt-14-dev
                  fonts-dejavu-core fonts-wqy-microhei)
 
 missing=()
