@@ -69,7 +69,7 @@ def _targets(results: dict) -> list[str]:
 def _serving(serving: dict) -> list[str]:
     lines = [f"{serving['callers']} concurrent callers for {serving['seconds']:.0f} s each, "
              f"{serving['image_size']} JPEGs, {serving['model']}; pyml: bidirectional gRPC streams "
-             "(4 requests in flight per stream), dynamic batching up to 8; PaddleX: `paddlex --serve` "
+             "(one request in flight per stream, like the HTTP callers), dynamic batching up to 8; PaddleX: `paddlex --serve` "
              "(HTTP, JSON with a base64 image, one request per call).", "",
              "| server | images/s | p50 latency ms | errors | vs PaddleX |", "|---|---:|---:|---:|---:|"]
     px = serving["paddlex"]

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from pyml.v1 import classifier_pb2_grpc as pb_grpc
 
 OUT = Path(__file__).resolve().parent / "out" / "serving"
 PADDLEX_ENDPOINT = "/multilabel-image-classification"
-IN_FLIGHT_PER_STREAM = 4
+IN_FLIGHT_PER_STREAM = 1  # the same number of requests in flight as PaddleX's HTTP callers
 
 
 def _free_port() -> int:
@@ -126,7 +127,9 @@ def run_paddlex(name: str, model_dir: str, images: list[bytes], threads: int, ca
                              "--host", "127.0.0.1", "--device", "cpu"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}{PADDLEX_ENDPOINT}"
-    bodies = [json.dumps({"image": base64.b64encode(data).decode()}).encode() for data in images]
+    # visualize=False: pyml's server draws nothing either (and PaddleX's drawing fetches a font online).
+    bodies = [json.dumps({"image": base64.b64encode(data).decode(), "visualize": False}).encode()
+              for data in images]
 
     def post(body: bytes) -> dict:
         request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
@@ -141,6 +144,8 @@ def run_paddlex(name: str, model_dir: str, images: list[bytes], threads: int, ca
             try:
                 post(bodies[0])
                 break
+            except urllib.error.HTTPError as exc:  # up, but failing: no point waiting
+                raise RuntimeError(f"paddlex --serve answered HTTP {exc.code}: {exc.read()[:300]!r}") from None
             except OSError:
                 if time.time() > ready_by:
                     raise TimeoutError("paddlex --serve did not answer within 300 s") from None
