@@ -39,7 +39,7 @@ class PipelineConfig:
     device: str | None = None
     decode_mode: str = "exact"
     backend: str = "paddle"
-    cpu_threads: int = 0  # 0: Paddle's default
+    cpu_threads: int = 0  # 0: one per core available to this process (Paddle's own default is 1)
     enable_mkldnn: bool = True
     preprocess_threads: int = 0  # 0: one per core
     source: str = "<defaults>"  # where it was read from, for messages

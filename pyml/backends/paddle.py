@@ -7,6 +7,7 @@ broken paddle install is reported as a BackendError when a model is loaded.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,13 @@ def _check_device(device: Device) -> None:
                            f"support {device.kind.upper()} devices")
 
 
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class PaddleBackend:
     """Runs a PaddleX inference directory's graph: float32 [N,3,H,W] in, [N,C] out."""
 
@@ -60,8 +68,9 @@ class PaddleBackend:
         config = inference.Config(str(model_file), str(params_file))
         if device.kind == "cpu":
             config.disable_gpu()
-            if cpu_threads > 0:
-                config.set_cpu_math_library_num_threads(cpu_threads)
+            # 0: every core this process may use. Paddle's own default is one thread,
+            # which left half of a 2-core machine idle (47 vs 66 images/s, PP-LCNet).
+            config.set_cpu_math_library_num_threads(cpu_threads if cpu_threads > 0 else _usable_cores())
             if enable_mkldnn:
                 config.enable_mkldnn()
                 config.set_mkldnn_cache_capacity(MKLDNN_CACHE_CAPACITY)
