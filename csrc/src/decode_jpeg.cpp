@@ -94,7 +94,7 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
   const int pixel_format = is_cmyk ? TJPF_CMYK : TJPF_RGB;
   const std::size_t pixels = static_cast<std::size_t>(out_w) * out_h;
 
-  Image image(out_w, out_h);
+  Image image = options.reuse ? Image(out_w, out_h, std::move(*options.reuse)) : Image(out_w, out_h);
   std::vector<std::uint8_t> cmyk;
   unsigned char* target = image.pixels.data();
   if (is_cmyk) {

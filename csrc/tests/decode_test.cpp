@@ -45,6 +45,23 @@ TEST(Decode, JpegIsCloseToSource) {
   }
 }
 
+TEST(Decode, ReusedStorageGivesTheSamePixelsInTheSameMemory) {
+  const auto src = pyml::testing::pattern(300, 200);
+  const std::vector<std::vector<std::uint8_t>> files = {pyml::testing::encode_jpeg(src),
+                                                        pyml::testing::encode_png(src)};
+  for (const auto& bytes : files) {
+    const pyml::Image fresh = pyml::decode_image(bytes.data(), bytes.size(), {});
+    std::vector<std::uint8_t> storage(1000 * 1000 * 3, 7);  // bigger than needed, not zeroed
+    const std::uint8_t* memory = storage.data();
+    pyml::DecodeOptions opts;
+    opts.reuse = &storage;
+    const pyml::Image reused = pyml::decode_image(bytes.data(), bytes.size(), opts);
+    EXPECT_EQ(reused.pixels.data(), memory);  // decoded in place, no new allocation
+    EXPECT_EQ(reused.pixels.size(), fresh.pixels.size());
+    EXPECT_EQ(reused.pixels, fresh.pixels);
+  }
+}
+
 TEST(Decode, FastModeUsesDctScaling) {
   const auto bytes = pyml::testing::encode_jpeg(pyml::testing::pattern(800, 600));
   pyml::DecodeOptions opts;

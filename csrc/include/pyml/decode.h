@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "pyml/image.h"
 
@@ -41,6 +42,10 @@ struct DecodeOptions {
   int min_width = 0;
   int min_height = 0;
   int min_short_side = 0;
+  // When set, the decoded pixels are written into this vector's memory (it is
+  // moved into the returned Image), so a caller decoding many images can hand
+  // the same allocation back each time instead of paying for fresh pages.
+  std::vector<std::uint8_t>* reuse = nullptr;
 };
 
 // Throws InputError (kEmpty, kTruncated, kCorrupt, kUnsupported, kTooLarge).

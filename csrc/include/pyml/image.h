@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace pyml {
@@ -38,6 +39,10 @@ struct Image {
 
   Image() = default;
   Image(int w, int h) : width(w), height(h), pixels(static_cast<std::size_t>(w) * h * 3) {}
+  // Takes over `storage` for the pixels: its capacity is reused, no new pages when it is big enough.
+  Image(int w, int h, std::vector<std::uint8_t>&& storage) : width(w), height(h), pixels(std::move(storage)) {
+    pixels.resize(static_cast<std::size_t>(w) * h * 3);
+  }
 
   std::uint8_t* row(int y) { return pixels.data() + static_cast<std::size_t>(y) * width * 3; }
   ImageView view() const {
