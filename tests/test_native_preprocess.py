@@ -112,3 +112,12 @@ def test_bad_items_fail_alone(exact, photos):
     with pytest.raises(InputError, match="item 1: empty") as info:
         exact.run(batch)
     assert info.value.reason == "empty" and info.value.index == 1
+
+
+def test_resize_short_refuses_a_strip_that_would_grow_past_the_pixel_limit():
+    """Found by the fuzzer: 1x16397 at short side 256 asked for a 12 GB tensor."""
+    pre = _native.Preprocessor(_native.PreprocessSpec(resize_mode="short", short_side=256), threads=1)
+    strip = cv2.imencode(".png", np.full((1, 4000, 3), 128, np.uint8))[1].tobytes()
+    with pytest.raises(InputError) as info:
+        pre.run([strip])
+    assert info.value.reason == "too_large" and "4000x1" in str(info.value)

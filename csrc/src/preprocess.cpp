@@ -239,6 +239,22 @@ BatchReport Preprocessor::run(const std::vector<ImageInput>& items,
   });
   for (std::size_t i = 0; i < n; ++i) {
     if (failures[i]) continue;
+    // An extreme aspect ratio makes a small image huge (1x16397 at short side 256 would be
+    // 4,197,632x256: a 12 GB tensor). Outputs over the pixel limit are refused like inputs.
+    const double scale = static_cast<double>(spec_.short_side) /
+                         std::min(sources[i].view.width, sources[i].view.height);
+    const double out_pixels = std::nearbyint(sources[i].view.width * scale) *
+                              std::nearbyint(sources[i].view.height * scale);
+    if (out_pixels > static_cast<double>(spec_.max_pixels)) {
+      failures[i] = ItemError{i, InputErrorKind::kTooLarge,
+                              "a " + std::to_string(sources[i].view.width) + "x" +
+                                  std::to_string(sources[i].view.height) + " image resized to short side " +
+                                  std::to_string(spec_.short_side) + " would have " +
+                                  std::to_string(static_cast<unsigned long long>(out_pixels)) +
+                                  " pixels, over the limit of " + std::to_string(spec_.max_pixels)};
+      sources[i] = Source{};
+      continue;
+    }
     const auto [w, h] = output_size(spec_, sources[i].view);
     if (report.width == 0) {
       report.width = w;

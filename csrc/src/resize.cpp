@@ -337,8 +337,11 @@ std::pair<int, int> short_side_size(int width, int height, int short_side) {
   }
   const double percent = static_cast<double>(short_side) / std::min(width, height);
   // std::nearbyint rounds half to even under the default rounding mode, like Python's round().
-  return {static_cast<int>(std::nearbyint(width * percent)),
-          static_cast<int>(std::nearbyint(height * percent))};
+  const double w = std::nearbyint(width * percent), h = std::nearbyint(height * percent);
+  if (w > std::numeric_limits<int>::max() || h > std::numeric_limits<int>::max()) {
+    throw std::invalid_argument("resize_short: the output would be over 2^31 pixels wide or high");
+  }
+  return {static_cast<int>(w), static_cast<int>(h)};
 }
 
 }  // namespace pyml

@@ -65,6 +65,27 @@ TEST(Preprocess, ResizeShortAllocatesTheComputedSize) {
   EXPECT_EQ(buffer.size(), 3u * 40 * 20);
 }
 
+TEST(Preprocess, ResizeShortRefusesOutputsOverThePixelLimit) {
+  // Found by the fuzzer: a 1-pixel-high strip resized to a short side grows without bound.
+  pyml::PreprocessSpec spec;
+  spec.resize_mode = pyml::ResizeMode::kShortSide;
+  spec.short_side = 256;
+  pyml::Preprocessor pre(spec, 2);
+  const auto strip = pyml::testing::encode_png(pyml::testing::pattern(4000, 1));  // 256 x 1,024,000 out
+  std::size_t allocated = 0;
+  std::vector<float> buffer;
+  auto report = pre.run({pyml::ImageInput::encoded(strip.data(), strip.size())},
+                        [&](std::size_t n, int h, int w) {
+                          allocated = n * 3 * static_cast<std::size_t>(h) * w;
+                          buffer.resize(allocated);
+                          return buffer.data();
+                        });
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_EQ(report.errors[0].kind, pyml::InputErrorKind::kTooLarge);
+  EXPECT_NE(report.errors[0].message.find("4000x1"), std::string::npos);
+  EXPECT_EQ(allocated, 0u);
+}
+
 TEST(Preprocess, InvalidSpecsAreRefused) {
   pyml::PreprocessSpec spec;
   spec.std_dev[1] = 0.0;
