@@ -88,6 +88,8 @@ class PaddleBackend:
         if Path(model_file).suffix == ".json":
             config.enable_new_ir(True)
             config.enable_new_executor()
+        if hasattr(config, "set_optimization_level"):  # PaddleX sets 3 too: PP-LCNet batch 1 +10-15% here
+            config.set_optimization_level(3)
         config.enable_memory_optim()
         config.disable_glog_info()
         try:
