@@ -130,7 +130,7 @@ def bench_e2e(sides: Sides, paths: list[str], batch: int, repeats: int) -> dict:
     for mode in ("exact", "fast"):
         pairs = list(zip(answers["paddlex"], answers[mode]))
         theirs_ours = [(dict(zip(*a)), dict(zip(*b))) for a, b in pairs]
-        row[mode]["labels_identical"] = f"{sum(a[0] == b[0] for a, b in pairs)}/{len(images)}"
+        row[mode]["labels_identical"] = f"{sum(set(a[0]) == set(b[0]) for a, b in pairs)}/{len(images)}"
         row[mode]["labels_differing"] = sum(len(t.keys() ^ o.keys()) for t, o in theirs_ours)
         row[mode]["labels_compared"] = sum(len(t.keys() | o.keys()) for t, o in theirs_ours)
         row[mode]["max_score_diff"] = max((abs(t[c] - o[c]) for t, o in theirs_ours for c in t.keys() & o.keys()),
