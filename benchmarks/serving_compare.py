@@ -61,9 +61,36 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.communicate()
 
 
-def _summary(done: int, seconds: float, latencies: list[float], errors: int) -> dict:
-    return {"images_per_s": done / seconds, "requests": done, "errors": errors,
-            "p50_latency_ms": statistics.median(latencies) * 1000 if latencies else float("nan")}
+class _Tally:
+    """What the callers saw, shared between their threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.done = 0
+        self.errors = 0
+
+    def add(self, latency: float, ok: bool) -> None:
+        with self.lock:
+            self.latencies.append(latency)
+            if ok:
+                self.done += 1
+            else:
+                self.errors += 1
+
+
+def _drive(caller, callers: int) -> dict:
+    """Runs caller(k, tally) on `callers` threads until they return; summarises."""
+    tally = _Tally()
+    start = time.perf_counter()
+    workers = [threading.Thread(target=caller, args=(k, tally)) for k in range(callers)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    seconds = time.perf_counter() - start
+    return {"images_per_s": tally.done / seconds, "requests": tally.done, "errors": tally.errors,
+            "p50_latency_ms": statistics.median(tally.latencies) * 1000 if tally.latencies else float("nan")}
 
 
 def run_pyml(name: str, model_dir: str, images: list[bytes], threads: int, callers: int,
@@ -81,12 +108,9 @@ def run_pyml(name: str, model_dir: str, images: list[bytes], threads: int, calle
             while health.Check(health_pb2.HealthCheckRequest(), timeout=5).status != \
                     health_pb2.HealthCheckResponse.SERVING:
                 time.sleep(0.1)
-        latencies: list[float] = []
-        counts = {"done": 0, "errors": 0}
-        lock = threading.Lock()
         deadline = time.perf_counter() + seconds
 
-        def caller(k: int) -> None:
+        def caller(k: int, tally: _Tally) -> None:
             window = threading.Semaphore(IN_FLIGHT_PER_STREAM)
             sent: dict[str, float] = {}
 
@@ -102,17 +126,9 @@ def run_pyml(name: str, model_dir: str, images: list[bytes], threads: int, calle
             with grpc.insecure_channel(target) as ch:
                 for response in pb_grpc.MultiLabelClassifierStub(ch).ClassifyStream(requests(), timeout=seconds + 120):
                     window.release()
-                    with lock:
-                        latencies.append(time.perf_counter() - sent.pop(response.request_id))
-                        counts["errors" if response.HasField("error") else "done"] += 1
+                    tally.add(time.perf_counter() - sent.pop(response.request_id), not response.HasField("error"))
 
-        start = time.perf_counter()
-        workers = [threading.Thread(target=caller, args=(k,)) for k in range(callers)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return _summary(counts["done"], time.perf_counter() - start, latencies, counts["errors"])
+        return _drive(caller, callers)
     finally:
         _stop(proc)
 
@@ -150,28 +166,17 @@ def run_paddlex(name: str, model_dir: str, images: list[bytes], threads: int, ca
                 if time.time() > ready_by:
                     raise TimeoutError("paddlex --serve did not answer within 300 s") from None
                 time.sleep(1)
-        latencies: list[float] = []
-        counts = {"done": 0, "errors": 0}
-        lock = threading.Lock()
         deadline = time.perf_counter() + seconds
 
-        def caller(k: int) -> None:
+        def caller(k: int, tally: _Tally) -> None:
             i = 0
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 answer = post(bodies[(k + i) % len(bodies)])
-                with lock:
-                    latencies.append(time.perf_counter() - started)
-                    counts["done" if answer.get("errorCode") == 0 else "errors"] += 1
+                tally.add(time.perf_counter() - started, answer.get("errorCode") == 0)
                 i += 1
 
-        start = time.perf_counter()
-        workers = [threading.Thread(target=caller, args=(k,)) for k in range(callers)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return _summary(counts["done"], time.perf_counter() - start, latencies, counts["errors"])
+        return _drive(caller, callers)
     finally:
         _stop(proc)
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import pyml
-from bad_inputs import DEMO_IMAGES, bad_files, write_bad_files
-from pyml.errors import ConfigError, InputError, ServiceError
+from bad_inputs import DEMO_IMAGES, write_bad_files
+from pyml.errors import ConfigError, InputError
 from pyml.serving import Client
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc

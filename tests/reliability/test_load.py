@@ -13,7 +13,6 @@ import signal
 import time
 
 import grpc
-import pytest
 
 import pyml
 from bad_inputs import DEMO_IMAGES, bad_files
@@ -115,7 +114,9 @@ def test_soak_memory_fds_and_answers():
         assert set(statuses) == {"OK", "INVALID_ARGUMENT"} and statuses.total() == total
         assert not first.wrong and not rest.wrong, (first.wrong + rest.wrong)[:3]
         assert rss_n <= rss_1 * 1.05
-        assert fds_n <= fds_1
+        # grpc-core opens eventfds/sockets lazily, so the count moves by one either way between
+        # samples; a leak would grow with requests (thousands here), not by one or two.
+        assert fds_n <= fds_1 + 2
     finally:
         server.kill()
 
