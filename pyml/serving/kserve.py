@@ -22,6 +22,7 @@ from ..inputs import ImageSource
 from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
 from .convert import status_of
+from .lenient import MalformedRequest
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "scores"
@@ -153,6 +154,9 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
     async def ModelStreamInfer(self, request_iterator, context):  # noqa: N802
         """Each request is answered in order; a failed one carries error_message, the stream goes on."""
         async for request in request_iterator:
+            if isinstance(request, MalformedRequest):
+                yield kv.ModelStreamInferResponse(error_message=request.message)
+                continue
             try:
                 yield kv.ModelStreamInferResponse(infer_response=await self._infer(request, context.time_remaining()))
             except (KServeError, InputError) as exc:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
@@ -28,16 +27,15 @@ from ..errors import ConfigError, InputError
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
-from ..v1 import kserve_v2_pb2_grpc as kv_grpc
 from .batcher import Draining, DynamicBatcher
 from .convert import error_response, response_of, source_of, threshold_of
 from .kserve import KServeService
+from .lenient import REASON_TRAILER, MalformedRequest, add_service
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 REFUSAL_WINDOW_S = 1.0  # on drain: refuse new calls with UNAVAILABLE this long before closing
-REASON_TRAILER = "pyml-reason"  # trailing metadata of a failed unary Classify: e.g. "truncated"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"].full_name
 KSERVE_SERVICE_NAME = kv.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
@@ -76,47 +74,6 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         if handler is not None and handler.request_streaming:
             return self._deny_stream
         return self._deny_unary
-
-
-class MalformedRequest:
-    """What a request that does not parse as its message type becomes, so that the
-    handler (not grpc's deserializer, which would answer UNKNOWN) refuses it."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-def _lenient_parser(message_type):
-    def parse(data: bytes):
-        try:
-            return message_type.FromString(data)
-        except DecodeError as exc:
-            return MalformedRequest(f"the request is not a valid {message_type.DESCRIPTOR.full_name}: {exc}")
-    return parse
-
-
-def add_classifier_service(service: "ClassifierService", server) -> None:
-    """Registers MultiLabelClassifier like the generated add_..._to_server, but with
-    lenient request parsing: a malformed message is an INVALID_ARGUMENT answer
-    (a malformed item in a stream fails that item only)."""
-    handlers = {
-        "Classify": grpc.unary_unary_rpc_method_handler(
-            service.Classify, request_deserializer=_lenient_parser(pb.ClassifyRequest),
-            response_serializer=pb.ClassifyResponse.SerializeToString),
-        "ClassifyStream": grpc.stream_stream_rpc_method_handler(
-            service.ClassifyStream, request_deserializer=_lenient_parser(pb.ClassifyRequest),
-            response_serializer=pb.ClassifyResponse.SerializeToString),
-        "GetModelInfo": grpc.unary_unary_rpc_method_handler(
-            service.GetModelInfo, request_deserializer=_lenient_parser(pb.ModelInfoRequest),
-            response_serializer=pb.ModelInfo.SerializeToString),
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-
-
-async def _refuse_malformed(request, context) -> None:
-    if isinstance(request, MalformedRequest):
-        context.set_trailing_metadata(((REASON_TRAILER, "malformed"),))
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
 
 
 class ModelHost:
@@ -174,7 +131,6 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         return host
 
     async def Classify(self, request, context):  # noqa: N802 (gRPC method name)
-        await _refuse_malformed(request, context)
         if self.draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
         host = await self._host(request.model, context)
@@ -229,7 +185,6 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
                 task.cancel()
 
     async def GetModelInfo(self, request, context):  # noqa: N802
-        await _refuse_malformed(request, context)
         host = await self._host(request.model, context)
         return host.info(list(self.hosts))
 
@@ -248,8 +203,9 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
               ("grpc.max_send_message_length", options.max_message_bytes)]
     interceptors = [BearerTokenInterceptor(options.token)] if options.token else []
     server = grpc.aio.server(options=limits, interceptors=interceptors)
-    add_classifier_service(service, server)
-    kv_grpc.add_GRPCInferenceServiceServicer_to_server(KServeService(service), server)
+    # Registered with lenient parsing: a malformed message is INVALID_ARGUMENT, not UNKNOWN.
+    add_service(server, pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"], service)
+    add_service(server, kv.DESCRIPTOR.services_by_name["GRPCInferenceService"], KServeService(service))
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(

@@ -276,3 +276,22 @@ def test_grpc_malformed_item_in_a_stream_fails_alone(server, expected):
 def test_api_huge_top_k_is_every_label(demo_pipeline, expected):
     [result] = demo_pipeline.predict(GOOD, top_k=10**12)
     assert result.class_ids == expected[GOOD][0]
+
+
+def test_kserve_malformed_protobuf_is_invalid_argument(server, client, expected):
+    with grpc.insecure_channel(server.target) as channel:
+        unary = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                    request_serializer=None, response_deserializer=None)
+        with pytest.raises(grpc.RpcError) as info:
+            unary(b"\xff\xff\xff\xff", timeout=30)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "not a valid inference.ModelInferRequest" in info.value.details()
+        from pyml.v1 import kserve_v2_pb2 as kv
+
+        stream = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer",
+                                       request_serializer=None,
+                                       response_deserializer=kv.ModelStreamInferResponse.FromString)
+        ready = kv.ModelReadyRequest(name="digits").SerializeToString()  # parses, as an empty infer request
+        answers = list(stream(iter([b"\xff\xff\xff\xff", ready]), timeout=30))
+    assert len(answers) == 2 and "not a valid inference.ModelInferRequest" in answers[0].error_message
+    check_good(client.classify(GOOD)[0], expected)
