@@ -29,3 +29,12 @@ def lcnet_pipeline(lcnet_export):
 
     return pyml.create_pipeline(model_dir=str(lcnet_export), model_name="PP-LCNet_x1_0_ML",
                                 batch_size=4)
+
+
+@pytest.fixture
+def client(server):
+    """A pyml gRPC client of the `server` fixture that the test module defines."""
+    from pyml.serving import Client
+
+    with Client(server.target, timeout=60) as c:
+        yield c

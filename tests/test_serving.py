@@ -39,12 +39,6 @@ def server(demo_pipeline):
     running.stop()
 
 
-@pytest.fixture
-def client(server):
-    with Client(server.target, timeout=60) as c:
-        yield c
-
-
 def same(a, b):
     assert a.class_ids == b.class_ids
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)

@@ -16,7 +16,6 @@ import pytest
 import pyml
 from bad_inputs import DEMO_IMAGES, write_bad_files
 from pyml.errors import ConfigError, InputError
-from pyml.serving import Client
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc
 from serving_harness import RunningServer
@@ -159,12 +158,6 @@ def server(demo_pipeline):
     running = RunningServer({"digits": demo_pipeline}, max_message_bytes=4 * 1024 * 1024)
     yield running
     running.stop()
-
-
-@pytest.fixture
-def client(server):
-    with Client(server.target, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture
