@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 REFUSAL_WINDOW_S = 1.0  # on drain: refuse new calls with UNAVAILABLE this long before closing
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"].full_name
-KSERVE_SERVICE_NAME = kv.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+SERVICE = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"]
+KSERVE_SERVICE = kv.DESCRIPTOR.services_by_name["GRPCInferenceService"]
+SERVICE_NAME = SERVICE.full_name
+KSERVE_SERVICE_NAME = KSERVE_SERVICE.full_name
 
 
 @dataclass
@@ -204,8 +206,8 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     interceptors = [BearerTokenInterceptor(options.token)] if options.token else []
     server = grpc.aio.server(options=limits, interceptors=interceptors)
     # Registered with lenient parsing: a malformed message is INVALID_ARGUMENT, not UNKNOWN.
-    add_service(server, pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"], service)
-    add_service(server, kv.DESCRIPTOR.services_by_name["GRPCInferenceService"], KServeService(service))
+    add_service(server, SERVICE, service)
+    add_service(server, KSERVE_SERVICE, KServeService(service))
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
