@@ -109,8 +109,6 @@ class MultiLabelClassificationPipeline:
         if good:
             tensor = batch.tensor if len(good) == len(batch.sources) else batch.tensor[good]
             scores = self._backend(tensor)
-            classes = scores.shape[1]
-            top_ks = [min(k, classes) if k else k for k in top_ks]  # a huge top_k means "all"
             if all(t is thresholds[good[0]] for t in thresholds) and len(set(top_ks)) == 1:
                 rows = _native.postprocess(scores, thresholds[good[0]], top_ks[0])  # one call
             else:

@@ -64,3 +64,13 @@ def test_bad_arguments():
         _native.postprocess(np.zeros((1, 5), np.float32), 0.5, top_k=0)
     with pytest.raises(ValueError, match="2-D"):
         _native.postprocess(np.zeros(5, np.float32), 0.5)
+
+
+def test_top_k_larger_than_an_int_keeps_every_label_and_non_positive_is_refused():
+    scores = np.array([[0.9, 0.1, 0.8]], np.float32)
+    assert _native.postprocess(scores, 0.5, top_k=10**30) == _native.postprocess(scores, 0.5)
+    for bad in (0, -1, -10**30):
+        with pytest.raises(ValueError, match="positive"):
+            _native.postprocess(scores, 0.5, top_k=bad)
+    with pytest.raises(TypeError):
+        _native.postprocess(scores, 0.5, top_k=2.5)
