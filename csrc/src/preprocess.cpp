@@ -5,6 +5,8 @@
 #include <new>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <tuple>
 #include <utility>
 
 namespace pyml {
@@ -126,9 +128,26 @@ Source load(const ImageInput& in, const PreprocessSpec& spec) {
   return s;
 }
 
-std::pair<int, int> output_size(const PreprocessSpec& spec, const ImageView& v) {
-  if (spec.resize_mode == ResizeMode::kStretch) return {spec.width, spec.height};
-  return short_side_size(v.width, v.height, spec.short_side);
+// The resize_short output size of an image, refused like an oversized input when it
+// is over the pixel limit: an extreme aspect ratio makes a small image huge (1x16397
+// at short side 256 would be 4,197,632x256, a 12 GB tensor).
+std::pair<int, int> short_side_output(const PreprocessSpec& spec, const ImageView& v) {
+  const auto refuse = [&](const std::string& what) {
+    return InputError(InputErrorKind::kTooLarge,
+                      "a " + std::to_string(v.width) + "x" + std::to_string(v.height) +
+                          " image resized to short side " + std::to_string(spec.short_side) +
+                          " would have " + what + ", over the limit of " +
+                          std::to_string(spec.max_pixels) + " pixels");
+  };
+  std::pair<int, int> size;
+  try {
+    size = short_side_size(v.width, v.height, spec.short_side);
+  } catch (const std::invalid_argument&) {  // a side over 2^31
+    throw refuse("a side over 2^31 pixels");
+  }
+  const std::uint64_t pixels = static_cast<std::uint64_t>(size.first) * static_cast<std::uint64_t>(size.second);
+  if (pixels > spec.max_pixels) throw refuse(std::to_string(pixels) + " pixels");
+  return size;
 }
 
 // Runs `fn` for one item, turning any failure into an ItemError.
@@ -239,23 +258,12 @@ BatchReport Preprocessor::run(const std::vector<ImageInput>& items,
   });
   for (std::size_t i = 0; i < n; ++i) {
     if (failures[i]) continue;
-    // An extreme aspect ratio makes a small image huge (1x16397 at short side 256 would be
-    // 4,197,632x256: a 12 GB tensor). Outputs over the pixel limit are refused like inputs.
-    const double scale = static_cast<double>(spec_.short_side) /
-                         std::min(sources[i].view.width, sources[i].view.height);
-    const double out_pixels = std::nearbyint(sources[i].view.width * scale) *
-                              std::nearbyint(sources[i].view.height * scale);
-    if (out_pixels > static_cast<double>(spec_.max_pixels)) {
-      failures[i] = ItemError{i, InputErrorKind::kTooLarge,
-                              "a " + std::to_string(sources[i].view.width) + "x" +
-                                  std::to_string(sources[i].view.height) + " image resized to short side " +
-                                  std::to_string(spec_.short_side) + " would have " +
-                                  std::to_string(static_cast<unsigned long long>(out_pixels)) +
-                                  " pixels, over the limit of " + std::to_string(spec_.max_pixels)};
+    int w = 0, h = 0;
+    failures[i] = guarded(i, [&] { std::tie(w, h) = short_side_output(spec_, sources[i].view); });
+    if (failures[i]) {
       sources[i] = Source{};
       continue;
     }
-    const auto [w, h] = output_size(spec_, sources[i].view);
     if (report.width == 0) {
       report.width = w;
       report.height = h;
