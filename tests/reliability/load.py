@@ -1,8 +1,7 @@
 """Load for the reliability tests: a `pyml serve` subprocess, its memory and file
 descriptors read from /proc, and an asyncio gRPC client that sends either closed
 loop (N callers back to back) or open loop (a fixed rate, whatever the answers).
-
-    python -m tests.reliability.load --seconds 60   # the overload run, printed
+The full-length runs: PYML_RELIABILITY_LONG=1 pytest -s tests/reliability/test_load.py
 """
 
 from __future__ import annotations
@@ -80,7 +79,6 @@ class Tally:
     statuses: Counter = field(default_factory=Counter)
     wrong: list = field(default_factory=list)
     details: dict = field(default_factory=dict)  # status name -> Counter of error details
-    latencies: list = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -91,7 +89,6 @@ Request = tuple[pb.ClassifyRequest, object]  # the request and a check(response)
 
 
 async def _one(stub, request: pb.ClassifyRequest, check, tally: Tally, timeout: float) -> None:
-    started = time.perf_counter()
     try:
         response = await stub.Classify(request, timeout=timeout)
         tally.statuses["OK"] += 1
@@ -102,7 +99,6 @@ async def _one(stub, request: pb.ClassifyRequest, check, tally: Tally, timeout: 
         tally.details.setdefault(exc.code().name, Counter())[exc.details()] += 1
         if exc.code() == grpc.StatusCode.INVALID_ARGUMENT and not check(exc):
             tally.wrong.append((request.request_id, exc.details()))
-    tally.latencies.append(time.perf_counter() - started)
 
 
 async def closed_loop(target: str, requests: list[Request], callers: int, timeout: float = 60) -> Tally:
@@ -146,18 +142,3 @@ async def open_loop(target: str, requests: list[Request], rate: float, seconds: 
         if pending:
             await asyncio.wait(set(pending))
     return tally
-
-
-def _main() -> None:
-    import argparse
-
-    from tests.reliability.test_load import overload_run
-
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=60)
-    args = p.parse_args()
-    print(overload_run(args.seconds))
-
-
-if __name__ == "__main__":
-    _main()
