@@ -11,13 +11,14 @@ import logging
 from . import errors
 from ._native import __version__
 from .errors import BackendError, ConfigError, InputError, ModelError, PymlError
-from .registry import available_pipelines, create_pipeline
+from .registry import available_pipelines, create_model, create_pipeline
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
     "available_pipelines",
+    "create_model",
     "create_pipeline",
     "errors",
     "PymlError",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,36 +42,57 @@ def _target(save_path: str | Path, name: str, suffix: str) -> Path:
     return save_path
 
 
-@dataclass
-class MultiLabelResult:
-    """Labels of one image, high score first. `error` is set (and the lists empty)
-    when the image could not be classified and the caller asked for errors as results."""
+class MultiLabelResult(dict):
+    """Labels of one image, high score first, as a dict of exactly the printed keys
+    (`img_path`, `class_ids`, `scores`, `label_names`, plus `error` for an image that
+    could not be classified when the caller asked for errors as results).
 
-    input_path: str
-    class_ids: list[int] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    label_names: list[str] = field(default_factory=list)
-    error: InputError | None = None
-    image: bytes | np.ndarray | None = field(default=None, repr=False, compare=False)
-    all_scores: np.ndarray | None = field(default=None, repr=False, compare=False)  # [num_classes]
+    PaddleX documents its results as dicts and its users index them, so this is one:
+    `r["scores"]`, `r.get(...)`, `json.dumps(r)` and `dict(r)` all work. `r["input_path"]`
+    (PaddleX 3.x's name) reads `img_path`. The attributes read the same entries; `image`
+    (the original, for drawing), `all_scores` (every class's score) and `error` (the
+    InputError itself) are attributes only, never printed.
+    """
+
+    _ALIASES = {"input_path": "img_path"}
+
+    def __init__(self, input_path: str, class_ids: list[int] | None = None,
+                 scores: list[float] | None = None, label_names: list[str] | None = None,
+                 error: InputError | None = None, image: bytes | np.ndarray | None = None,
+                 all_scores: np.ndarray | None = None) -> None:
+        super().__init__(img_path=input_path, class_ids=list(class_ids or ()),
+                         scores=list(scores or ()), label_names=list(label_names or ()))
+        if error is not None:
+            self["error"] = {"reason": error.reason, "message": str(error)}
+        self.error = error
+        self.image = image
+        self.all_scores = all_scores  # [num_classes]
+
+    def __getitem__(self, key):
+        return super().__getitem__(self._ALIASES.get(key, key))
+
+    def __contains__(self, key) -> bool:
+        return super().__contains__(self._ALIASES.get(key, key))
+
+    def get(self, key, default=None):
+        return super().get(self._ALIASES.get(key, key), default)
+
+    input_path = property(lambda self: self["img_path"])
+    class_ids = property(lambda self: self["class_ids"])
+    scores = property(lambda self: self["scores"])
+    label_names = property(lambda self: self["label_names"])
 
     @property
     def json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"img_path": self.input_path, "class_ids": list(self.class_ids),
-                               "scores": list(self.scores), "label_names": list(self.label_names)}
-        if self.error is not None:
-            out["error"] = {"reason": self.error.reason, "message": str(self.error)}
-        return out
-
-    def __str__(self) -> str:
-        return str(self.json)
+        """A plain-dict copy (PaddleX 3.x wraps the same in {"res": ...}; pyml does not)."""
+        return json.loads(json.dumps(self))
 
     def print(self, format_json: bool = True, indent: int = 4, ensure_ascii: bool = False) -> None:
-        print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii) if format_json else str(self))
+        print(json.dumps(self, indent=indent, ensure_ascii=ensure_ascii) if format_json else str(self))
 
     def save_to_json(self, save_path: str | Path, indent: int = 4, ensure_ascii: bool = False) -> Path:
         target = _target(save_path, self.input_path, ".json")
-        target.write_text(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii) + "\n",
+        target.write_text(json.dumps(self, indent=indent, ensure_ascii=ensure_ascii) + "\n",
                           encoding="utf-8")
         return target
 
@@ -86,6 +106,11 @@ class MultiLabelResult:
             return image
         return _with_label_band(image, [f"{n}({s:.2f})" for n, s in zip(self.label_names, self.scores)])
 
+    @property
+    def img(self):
+        """The visualisation as a PIL image (PaddleX 3.x wraps it in {"res": ...}; pyml does not)."""
+        return self.visualize()
+
     def save_to_img(self, save_path: str | Path) -> Path:
         target = _target(save_path, self.input_path, _suffix_of(self.input_path))
         image = self.visualize()
@@ -94,6 +119,13 @@ class MultiLabelResult:
         else:
             image.save(target)
         return target
+
+    def save_all(self, save_path: str | Path) -> list[Path]:
+        """save_to_json and, when the original image is kept, save_to_img into `save_path`."""
+        saved = [self.save_to_json(save_path)]
+        if self.image is not None:
+            saved.append(self.save_to_img(save_path))
+        return saved
 
 
 def _original_rgb(result: MultiLabelResult) -> np.ndarray:

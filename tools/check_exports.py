@@ -35,7 +35,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=list(ARCHITECTURES))
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    import paddle
+    from pyml.backends.paddle import import_paddle
+
+    paddle = import_paddle()
 
     print(f"paddlepaddle {paddle.__version__}")
     print(f"{'model':<30}{'params (M)':>11}{'size (MB)':>10}{'oneDNN on ms':>14}{'off ms':>9}  output")

@@ -49,7 +49,9 @@ def coco_labels() -> list[str]:
 
 
 def build_network(model_name: str, seed: int, weights: Path | None = None):
-    import paddle
+    from pyml.backends.paddle import import_paddle
+
+    paddle = import_paddle()
 
     if model_name not in ARCHITECTURES:
         raise SystemExit(f"unknown model '{model_name}'; choose one of: {', '.join(ARCHITECTURES)}")

@@ -49,7 +49,9 @@ def inference_yml_text(model_name: str, labels: list[str], size: int, threshold:
 def save_model_dir(network, out_dir: Path, model_name: str, labels: list[str], size: int,
                    threshold: float = 0.5) -> Path:
     """Exports `network` (logits out) with a final sigmoid into a PaddleX model directory."""
-    import paddle
+    from pyml.backends.paddle import import_paddle
+
+    paddle = import_paddle()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

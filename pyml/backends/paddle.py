@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,19 @@ log = logging.getLogger(__name__)
 MKLDNN_CACHE_CAPACITY = 16
 
 
+def import_paddle():
+    """`import paddle`, without the warning its first import prints that ccache (a C++
+    build cache for custom ops) is missing: pyml compiles nothing through paddle, so it
+    says nothing to a pyml user. Every pyml entry point imports paddle through this."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+        import paddle  # noqa: PLC0415
+    return paddle
+
+
 def _import_inference():
     try:
+        import_paddle()
         from paddle import inference  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise BackendError(f"Paddle Inference is not available ({exc}); pip install paddlepaddle") from exc
@@ -31,7 +43,7 @@ def _import_inference():
 
 
 def _check_device(device: Device) -> None:
-    import paddle  # noqa: PLC0415
+    import paddle  # noqa: PLC0415 (already imported, quietly, by _import_inference)
 
     if device.kind == "cpu":
         return

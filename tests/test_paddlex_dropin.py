@@ -1,0 +1,109 @@
+"""PaddleX-shaped user code runs unchanged on pyml: dict results and create_model()."""
+
+import copy
+import json
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pyml
+from pyml.errors import ConfigError
+from pyml.pipeline import demo_model_dir
+
+DEMO_IMAGES = sorted(str(p) for p in (demo_model_dir().parent / "images").glob("*.jpg"))
+PRINTED_KEYS = ["img_path", "class_ids", "scores", "label_names"]
+
+
+@pytest.fixture(scope="module")
+def demo_results():
+    return list(pyml.create_pipeline("image_multilabel_classification").predict(DEMO_IMAGES))
+
+
+def test_paddlex_style_loop_indexes_results(demo_results):
+    # The loop PaddleX's docs show, character for character apart from the import.
+    seen = []
+    for res in demo_results:
+        res.print()
+        seen.append((res["input_path"], res["label_names"], res["scores"], res["class_ids"]))
+    assert [s[0] for s in seen] == DEMO_IMAGES
+    for res, (_, names, scores, ids) in zip(demo_results, seen):
+        assert names == res.label_names and scores == res.scores and ids == res.class_ids
+        assert names, f"{res['img_path']} got no labels"
+
+
+def test_result_is_a_dict_of_exactly_the_printed_keys(demo_results):
+    res = demo_results[0]
+    assert isinstance(res, dict)
+    assert list(res) == PRINTED_KEYS
+    assert dict(res) == res.json == json.loads(json.dumps(res))
+    assert res.get("input_path") == res["img_path"] == res.input_path
+    assert "input_path" in res and res.get("nothing", 7) == 7
+    assert str(res) == str(dict(res))  # the printed form is the dict's own
+    with pytest.raises(KeyError):
+        res["page_index"]
+
+
+def test_results_survive_copy_and_pickle(demo_results):
+    res = demo_results[0]
+    for twin in (copy.deepcopy(res), pickle.loads(pickle.dumps(res))):
+        assert twin == res and type(twin) is type(res)
+        assert twin.input_path == res.input_path
+        np.testing.assert_array_equal(twin.all_scores, res.all_scores)
+
+
+def test_error_results_are_dicts_with_an_error_entry(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    pipeline = pyml.create_pipeline("image_multilabel_classification")
+    good, failed = pipeline.predict([DEMO_IMAGES[0], str(bad)], on_error="return")
+    assert "error" not in good and good.error is None
+    assert isinstance(failed, dict) and failed["img_path"] == str(bad)
+    assert failed["error"]["reason"] in ("truncated", "corrupt")
+    assert str(bad) in failed["error"]["message"]
+    assert failed["class_ids"] == [] and isinstance(failed.error, pyml.InputError)
+    json.dumps(failed)
+
+
+def test_img_and_save_all(demo_results, tmp_path):
+    res = demo_results[0]
+    image = res.img
+    assert isinstance(image, Image.Image)
+    with Image.open(res.input_path) as original:
+        assert image.width == original.width and image.height > original.height  # the label band
+    saved = res.save_all(tmp_path)
+    assert sorted(p.name for p in saved) == ["digits_01_res.jpg", "digits_01_res.json"]
+    assert json.loads((tmp_path / "digits_01_res.json").read_text()) == res
+
+
+def test_create_model_predicts_like_the_pipeline(demo_results):
+    model = pyml.create_model()  # no name, no dir: the embedded demo model
+    results = list(model.predict(DEMO_IMAGES, batch_size=4))
+    assert results == demo_results
+    explicit = pyml.create_model(model_name="pyml-demo-digits_ML", model_dir=demo_model_dir(),
+                                 batch_size=2, threshold=0.9)
+    strict = list(explicit.predict(DEMO_IMAGES))
+    for loose, tight in zip(demo_results, strict):
+        assert tight["class_ids"] == [c for c, s in zip(loose["class_ids"], loose["scores"]) if s > 0.9]
+    lower = list(explicit.predict(DEMO_IMAGES[:1], threshold=0.01))[0]
+    assert set(lower["class_ids"]) >= set(demo_results[0]["class_ids"])
+
+
+def test_create_model_refuses_a_name_without_a_directory():
+    with pytest.raises(ConfigError, match="never downloads weights"):
+        pyml.create_model("PP-LCNet_x1_0_ML")
+
+
+def test_pyml_imports_and_runs_quietly():
+    """No paddle ccache warning (or anything else) on stderr from pyml's entry points."""
+    code = ("import pyml; m = pyml.create_model(); "
+            f"print(len(list(m.predict({DEMO_IMAGES[0]!r}))))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "1" and run.stderr == ""
+    cli = subprocess.run([sys.executable, "-m", "pyml.cli", "--pipeline", "image_multilabel_classification",
+                          "--input", DEMO_IMAGES[0]], capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0 and cli.stderr == "", cli.stderr
