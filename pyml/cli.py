@@ -127,7 +127,8 @@ def _emit(results, save_path: str | None, save_images: bool, progress: "_Progres
 
 
 def _serve_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pyml serve", description="Serve pipelines over gRPC.")
+    p = argparse.ArgumentParser(prog="pyml serve", description="Serve pipelines over gRPC (pyml's "
+                                "service and KServe v2), and optionally PaddleX's HTTP API.")
     p.add_argument("--pipeline", action="append", required=True,
                    help="NAME|YAML, or model_name=NAME|YAML; repeat to host several models "
                         "(the first is the default)")
@@ -142,6 +143,12 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls_cert", help="PEM certificate (with --tls_key: serve TLS)")
     p.add_argument("--tls_key", help="PEM private key")
     p.add_argument("--token_file", help="file holding a bearer token every call must carry")
+    p.add_argument("--http_port", type=int, help="also serve PaddleX's HTTP API on this port (off unless given)")
+    p.add_argument("--allow_url_inputs", action="store_true",
+                   help="let HTTP/HPS requests name an image URL for the server to fetch (off: SSRF risk)")
+    p.add_argument("--no_visualize", action="store_true",
+                   help="HTTP/HPS answers omit the drawn image unless a request asks (PaddleX: on)")
+    p.add_argument("--metrics_port", type=int, help="serve Prometheus metrics at /metrics on this port")
     p.add_argument("--verbose", action="store_true")
     return p
 
@@ -183,7 +190,9 @@ def _serve(args) -> int:
     options = ServerOptions(max_batch_size=args.max_batch_size, max_queue_delay_ms=args.max_queue_delay_ms,
                             max_queue=args.max_queue, max_message_bytes=args.max_message_mb * 1024 * 1024,
                             grace_s=args.grace_s, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                            token=_read_token(args.token_file))
+                            token=_read_token(args.token_file), http_port=args.http_port,
+                            allow_url_inputs=args.allow_url_inputs, visualize=not args.no_visualize,
+                            metrics_port=args.metrics_port)
     return asyncio.run(run_server(models, f"{args.host}:{args.port}", options))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +36,15 @@ class Job:
     top_k: int | None
     deadline: float | None  # loop.time() by which the answer is due; None: no deadline
     future: asyncio.Future
+    queued_at: float  # loop.time() when it joined the queue
 
 
 class DynamicBatcher:
     def __init__(self, pipeline, max_batch_size: int = 8, max_queue_delay_ms: float = 5.0,
-                 max_queue: int = 256) -> None:
+                 max_queue: int = 256, metrics=None, name: str = "") -> None:
         self.pipeline = pipeline
+        self.name = name
+        self.metrics = metrics  # a ServerMetrics, or None
         self.max_batch_size = max_batch_size
         self.max_queue_delay = max_queue_delay_ms / 1000.0
         self._queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=max_queue)
@@ -49,6 +53,8 @@ class DynamicBatcher:
         self._running_batch = False
         self.draining = False
         self.batch_sizes: collections.Counter[int] = collections.Counter()  # size -> batches run
+        if metrics is not None:
+            metrics.watch_queue(name, self._queue.qsize)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="pyml-batcher")
@@ -59,8 +65,9 @@ class DynamicBatcher:
         if self.draining:
             raise Draining("the server is shutting down")
         loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        job = Job(source, threshold, top_k, deadline, loop.create_future())
+        now = loop.time()
+        deadline = None if timeout is None else now + timeout
+        job = Job(source, threshold, top_k, deadline, loop.create_future(), now)
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -103,10 +110,14 @@ class DynamicBatcher:
                 if not live:
                     continue
                 self.batch_sizes[len(live)] += 1
+                started = time.perf_counter()
                 try:
                     results = await loop.run_in_executor(
                         self._executor, self.pipeline.run_batch, [j.source for j in live],
                         [j.threshold for j in live], [j.top_k for j in live])
+                    if self.metrics is not None:
+                        self.metrics.batch(self.name, len(live), time.perf_counter() - started,
+                                           [now - j.queued_at for j in live])
                 except Exception as exc:  # a backend failure fails the batch, not the server
                     log.exception("batch of %d failed", len(live))
                     for job in live:

@@ -6,12 +6,19 @@ files) and returns FP32 `scores` [N, num_classes]. Requesting `scores` with the
 `classification` parameter k returns, as Triton's classification extension does,
 BYTES [N, k] strings "score:index:label", high score first. Images of one request
 go through the model's dynamic batcher like every other request.
+
+The model `multilabel-image-classification` is PaddleX's high-performance serving
+(HPS) wire form: one BYTES input `input` [1, 1] holding the HTTP API's request JSON,
+one BYTES output `output` [1, 1] holding its response JSON, answered by the same
+code as the HTTP door (paddlex_api.py), so PaddleX's HPS clients work unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
+import time
 
 import grpc
 import numpy as np
@@ -23,9 +30,11 @@ from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
 from .convert import status_of
 from .lenient import MalformedRequest
+from .paddlex_api import HPS_MODEL_NAME
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "scores"
+HPS_INPUT, HPS_OUTPUT = "input", "output"
 
 
 class KServeError(Exception):
@@ -54,8 +63,12 @@ def encode_bytes_tensor(items: list[bytes]) -> bytes:
 
 
 class KServeService(kv_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, classifier) -> None:
-        self.classifier = classifier  # the ClassifierService: hosts, default, draining
+    def __init__(self, classifier, paddlex) -> None:
+        self.classifier = classifier  # the ClassifierService: hosts, default, draining, metrics
+        self.paddlex = paddlex  # the PaddlexApi behind the HPS model
+
+    def _is_hps(self, name: str) -> bool:
+        return name == HPS_MODEL_NAME and name not in self.classifier.hosts
 
     def _host(self, name: str):
         host = self.classifier.hosts.get(name or self.classifier.default)
@@ -70,13 +83,19 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         return kv.ServerReadyResponse(ready=not self.classifier.draining)
 
     async def ModelReady(self, request, context):  # noqa: N802
-        ready = request.name in self.classifier.hosts and not self.classifier.draining
+        known = request.name in self.classifier.hosts or self._is_hps(request.name)
+        ready = known and not self.classifier.draining
         return kv.ModelReadyResponse(ready=ready)
 
     async def ServerMetadata(self, request, context):  # noqa: N802
         return kv.ServerMetadataResponse(name="pyml", version=__version__, extensions=["classification"])
 
     async def ModelMetadata(self, request, context):  # noqa: N802
+        if self._is_hps(request.name):
+            meta = kv.ModelMetadataResponse(name=HPS_MODEL_NAME, versions=["1"], platform="pyml_paddlex_hps")
+            meta.inputs.add(name=HPS_INPUT, datatype="BYTES", shape=[1, 1])
+            meta.outputs.add(name=HPS_OUTPUT, datatype="BYTES", shape=[1, 1])
+            return meta
         try:
             host = self._host(request.name)
         except KServeError as exc:
@@ -106,9 +125,31 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
                               f"input shape says {shape[0]} images but {len(items)} were sent")
         return items
 
+    async def _infer_hps(self, request) -> kv.ModelInferResponse:
+        """PaddleX's HPS form: the HTTP request JSON in, the HTTP response JSON out. As in
+        PaddleX's bundle, a refused request is still a successful call whose JSON says why."""
+        if len(request.inputs) != 1 or request.inputs[0].name != HPS_INPUT \
+                or request.inputs[0].datatype != "BYTES" or list(request.inputs[0].shape) != [1, 1]:
+            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"model '{HPS_MODEL_NAME}' takes one BYTES input '{HPS_INPUT}' of shape [1, 1]")
+        if request.raw_input_contents:
+            items = decode_bytes_tensor(request.raw_input_contents[0])
+        else:
+            items = list(request.inputs[0].contents.bytes_contents)
+        if len(items) != 1:
+            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"input '{HPS_INPUT}' holds {len(items)} "
+                              "elements; it must hold one JSON request")
+        _, answer = await self.paddlex.infer(items[0], door="hps")
+        response = kv.ModelInferResponse(model_name=HPS_MODEL_NAME, model_version="1", id=request.id)
+        response.outputs.add(name=HPS_OUTPUT, datatype="BYTES", shape=[1, 1])
+        response.raw_output_contents.append(encode_bytes_tensor([json.dumps(answer).encode()]))
+        return response
+
     async def _infer(self, request, timeout: float | None) -> kv.ModelInferResponse:
         if self.classifier.draining:
             raise KServeError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+        if self._is_hps(request.model_name):
+            return await self._infer_hps(request)
         host = self._host(request.model_name)
         images = self._images(request)
         try:
@@ -143,9 +184,28 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
                 response.raw_output_contents.append(scores.astype("<f4").tobytes())
         return response
 
+    async def _counted(self, request, timeout: float | None) -> kv.ModelInferResponse:
+        """_infer, counted in the server's metrics (the HPS model counts itself, as PaddleX's door)."""
+        started = time.perf_counter()
+        code = grpc.StatusCode.INTERNAL
+        try:
+            response = await self._infer(request, timeout)
+            code = grpc.StatusCode.OK
+            return response
+        except KServeError as exc:
+            code = exc.code
+            raise
+        except InputError:
+            code = grpc.StatusCode.INVALID_ARGUMENT
+            raise
+        finally:
+            if not self._is_hps(request.model_name):
+                self.classifier.metrics.request(request.model_name or self.classifier.default, "kserve",
+                                                code.name, started)
+
     async def ModelInfer(self, request, context):  # noqa: N802
         try:
-            return await self._infer(request, context.time_remaining())
+            return await self._counted(request, context.time_remaining())
         except KServeError as exc:
             await context.abort(exc.code, str(exc))
         except InputError as exc:
@@ -158,7 +218,8 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
                 yield kv.ModelStreamInferResponse(error_message=request.message)
                 continue
             try:
-                yield kv.ModelStreamInferResponse(infer_response=await self._infer(request, context.time_remaining()))
+                yield kv.ModelStreamInferResponse(
+                    infer_response=await self._counted(request, context.time_remaining()))
             except (KServeError, InputError) as exc:
                 yield kv.ModelStreamInferResponse(error_message=str(exc),
                                                   infer_response=kv.ModelInferResponse(id=request.id))

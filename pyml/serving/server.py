@@ -29,8 +29,11 @@ from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
 from .batcher import Draining, DynamicBatcher
 from .convert import error_response, response_of, source_of, threshold_of
+from .http import HttpDoor
 from .kserve import KServeService
 from .lenient import REASON_TRAILER, MalformedRequest, add_service
+from .metrics import ServerMetrics
+from .paddlex_api import PaddlexApi
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ class ServerOptions:
     tls_cert: str | None = None  # PEM paths; both set: TLS on
     tls_key: str | None = None
     token: str | None = None  # set: every call but health checks needs "authorization: Bearer <token>"
+    http_port: int | None = None  # PaddleX's HTTP API on this port (0: any free one); None: off
+    allow_url_inputs: bool = False  # HTTP/HPS `image` may be a URL the server fetches (an SSRF risk)
+    visualize: bool = True  # HTTP/HPS answers carry the drawn image unless the request says not
+    metrics_port: int | None = None  # Prometheus /metrics on this port (0: any free one); None: off
 
 
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
@@ -81,11 +88,12 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
 class ModelHost:
     """One hosted model: its pipeline and its batcher."""
 
-    def __init__(self, name: str, pipeline, options: ServerOptions) -> None:
+    def __init__(self, name: str, pipeline, options: ServerOptions, metrics: ServerMetrics) -> None:
         self.name = name
         self.pipeline = pipeline
+        self.metrics = metrics
         self.batcher = DynamicBatcher(pipeline, options.max_batch_size, options.max_queue_delay_ms,
-                                      options.max_queue)
+                                      options.max_queue, metrics=metrics, name=name)
 
     async def classify(self, request: pb.ClassifyRequest, fallback_name: str,
                        timeout: float | None) -> pb.ClassifyResponse:
@@ -99,6 +107,8 @@ class ModelHost:
             response = response_of(request.request_id, self.name, result)
         except Exception as exc:  # noqa: BLE001 - every failure is reported in this item's response
             response = error_response(request.request_id, self.name, exc)
+        code = _STATUS_BY_NUMBER[response.error.code] if response.HasField("error") else grpc.StatusCode.OK
+        self.metrics.request(self.name, "grpc", code.name, started)
         log.debug("%s %s -> %s in %.1f ms", self.name, request.request_id or fallback_name,
                   response.error.reason or f"{len(response.categories)} labels",
                   (time.perf_counter() - started) * 1000)
@@ -115,10 +125,13 @@ class ModelHost:
 
 
 class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
-    def __init__(self, hosts: dict[str, ModelHost]) -> None:
+    def __init__(self, hosts: dict[str, ModelHost], metrics: ServerMetrics) -> None:
         self.hosts = hosts
         self.default = next(iter(hosts))
+        self.metrics = metrics
         self.draining = False
+        self.http: HttpDoor | None = None  # the PaddleX HTTP door, when it is on
+        self.metrics_port: int | None = None
         self._counter = 0
 
     def _name(self) -> str:
@@ -199,15 +212,20 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     if not models:
         raise ConfigError("a server needs at least one model")
     options = options or ServerOptions()
-    hosts = {name: ModelHost(name, pipeline, options) for name, pipeline in models.items()}
-    service = ClassifierService(hosts)
+    metrics = ServerMetrics()
+    hosts = {name: ModelHost(name, pipeline, options, metrics) for name, pipeline in models.items()}
+    service = ClassifierService(hosts, metrics)
+    # PaddleX's form (HTTP door and HPS model) answers with the first model, as PaddleX
+    # serves one pipeline.
+    paddlex = PaddlexApi(hosts[service.default], lambda: service.draining, metrics,
+                         options.allow_url_inputs, options.visualize)
     limits = [("grpc.max_receive_message_length", options.max_message_bytes),
               ("grpc.max_send_message_length", options.max_message_bytes)]
     interceptors = [BearerTokenInterceptor(options.token)] if options.token else []
     server = grpc.aio.server(options=limits, interceptors=interceptors)
     # Registered with lenient parsing: a malformed message is INVALID_ARGUMENT, not UNKNOWN.
     add_service(server, SERVICE, service)
-    add_service(server, KSERVE_SERVICE, KServeService(service))
+    add_service(server, KSERVE_SERVICE, KServeService(service, paddlex))
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -228,6 +246,12 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     await server.start()
     for host in hosts.values():
         host.batcher.start()
+    bind_host = address.rsplit(":", 1)[0].strip("[]")
+    if options.http_port is not None:
+        service.http = HttpDoor(paddlex, lambda: service.draining, options.max_message_bytes)
+        await service.http.start(bind_host, options.http_port)
+    if options.metrics_port is not None:
+        service.metrics_port = metrics.serve(bind_host, options.metrics_port)
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s (port %d)", ", ".join(hosts), address, port)
@@ -248,8 +272,11 @@ async def drain_and_stop(server, service: ClassifierService, health, grace_s: fl
     # have not seen NOT_SERVING yet get a clear refusal rather than a cancelled call.
     await asyncio.sleep(max(0.0, min(REFUSAL_WINDOW_S, grace_s - (time.monotonic() - started))))
     await server.stop(max(0.0, grace_s - (time.monotonic() - started)))
+    if service.http is not None:
+        await service.http.stop()
     for host in service.hosts.values():
         await host.batcher.close()
+    service.metrics.close()
 
 
 async def run_server(models: dict, address: str, options: ServerOptions) -> int:
@@ -259,7 +286,12 @@ async def run_server(models: dict, address: str, options: ServerOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"pyml: serving {', '.join(service.hosts)} on port {port}", flush=True)
+    doors = [f"gRPC on port {port}"]
+    if service.http is not None:
+        doors.append(f"PaddleX HTTP on port {service.http.port}")
+    if service.metrics_port is not None:
+        doors.append(f"metrics on port {service.metrics_port}")
+    print(f"pyml: serving {', '.join(service.hosts)}: {', '.join(doors)}", flush=True)
     await stop.wait()
     log.info("signal received: draining")
     await drain_and_stop(server, service, health, options.grace_s)

@@ -1,0 +1,138 @@
+"""PaddleX's HTTP serving API as a door of pyml's server: FastAPI under uvicorn, run
+in the server's own event loop (no second process), answering through the same
+dynamic batcher as gRPC.
+
+    POST /multilabel-image-classification   PaddleX's request and response JSON (paddlex_api.py)
+    GET  /health                            {"logId", "errorCode": 0, "errorMsg": "Healthy"}
+
+Bodies over the server's message limit are refused with 413 before they are parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..errors import ConfigError
+from .paddlex_api import INFER_PATH, InferRequest, PaddlexApi, error_body, new_log_id
+
+log = logging.getLogger(__name__)
+
+
+class BodyLimit:
+    """ASGI middleware: reads a request body up to `limit` bytes, else answers 413.
+
+    It reads the body itself (declared length or not) and hands the app a replay of
+    it, so no handler ever holds more than the limit."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send) -> None:
+        payload = json.dumps(error_body(new_log_id(), 413, f"request body over {self.limit} bytes")).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def create_app(api: PaddlexApi, is_draining) -> FastAPI:
+    app = FastAPI(title="pyml (PaddleX serving API)", docs_url="/docs", redoc_url=None)
+
+    @app.get("/health", operation_id="checkHealth")
+    async def health() -> JSONResponse:
+        if is_draining():
+            return JSONResponse(error_body(new_log_id(), 503, "the server is shutting down"), 503)
+        return JSONResponse({"logId": new_log_id(), "errorCode": 0, "errorMsg": "Healthy"})
+
+    # The body is read raw and validated by paddlex_api, so this door and the HPS model on
+    # the KServe port give identical answers, validation errors included.
+    @app.post(INFER_PATH, operation_id="infer", openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": InferRequest.model_json_schema()}}}})
+    async def infer(request: Request) -> JSONResponse:
+        status, answer = await api.infer(await request.body(), door="http")
+        return JSONResponse(answer, status)
+
+    return app
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn's server without its signal handling: the pyml server owns SIGTERM/SIGINT
+    and drains every door itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+class HttpDoor:
+    def __init__(self, api: PaddlexApi, is_draining, max_body_bytes: int) -> None:
+        self.app = BodyLimit(create_app(api, is_draining), max_body_bytes)
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task | None = None
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        config = uvicorn.Config(self.app, host=host, port=port, lifespan="off", access_log=False,
+                                log_level="warning", timeout_graceful_shutdown=5)
+        self._server = _EmbeddedServer(config)
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(), name="pyml-http")
+        while not self._server.started:
+            if self._task.done():  # uvicorn logs the reason and exits its task (e.g. port in use)
+                with contextlib.suppress(BaseException):
+                    self._task.result()
+                raise ConfigError(f"cannot serve HTTP on {host}:{port}")
+            await asyncio.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        log.info("PaddleX HTTP API on %s:%d", host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+__all__ = ["HttpDoor", "create_app", "BodyLimit"]

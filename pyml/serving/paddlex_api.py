@@ -1,0 +1,160 @@
+"""PaddleX's serving form of multi-label classification, apart from any transport:
+request JSON in, (HTTP status, response JSON) out. The HTTP door (http.py) and the
+HPS model on the KServe port (kserve.py) both answer through `PaddlexApi.infer`, and
+both reach the model through its dynamic batcher like every other request.
+
+Request: {"image": base64 (or a URL, if allowed), "threshold"?: number | [per class] |
+{"default": t, id: t}, "visualize"?: bool, "logId"?: str}. Answer:
+{"logId", "result": {"categories": [{"id", "name", "score"}], "image"?: base64 JPEG},
+"errorCode": 0, "errorMsg": "Success"}; an error is {"logId", "errorCode", "errorMsg"}
+with errorCode = the HTTP status. Validation errors are 422 whose errorMsg is a JSON
+list of {type, loc, msg}, as FastAPI and PaddleX write them; pyml's own refusals
+(an undecodable image, a threshold out of range) use the same form.
+
+On purpose unlike PaddleX 3.7.2: a per-class threshold applies per class (PaddleX
+applies list entries by batch position); a bad image is 422 with pyml's reason
+(PaddleX: 500); a URL image is refused unless the server allows URL inputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import logging
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigError, InputError
+from ..inputs import ImageSource, fetch_url
+from .batcher import DeadlineExpired, Draining, Overloaded
+
+log = logging.getLogger(__name__)
+
+INFER_PATH = "/multilabel-image-classification"
+HPS_MODEL_NAME = "multilabel-image-classification"  # PaddleX's Triton (HPS) bundle calls it this
+IMAGE_NAME = "image"  # the source name errors repeat: the request field it came from
+
+
+class InferRequest(BaseModel):
+    image: str
+    threshold: float | dict[Literal["default"] | int, float] | list[float] | None = None
+    visualize: bool | None = None
+    logId: str | None = None  # noqa: N815 (PaddleX's field name)
+
+
+def new_log_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error_body(log_id: str, status: int, message: str) -> dict[str, Any]:
+    return {"logId": log_id, "errorCode": status, "errorMsg": message}
+
+
+def _refusal(status: int, kind: str, field: str, message: str) -> tuple[int, str]:
+    """A pyml refusal in the validation-error form for 422, a plain message otherwise."""
+    if status == 422:
+        return status, json.dumps([{"type": kind, "loc": ["body", field], "msg": message}])
+    return status, message
+
+
+def status_of(exc: BaseException) -> tuple[int, str]:
+    """HTTP status and errorMsg of an error met while answering."""
+    if isinstance(exc, InputError):
+        return _refusal(422, f"pyml.{exc.reason or 'invalid_input'}", IMAGE_NAME, str(exc))
+    if isinstance(exc, ConfigError):
+        return _refusal(422, "pyml.invalid_threshold", "threshold", str(exc))
+    if isinstance(exc, (Overloaded, Draining)):
+        return 503, str(exc)
+    if isinstance(exc, DeadlineExpired):
+        return 504, str(exc)
+    return 500, "Internal server error"
+
+
+def _validation_message(exc: ValidationError) -> str:
+    # FastAPI's form: loc starts with "body"; `input`, `ctx` and `url` stay out (they can
+    # hold the whole image, or objects that are not JSON).
+    errors = [{"type": e["type"], "loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+    return json.dumps(errors)
+
+
+def _jpeg_base64(result) -> str:
+    buffer = io.BytesIO()
+    result.visualize().save(buffer, format="JPEG", quality=95)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class PaddlexApi:
+    """Answers PaddleX-form requests with one hosted model (a server.ModelHost)."""
+
+    def __init__(self, host, is_draining, metrics=None, allow_url_inputs: bool = False,
+                 visualize: bool = True) -> None:
+        self.host = host
+        self.is_draining = is_draining  # () -> bool
+        self.metrics = metrics
+        self.allow_url_inputs = allow_url_inputs
+        self.visualize = visualize  # when the request does not say (PaddleX's default: on)
+
+    async def _image_bytes(self, image: str) -> bytes:
+        if image.startswith(("http://", "https://")):
+            if not self.allow_url_inputs:
+                raise InputError(f"{IMAGE_NAME}: URL inputs are off on this server (fetching them would "
+                                 "let any caller make it connect anywhere); send the image as base64, "
+                                 "or start the server with --allow_url_inputs", reason="url_refused",
+                                 source=IMAGE_NAME)
+            source = await asyncio.get_running_loop().run_in_executor(None, fetch_url, image)
+            if source.error is not None:
+                raise source.error
+            return source.data
+        try:
+            data = base64.b64decode(image, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InputError(f"{IMAGE_NAME}: not valid base64 ({exc})", reason="base64",
+                             source=IMAGE_NAME) from None
+        if not data:
+            raise InputError(f"{IMAGE_NAME}: empty", reason="empty", source=IMAGE_NAME)
+        return data
+
+    async def infer(self, body: bytes | str, door: str = "http") -> tuple[int, dict[str, Any]]:
+        """One request body (JSON text) to (HTTP status, response JSON). Never raises."""
+        started = time.perf_counter()
+        status, answer = await self._answer(body)
+        if self.metrics is not None:
+            self.metrics.request(self.host.name, door, str(status), started)
+        return status, answer
+
+    async def _answer(self, body: bytes | str) -> tuple[int, dict[str, Any]]:
+        try:
+            request = InferRequest.model_validate_json(body)
+        except ValidationError as exc:
+            return 422, error_body(new_log_id(), 422, _validation_message(exc))
+        log_id = request.logId or new_log_id()
+        try:
+            if self.is_draining():
+                raise Draining("the server is shutting down")
+            threshold = self.host.pipeline.resolve_threshold(request.threshold)
+            data = await self._image_bytes(request.image)
+            result = await self.host.batcher.submit(ImageSource(IMAGE_NAME, data), threshold,
+                                                    self.host.pipeline.config.top_k, None)
+            if result.error is not None:
+                raise result.error
+            answer: dict[str, Any] = {"categories": [
+                {"id": c, "name": n, "score": s}
+                for c, n, s in zip(result.class_ids, result.label_names, result.scores)]}
+            visualize = self.visualize if request.visualize is None else request.visualize
+            if visualize:  # drawing is CPU work: off the event loop
+                answer["image"] = await asyncio.get_running_loop().run_in_executor(None, _jpeg_base64, result)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes this request's answer
+            status, message = status_of(exc)
+            if status == 500:
+                log.exception("request %s failed", log_id)
+            return status, error_body(log_id, status, message)
+        return 200, {"logId": log_id, "result": answer, "errorCode": 0, "errorMsg": "Success"}
+
+
+__all__ = ["PaddlexApi", "InferRequest", "INFER_PATH", "HPS_MODEL_NAME", "error_body", "new_log_id"]

@@ -1,0 +1,272 @@
+"""PaddleX's HTTP serving API, its HPS wire form on the KServe port, and /metrics, on a
+real `pyml serve` process on 127.0.0.1, driven by real HTTP and tritonclient clients."""
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+import images
+import pyml
+from pyml.pipeline import demo_model_dir
+from reliability.load import free_port
+
+DEMO_IMAGES = sorted(str(p) for p in (demo_model_dir().parent / "images").glob("*.jpg"))
+MAX_MESSAGE_MB = 1
+
+
+class HttpServer:
+    def __init__(self, *extra: str) -> None:
+        self.http_port, self.metrics_port = free_port(), free_port()
+        self.grpc_port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "image_multilabel_classification",
+             "--port", str(self.grpc_port), "--http_port", str(self.http_port),
+             "--metrics_port", str(self.metrics_port), "--max_message_mb", str(MAX_MESSAGE_MB), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.http_port}", timeout=60)
+        deadline = time.time() + 120
+        while True:
+            try:
+                if self.http.get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"pyml serve did not come up: {self.proc.communicate()[1]}")
+            time.sleep(0.2)
+
+    def infer(self, **body):
+        response = self.http.post("/multilabel-image-classification", json=body)
+        return response.status_code, response.json()
+
+    def metric(self, name: str, **labels: str) -> float:
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).text
+        wanted = name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else "")
+        for line in text.splitlines():
+            if line.startswith(wanted + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+    def stop(self) -> str:
+        self.http.close()
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, err
+        return err
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = HttpServer()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return pyml.create_pipeline("image_multilabel_classification")
+
+
+def b64(path: str) -> str:
+    return base64.b64encode(Path(path).read_bytes()).decode()
+
+
+def categories(result) -> list[dict]:
+    return [{"id": c, "name": n, "score": s}
+            for c, n, s in zip(result["class_ids"], result["label_names"], result["scores"])]
+
+
+THRESHOLDS = [None, 0.3, [0.5] * 5 + [0.05] * 5, {"default": 0.7, "1": 0.2, 8: 0.95}]
+
+
+@pytest.mark.parametrize("threshold", THRESHOLDS, ids=["none", "float", "list", "dict"])
+def test_answers_equal_predict_for_every_threshold_form(server, demo, threshold):
+    local = list(demo.predict(DEMO_IMAGES, threshold=threshold))
+    for path, expected in zip(DEMO_IMAGES, local):
+        body = {"image": b64(path), "visualize": False}
+        if threshold is not None:
+            body["threshold"] = threshold
+        status, answer = server.infer(**body)
+        assert status == 200, answer
+        assert answer["errorCode"] == 0 and answer["errorMsg"] == "Success"
+        assert answer["result"] == {"categories": categories(expected)}, path
+
+
+def test_envelope_log_id_and_visualisation(server):
+    status, answer = server.infer(image=b64(DEMO_IMAGES[0]), logId="trace-42")
+    assert status == 200 and answer["logId"] == "trace-42"
+    assert list(answer) == ["logId", "result", "errorCode", "errorMsg"]
+    drawn = Image.open(io.BytesIO(base64.b64decode(answer["result"]["image"])))
+    with Image.open(DEMO_IMAGES[0]) as original:
+        assert drawn.format == "JPEG" and drawn.width == original.width
+        assert drawn.height > original.height  # the red label band
+    _, other = server.infer(image=b64(DEMO_IMAGES[0]), visualize=False)
+    assert "image" not in other["result"] and other["logId"] != "trace-42"
+    health = server.http.get("/health").json()
+    assert health["errorCode"] == 0 and health["errorMsg"] == "Healthy"
+
+
+def _error_list(answer) -> list[dict]:
+    return json.loads(answer["errorMsg"])
+
+
+BAD_REQUESTS = {
+    "bad base64": ({"image": "not*base64!"}, "pyml.base64", "image"),
+    "undecodable image": ({"image": base64.b64encode(b"\xff\xd8\xff\xe0 junk").decode()}, None, "image"),
+    "threshold out of range": ({"threshold": 1.5}, "pyml.invalid_threshold", "threshold"),
+    "threshold list too short": ({"threshold": [0.5, 0.5]}, "pyml.invalid_threshold", "threshold"),
+    "threshold dict without default": ({"threshold": {"3": 0.5}}, "pyml.invalid_threshold", "threshold"),
+    "threshold not a number": ({"threshold": "high"}, None, "threshold"),
+    "URL without the flag": ({"image": "http://127.0.0.1:9/x.jpg"}, "pyml.url_refused", "image"),
+    "missing image": ({"visualize": False}, "missing", "image"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_requests_are_422_and_the_server_keeps_serving(server, case):
+    body, kind, field = BAD_REQUESTS[case]
+    if "image" not in body and case != "missing image":
+        body = {"image": b64(DEMO_IMAGES[1]), **body}
+    status, answer = server.infer(**body)
+    assert status == 422 and answer["errorCode"] == 422, answer
+    assert set(answer) == {"logId", "errorCode", "errorMsg"}
+    errors = _error_list(answer)
+    assert errors[0]["loc"][:2] == ["body", field]
+    if kind is not None:
+        assert errors[0]["type"] == kind
+    if case == "undecodable image":
+        assert errors[0]["type"] in ("pyml.truncated", "pyml.corrupt") and "image" in errors[0]["msg"]
+    status, answer = server.infer(image=b64(DEMO_IMAGES[1]), visualize=False)
+    assert status == 200 and answer["result"]["categories"]
+
+
+def test_oversized_and_malformed_bodies(server):
+    huge = {"image": "A" * (MAX_MESSAGE_MB * 1024 * 1024 + 8)}
+    response = server.http.post("/multilabel-image-classification", json=huge)
+    assert response.status_code == 413 and response.json()["errorCode"] == 413
+    response = server.http.post("/multilabel-image-classification", content=b"{not json",
+                                headers={"content-type": "application/json"})
+    assert response.status_code == 422 and _error_list(response.json())[0]["type"] == "json_invalid"
+    status, _ = server.infer(image=b64(DEMO_IMAGES[2]), visualize=False)
+    assert status == 200
+
+
+HPS_CLIENT_SCRIPT = """
+import json, sys
+import numpy as np
+import tritonclient.grpc as triton
+
+target, payload = sys.argv[1], sys.argv[2]
+client = triton.InferenceServerClient(target)
+out = {"ready": client.is_model_ready("multilabel-image-classification")}
+request = triton.InferInput("input", [1, 1], "BYTES")
+request.set_data_from_numpy(np.array([[payload]], dtype=np.object_))
+result = client.infer("multilabel-image-classification", inputs=[request],
+                      outputs=[triton.InferRequestedOutput("output")])
+out["answer"] = json.loads(result.as_numpy("output")[0, 0])
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("body", [
+    {"image": "DEMO", "threshold": {"default": 0.4, "8": 0.99}, "visualize": False, "logId": "hps-1"},
+    {"image": "not*base64", "logId": "hps-2"},
+], ids=["good", "bad"])
+def test_hps_wire_form_equals_the_http_answer(server, body):
+    body = {**body, "image": b64(DEMO_IMAGES[3]) if body["image"] == "DEMO" else body["image"]}
+    status, http_answer = server.infer(**body)
+    proc = subprocess.run([sys.executable, "-c", HPS_CLIENT_SCRIPT, f"127.0.0.1:{server.grpc_port}",
+                           json.dumps(body)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ready"]
+    if status == 200:
+        assert out["answer"] == http_answer
+    else:  # the same refusal; its errorMsg names the same problem
+        assert out["answer"]["errorCode"] == http_answer["errorCode"] == 422
+        assert out["answer"]["logId"] == "hps-2"
+        assert _error_list(out["answer"]) == _error_list(http_answer)
+
+
+def test_metrics_count_requests_batches_and_latency(server):
+    model = "pyml-demo-digits_ML"
+    before = {
+        "ok": server.metric("pyml_requests_total", model=model, door="http", code="200"),
+        "bad": server.metric("pyml_requests_total", model=model, door="http", code="422"),
+        "latency": server.metric("pyml_request_duration_seconds_count", model=model, door="http"),
+        "images": server.metric("pyml_batch_size_sum", model=model),
+        "queued": server.metric("pyml_queue_duration_seconds_count", model=model),
+    }
+    for path in DEMO_IMAGES[:3]:
+        assert server.infer(image=b64(path), visualize=False)[0] == 200
+    assert server.infer(image="###")[0] == 422
+    assert server.metric("pyml_requests_total", model=model, door="http", code="200") == before["ok"] + 3
+    assert server.metric("pyml_requests_total", model=model, door="http", code="422") == before["bad"] + 1
+    assert server.metric("pyml_request_duration_seconds_count", model=model, door="http") == before["latency"] + 4
+    assert server.metric("pyml_batch_size_sum", model=model) == before["images"] + 3  # the bad one never queued
+    assert server.metric("pyml_queue_duration_seconds_count", model=model) == before["queued"] + 3
+    assert server.metric("pyml_inference_duration_seconds_sum", model=model) > 0
+    assert server.metric("pyml_queue_depth", model=model) == 0
+
+
+def test_grpc_requests_are_counted_too(server, tmp_path):
+    from pyml.serving import Client
+
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(images.jpeg(images.gradient(32, 32))[:40])
+    model = "pyml-demo-digits_ML"
+    before = server.metric("pyml_requests_total", model=model, door="grpc", code="OK")
+    failed = server.metric("pyml_requests_total", model=model, door="grpc", code="INVALID_ARGUMENT")
+    with Client(f"127.0.0.1:{server.grpc_port}", timeout=60) as client:
+        results = list(client.classify_stream([*DEMO_IMAGES[:2], str(cut)]))
+    assert sum(r.error is None for r in results) == 2
+    assert server.metric("pyml_requests_total", model=model, door="grpc", code="OK") == before + 2
+    assert server.metric("pyml_requests_total", model=model, door="grpc", code="INVALID_ARGUMENT") == failed + 1
+
+
+def test_url_inputs_when_allowed(tmp_path):
+    """With --allow_url_inputs the server fetches the URL (here a local HTTP server)."""
+    import http.server
+    import threading
+
+    (tmp_path / "digits.jpg").write_bytes(Path(DEMO_IMAGES[0]).read_bytes())
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    running = HttpServer("--allow_url_inputs", "--no_visualize")
+    try:
+        url = f"http://127.0.0.1:{files.server_address[1]}/digits.jpg"
+        status, answer = running.infer(image=url)
+        _, inline = running.infer(image=b64(DEMO_IMAGES[0]))
+        assert status == 200 and answer["result"] == inline["result"]
+        assert "image" not in answer["result"]  # --no_visualize
+        status, answer = running.infer(image=url.replace("digits", "missing"))
+        assert status == 422 and _error_list(answer)[0]["type"] == "pyml.download"
+    finally:
+        running.stop()
+        files.shutdown()
+        files.server_close()
+
+
+def test_answers_arrays_of_scores_like_numpy(server, demo):
+    """Scores in the JSON are the rounded float32 scores predict gives (5 decimals)."""
+    _, answer = server.infer(image=b64(DEMO_IMAGES[4]), threshold=0.0, visualize=False)
+    scores = [c["score"] for c in answer["result"]["categories"]]
+    assert len(scores) == len(demo.labels) and scores == sorted(scores, reverse=True)
+    assert np.allclose(scores, np.around(scores, 5))
