@@ -28,7 +28,8 @@ MODELS = ["PP-LCNet_x1_0_ML", "PP-HGNetV2-B0_ML"]
 E2E_IMAGES = 16  # per pass: two batches of 8
 
 
-def ensure_paddlex(argv: list[str]) -> None:
+def ensure_paddlex(argv: list[str], module: str = "benchmarks.run") -> None:
+    """Returns when PaddleX is importable; else makes its venv and re-runs `module` in it."""
     try:
         import paddlex  # noqa: F401
         return
@@ -38,7 +39,7 @@ def ensure_paddlex(argv: list[str]) -> None:
     python = subprocess.check_output(["bash", str(ROOT / "benchmarks" / "setup_paddlex.sh")], text=True)
     python = str(ROOT / python.strip().splitlines()[-1])
     os.chdir(ROOT)
-    os.execv(python, [python, "-m", "benchmarks.run", *argv])
+    os.execv(python, [python, "-m", module, *argv])
 
 
 def export_models(names: list[str]) -> dict[str, str]:

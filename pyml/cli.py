@@ -6,6 +6,10 @@
     pyml serve --pipeline image_multilabel_classification [--pipeline name=model.yaml ...]
          [--host 127.0.0.1] [--port 50051] [--max_batch_size 8] [--max_queue_delay_ms 5] ...
     pyml client --target 127.0.0.1:50051 --input photo.jpg [--stream]
+    pyml check_dataset DATASET
+    pyml convert_dataset --from coco ANNOTATIONS.json IMAGES_DIR OUT_DIR
+    pyml train DATASET --model ARCH --output OUT [--epochs --batch_size --lr ...] [--resume]
+    pyml eval MODEL_DIR DATASET
 
 Results go to stdout, one per line; progress and errors go to stderr. Exit
 status: 0 all images classified, 1 some images failed, 2 bad arguments, config
@@ -211,6 +215,131 @@ def _client(args) -> int:
     return 1 if failed else 0
 
 
+def _check_dataset_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml check_dataset", description="Check a PaddleX multi-label "
+                                "dataset (images/, label.txt, train.txt, val.txt) and count its labels.")
+    p.add_argument("dataset")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _check_dataset(args) -> int:
+    from .train import read_dataset
+
+    print(read_dataset(args.dataset).summary())
+    return 0
+
+
+def _convert_dataset_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml convert_dataset", description="Convert annotations "
+                                "into a PaddleX multi-label dataset.")
+    p.add_argument("--from", dest="source_format", choices=("coco",), required=True)
+    p.add_argument("annotations", help="COCO JSON (instances) of the training images")
+    p.add_argument("images_dir", help="folder the annotations' file_name entries are relative to")
+    p.add_argument("out_dir", help="new folder for the dataset")
+    p.add_argument("--val", help="COCO JSON of the validation images (default: split off --val_percent)")
+    p.add_argument("--val_percent", type=float, default=20.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _convert_dataset(args) -> int:
+    from .train import read_dataset
+    from .train.coco import convert_coco
+
+    out = convert_coco(args.annotations, args.images_dir, args.out_dir, args.val, args.val_percent, args.seed)
+    print(read_dataset(out).summary())
+    return 0
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    from .train.data import DEFAULT_AUGMENT
+    from .train.networks import architectures
+
+    p = argparse.ArgumentParser(prog="pyml train", description="Fine-tune a multi-label model on a "
+                                "PaddleX multi-label dataset; the best epoch is exported as a model directory.")
+    p.add_argument("dataset")
+    p.add_argument("--model", required=True, choices=architectures(), metavar="ARCH",
+                   help=f"architecture: {', '.join(architectures())}")
+    p.add_argument("--output", required=True, help="folder for checkpoints, metrics and the exported model")
+    p.add_argument("--epochs", type=int, help="total epochs (default 20; with --resume: the first run's)")
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-4, help="AdamW peak learning rate (PaddleClas: 1e-4)")
+    p.add_argument("--weight_decay", type=float, default=1e-4)
+    p.add_argument("--warmup_epochs", type=float, help="linear warm-up (default: min(5, epochs/5))")
+    p.add_argument("--input_size", type=int, help="square input side (default: 448; the demo network 64)")
+    p.add_argument("--device", default="cpu", help="cpu (default), gpu:N where paddle has CUDA")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--pretrained", help="a .pdparams to start from (e.g. PaddleClas ImageNet weights)")
+    start.add_argument("--from", dest="from_dir", help="a model directory to fine-tune to this dataset's labels")
+    p.add_argument("--augment", default=DEFAULT_AUGMENT, help="per-batch augmentations, comma-separated "
+                   "(flip, color, cutout) or none")
+    p.add_argument("--threshold", type=float, default=0.5, help="score threshold written into inference.yml")
+    p.add_argument("--model_name", help="Global.model_name of the export (default: the architecture)")
+    p.add_argument("--steps_per_epoch", type=int, help="cap the steps of an epoch (quick runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _train(args) -> int:
+    from .train import read_dataset
+    from .train.trainer import Trainer, TrainingInterrupted, TrainOptions
+
+    dataset = read_dataset(args.dataset)  # fails before anything is written to --output
+    print(dataset.summary(), file=sys.stderr)
+    options = TrainOptions(arch=args.model, output=args.output, epochs=args.epochs or (0 if args.resume else 20),
+                           batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                           warmup_epochs=args.warmup_epochs, input_size=args.input_size, device=args.device,
+                           pretrained=args.pretrained, from_dir=args.from_dir, seed=args.seed,
+                           augment=args.augment, threshold=args.threshold, model_name=args.model_name,
+                           steps_per_epoch=args.steps_per_epoch, dataset=str(dataset.root))
+    trainer = Trainer(dataset, options, resume=args.resume)
+    try:
+        history = trainer.run(progress=not args.quiet)
+    except TrainingInterrupted as exc:
+        print(f"pyml: {exc}", file=sys.stderr)
+        return 130
+    model_dir = trainer.out / "best_model" / "inference"
+    print(f"best val mAP {history.best_map:.4f} at epoch {history.best_epoch}; model: {model_dir}")
+    return 0
+
+
+def _eval_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml eval", description="mAP and per-class AP of a model "
+                                "directory on a dataset's val split.")
+    p.add_argument("model_dir")
+    p.add_argument("dataset")
+    p.add_argument("--split", choices=("val", "train"), default="val")
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--device")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _eval(args) -> int:
+    from .train import read_dataset
+    from .train.evaluate import evaluate_model_dir
+
+    dataset = read_dataset(args.dataset)
+    evaluation = evaluate_model_dir(args.model_dir, dataset, args.split, args.batch_size, args.device)
+    print(evaluation.table(dataset.labels))
+    return 0
+
+
+SUBCOMMANDS = {
+    "serve": (_serve_parser, _serve),
+    "client": (_client_parser, _client),
+    "check_dataset": (_check_dataset_parser, _check_dataset),
+    "convert_dataset": (_convert_dataset_parser, _convert_dataset),
+    "train": (_train_parser, _train),
+    "eval": (_eval_parser, _eval),
+}
+
+
 def _run_guarded(fn, args) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="pyml: %(levelname)s: %(name)s: %(message)s")
@@ -232,10 +361,9 @@ def _run_guarded(fn, args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "serve":
-        return _run_guarded(_serve, _serve_parser().parse_args(argv[1:]))
-    if argv and argv[0] == "client":
-        return _run_guarded(_client, _client_parser().parse_args(argv[1:]))
+    if argv and argv[0] in SUBCOMMANDS:
+        parser, run = SUBCOMMANDS[argv[0]]
+        return _run_guarded(run, parser().parse_args(argv[1:]))
     args = _parser().parse_args(argv)
     return _run_guarded(_main_job, args)
 

@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from PIL import ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +62,16 @@ def load_font(size: int, needs_cjk: bool = False) -> ImageFont.FreeTypeFont | Im
     if path is None:
         return ImageFont.load_default(size=size)
     return ImageFont.truetype(path, size=size)
+
+
+@lru_cache(maxsize=8192)
+def rendered_text(text: str, size: int, needs_cjk: bool) -> tuple[Image.Image, tuple[int, int], int]:
+    """`text` rendered once as an 8-bit coverage mask: (mask, (dx, dy) of its top-left from
+    the drawing position, advance width). Label strings repeat across images (names and
+    two-decimal scores), and FreeType rendering was most of the cost of a drawing
+    (30 ms of 37 for 44 labels on a 640x480 picture)."""
+    font = load_font(size, needs_cjk)
+    left, top, right, bottom = font.getbbox(text)
+    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, font=font, fill=255)
+    return mask, (left, top), int(font.getlength(text))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .fonts import is_latin, load_font
+from .fonts import is_latin, rendered_text
 
 BAND_COLOUR = (255, 0, 0)
 TEXT_COLOUR = (255, 255, 255)
@@ -146,28 +146,27 @@ def _original_rgb(result: MultiLabelResult) -> np.ndarray:
 
 
 def _with_label_band(image, texts: list[str]):
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
     width = image.width
     size = max(8, int(0.06 * width))
-    fonts = [load_font(size, needs_cjk=not is_latin(t)) for t in texts]
+    glyphs = [rendered_text(t, size, not is_latin(t)) for t in texts]
     gap, margin = max(2, size // 2), max(2, size // 4)
     line = int(size * 1.25)
     # Pack texts left to right, wrapping into a new row when the next would overflow.
-    rows: list[list[tuple[str, object, int]]] = [[]]
+    rows: list[list[tuple[Image.Image, tuple[int, int], int]]] = [[]]
     x = margin
-    for text, font in zip(texts, fonts):
-        w = int(ImageDraw.Draw(image).textlength(text, font=font))
-        if rows[-1] and x + w > width - margin:
+    for mask, offset, advance in glyphs:
+        if rows[-1] and x + advance > width - margin:
             rows.append([])
             x = margin
-        rows[-1].append((text, font, x))
-        x += w + gap
+        rows[-1].append((mask, offset, x))
+        x += advance + gap
     band_height = len(rows) * line + 2 * margin
     canvas = Image.new("RGB", (width, image.height + band_height), BAND_COLOUR)
     canvas.paste(image, (0, 0))
-    draw = ImageDraw.Draw(canvas)
     for r, row in enumerate(rows):
-        for text, font, x in row:
-            draw.text((x, image.height + margin + r * line), text, fill=TEXT_COLOUR, font=font)
+        y = image.height + margin + r * line
+        for mask, (dx, dy), x in row:
+            canvas.paste(TEXT_COLOUR, (x + dx, y + dy), mask)
     return canvas

@@ -107,3 +107,33 @@ def draw_batch(split: DigitSplit, rng: np.random.Generator, count: int,
         images.append(image)
         labels.append(label)
     return images, np.stack(labels)
+
+
+def write_dataset(out_dir, sizes: dict[str, int], seed: int = 0, scales: tuple[int, ...] = (1, 2, 3),
+                  label_names: list[str] | None = None, relabel=None, pictures: str = "trainval"):
+    """Writes the demo task as a PaddleX multi-label dataset (images/, label.txt,
+    train.txt, val.txt) and returns its folder.
+
+    sizes: pictures per split, e.g. {"train": 9600, "val": 500}. `pictures` names the
+    digit-sample splits the pictures draw on: "trainval" (train pictures from the train
+    handwriting, val from val) or "test" (both from the held-out test handwriting, for
+    a held-out evaluation set). `relabel(digit_vector) -> vector` turns the digits into
+    another label set (with `label_names`), e.g. "has an even digit"."""
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    splits = load_splits(seed)
+    names = label_names or LABELS
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    (out_dir / "label.txt").write_text("".join(f"{k} {n}\n" for k, n in enumerate(names)))
+    for k, (split, count) in enumerate(sizes.items()):
+        source = splits["test"] if pictures == "test" else splits[split]
+        images, truth = draw_batch(source, np.random.default_rng([seed, k, len(pictures)]), count, scales)
+        lines = []
+        for i, (image, digits) in enumerate(zip(images, truth)):
+            name = f"images/{split}_{i:05d}.jpg"
+            cv2.imwrite(str(out_dir / name), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            labels = relabel(digits) if relabel is not None else digits
+            lines.append(f"{name}\t{','.join(str(int(v)) for v in labels)}\n")
+        (out_dir / f"{split}.txt").write_text("".join(lines))
+    return out_dir

@@ -15,32 +15,11 @@ import argparse
 import time
 from pathlib import Path
 
-from tools.paddleclas_arch import import_ppcls_arch
-from tools.paddlex_export import save_model_dir
+from pyml.train.export import save_model_dir
+from pyml.train.networks import ARCHITECTURES, INPUT_SIZE
+from pyml.train.networks import build_network as build_untrained
 
 COCO80_LABELS = (Path(__file__).resolve().parent / "coco80_labels.txt")
-INPUT_SIZE = 448
-
-# Arch and MLDecoder sections of PaddleX's training configs
-# (paddlex/repo_apis/PaddleClas_api/configs/<model>.yaml).
-ARCHITECTURES: dict[str, dict] = {
-    "PP-LCNet_x1_0_ML": {"Arch": {"name": "PPLCNet_x1_0"},
-                         "MLDecoder": {"query_num": 80, "in_channels": 1280}},
-    "PP-HGNetV2-B0_ML": {"Arch": {"name": "PPHGNetV2_B0"},
-                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "PP-HGNetV2-B4_ML": {"Arch": {"name": "PPHGNetV2_B4"},
-                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "PP-HGNetV2-B6_ML": {"Arch": {"name": "PPHGNetV2_B6"},
-                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "ResNet50_ML": {"Arch": {"name": "ResNet50"},
-                    "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "CLIP_vit_base_patch16_448_ML": {
-        "Arch": {"name": "CLIP_vit_base_patch16_224", "return_embed": False,
-                 "use_fused_attn": False},
-        "MLDecoder": {"query_num": 80, "in_channels": 768, "remove_layers": [],
-                      "replace_layer": "head"},
-    },
-}
 
 
 def coco_labels() -> list[str]:
@@ -55,15 +34,8 @@ def build_network(model_name: str, seed: int, weights: Path | None = None):
 
     if model_name not in ARCHITECTURES:
         raise SystemExit(f"unknown model '{model_name}'; choose one of: {', '.join(ARCHITECTURES)}")
-    arch = import_ppcls_arch()
     paddle.seed(seed)
-    spec = ARCHITECTURES[model_name]
-    config = {
-        "Global": {"device": "cpu"},
-        "Arch": {**spec["Arch"], "class_num": 80, "pretrained": False, "use_ml_decoder": True},
-        "MLDecoder": {"class_num": 80, **spec["MLDecoder"]},
-    }
-    network = arch.build_model(config, mode="eval")
+    network = build_untrained(model_name, 80)
     if weights is not None:
         network.set_state_dict(paddle.load(str(weights)))
     network.eval()

@@ -84,8 +84,9 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _jpeg_base64(result) -> str:
+    # Pillow's default JPEG quality (75), as PaddleX's serving encodes its drawings.
     buffer = io.BytesIO()
-    result.visualize().save(buffer, format="JPEG", quality=95)
+    result.visualize().save(buffer, format="JPEG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -1,4 +1,4 @@
-"""Writing a model directory the way PaddleX exports one.
+"""Writing a trained network as a model directory, the way PaddleX exports one.
 
 `inference.json` + `inference.pdiparams` come from `paddle.jit.save` of the
 network with a final sigmoid and one float32 input named `x` of shape
@@ -48,8 +48,9 @@ def inference_yml_text(model_name: str, labels: list[str], size: int, threshold:
 
 def save_model_dir(network, out_dir: Path, model_name: str, labels: list[str], size: int,
                    threshold: float = 0.5) -> Path:
-    """Exports `network` (logits out) with a final sigmoid into a PaddleX model directory."""
-    from pyml.backends.paddle import import_paddle
+    """Exports `network` (logits out) with a final sigmoid into a PaddleX model directory.
+    The network is left in eval mode."""
+    from ..backends.paddle import import_paddle
 
     paddle = import_paddle()
 

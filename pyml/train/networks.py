@@ -1,0 +1,98 @@
+"""The networks `pyml train` builds: the six PaddleX multi-label architectures and the
+small network of the demo model. Each outputs logits [N, num_classes]; the export
+adds the final sigmoid, as PaddleX's exports have it.
+
+The six come from the `paddleclas` package's definitions (backbone + ML-Decoder
+head), configured as PaddleX's training configs configure them. paddleclas 2.6's
+top-level `__init__` imports its whole predictor stack (faiss, an old OpenCV, ...);
+the architectures need none of it, so only its `ppcls` subpackage is imported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+
+from ..errors import ConfigError
+
+DEMO_ARCH = "pyml-small-convnet"
+INPUT_SIZE = 448  # the six's official input size
+
+# The Arch and MLDecoder sections of PaddleX's training configs
+# (paddlex/repo_apis/PaddleClas_api/configs/<model>.yaml); class counts are set per dataset.
+ARCHITECTURES: dict[str, dict] = {
+    "PP-LCNet_x1_0_ML": {"Arch": {"name": "PPLCNet_x1_0"},
+                         "MLDecoder": {"query_num": 80, "in_channels": 1280}},
+    "PP-HGNetV2-B0_ML": {"Arch": {"name": "PPHGNetV2_B0"},
+                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
+    "PP-HGNetV2-B4_ML": {"Arch": {"name": "PPHGNetV2_B4"},
+                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
+    "PP-HGNetV2-B6_ML": {"Arch": {"name": "PPHGNetV2_B6"},
+                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
+    "ResNet50_ML": {"Arch": {"name": "ResNet50"},
+                    "MLDecoder": {"query_num": 80, "in_channels": 2048}},
+    "CLIP_vit_base_patch16_448_ML": {
+        "Arch": {"name": "CLIP_vit_base_patch16_224", "return_embed": False,
+                 "use_fused_attn": False},
+        "MLDecoder": {"query_num": 80, "in_channels": 768, "remove_layers": [],
+                      "replace_layer": "head"},
+    },
+}
+
+
+def architectures() -> list[str]:
+    return [*ARCHITECTURES, DEMO_ARCH]
+
+
+def import_ppcls_arch():
+    """The `ppcls.arch` module of the installed paddleclas (build_model, backbones, gears)."""
+    spec = importlib.util.find_spec("paddleclas")
+    if spec is None or spec.origin is None:
+        raise ConfigError(
+            "the PaddleX architectures need the paddleclas package: "
+            "pip install --no-deps paddleclas==2.6.0 && pip install tqdm prettytable ujson easydict "
+            "(tools/bootstrap.sh does this)")
+    root = os.path.dirname(spec.origin)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    import ppcls.arch  # noqa: PLC0415  (needs the path set above)
+    from ppcls.utils import logger  # noqa: PLC0415
+
+    logger.init_logger(log_level=logging.WARNING)  # some backbones log while being built
+    return ppcls.arch
+
+
+def small_convnet(num_classes: int):
+    """Four conv-BN-ReLU-pool blocks, global pooling and a linear multi-label head.
+
+    The demo model's network. PP-LCNet (x0.5 and x1.0) was the first choice for the
+    demo; trained from scratch on its pictures it stayed near the label prior for
+    hundreds of steps (batch mAP about 0.4 after 150), where this plain network
+    reached about 0.97 in the same steps on two CPU cores."""
+    from paddle import nn
+
+    def block(cin: int, cout: int) -> list:
+        return [nn.Conv2D(cin, cout, 3, padding=1), nn.BatchNorm2D(cout), nn.ReLU(), nn.MaxPool2D(2)]
+
+    return nn.Sequential(*block(3, 32), *block(32, 64), *block(64, 128), *block(128, 128),
+                         nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(128, num_classes))
+
+
+def build_network(arch: str, num_classes: int):
+    """A freshly initialised network (in train mode) with `num_classes` logits."""
+    if arch == DEMO_ARCH:
+        return small_convnet(num_classes)
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"unknown architecture '{arch}'; choose one of: {', '.join(architectures())}")
+    spec = ARCHITECTURES[arch]
+    config = {
+        "Global": {"device": "cpu"},
+        "Arch": {**spec["Arch"], "class_num": num_classes, "pretrained": False, "use_ml_decoder": True},
+        "MLDecoder": {**spec["MLDecoder"], "class_num": num_classes},
+    }
+    return import_ppcls_arch().build_model(config, mode="train")
+
+
+__all__ = ["ARCHITECTURES", "DEMO_ARCH", "INPUT_SIZE", "architectures", "build_network", "import_ppcls_arch"]

@@ -1,0 +1,374 @@
+"""`pyml train`: fine-tuning in Paddle's dynamic graph, one epoch at a time.
+
+    OUT/
+      train_config.json                 the run's options (--resume reads them back)
+      checkpoints/epoch_K/              weights, optimizer + schedule state, history after epoch K
+      checkpoints/latest                the name of the newest complete checkpoint
+      best_model/best_model.pdparams    the best epoch's weights (by val mAP)
+      best_model/inference/             the best epoch as a PaddleX model directory
+      metrics.json, training_curve.png  per-epoch loss and val mAP / per-class AP
+
+The recipe follows PaddleClas' multi-label configs (asymmetric loss, AdamW, linear
+warm-up then cosine decay, learning rate 1e-4) with what a CPU budget allows: no EMA
+of the weights and no RandAugment (see README, "Train on your own data"). Each epoch
+is seeded by (seed, epoch), and checkpoints are written whole or not at all, so
+`--resume` after an interruption (Ctrl-C included) gives the weights an uninterrupted
+run would have.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .data import BatchLoader, parse_augment
+from .dataset import Dataset
+from .evaluate import evaluate_scores, network_scores
+from .networks import DEMO_ARCH, INPUT_SIZE, build_network
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS_KEPT = 2
+
+
+@dataclass
+class TrainOptions:
+    arch: str
+    output: str
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    warmup_epochs: float | None = None  # None: min(5, epochs / 5), PaddleClas warms up 5 epochs
+    input_size: int | None = None  # None: 448 (the six), 64 (the demo network)
+    device: str = "cpu"
+    pretrained: str | None = None  # a .pdparams whose matching tensors start the network
+    from_dir: str | None = None  # a model directory to fine-tune (backbone kept, head re-made if needed)
+    seed: int = 0
+    augment: str = "flip,color,cutout"
+    threshold: float = 0.5  # written into the exported inference.yml
+    model_name: str | None = None  # Global.model_name of the export; None: the architecture's
+    steps_per_epoch: int | None = None  # cap (quick runs); None: the whole train split
+    threads: int = 0  # preprocessing threads; 0: one per core
+    dataset: str = ""
+
+    def resolved(self) -> "TrainOptions":
+        if self.epochs <= 0 or self.batch_size <= 1:
+            raise ConfigError("epochs must be >= 1 and batch_size >= 2 (batch norm needs two images)")
+        if not (self.lr > 0):
+            raise ConfigError(f"lr must be positive, not {self.lr}")
+        size = self.input_size or (64 if self.arch == DEMO_ARCH else INPUT_SIZE)
+        warmup = self.warmup_epochs if self.warmup_epochs is not None else min(5.0, self.epochs / 5)
+        parse_augment(self.augment)
+        return TrainOptions(**{**asdict(self), "input_size": size, "warmup_epochs": warmup,
+                               "model_name": self.model_name or self.arch})
+
+
+@dataclass
+class History:
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_map: float = -1.0
+
+
+def _set_device(device: str) -> None:
+    import paddle
+
+    from ..backends.device import parse_device
+    from ..backends.paddle import _check_device
+
+    parsed = parse_device(device)
+    _check_device(parsed)
+    paddle.set_device("cpu" if parsed.kind == "cpu" else f"{parsed.kind}:{parsed.index}")
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warm-up from base/100 over `warmup` steps, then cosine decay to 0 at `total`."""
+    if step < warmup:
+        return base * (0.01 + 0.99 * step / warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def load_matching(network, state: dict, source: str) -> tuple[int, list[str]]:
+    """Copies every tensor of `state` whose name and shape match the network's; returns how
+    many were copied and the names left as initialised (e.g. a head for other classes)."""
+    own = network.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
+    if not matched:
+        raise ConfigError(f"{source}: none of its {len(state)} tensors fit this architecture "
+                          "(wrong --model for these weights?)")
+    network.set_state_dict(matched)
+    return len(matched), sorted(set(own) - set(matched))
+
+
+def inference_state(model_dir: Path, network) -> dict:
+    """The weights of an exported model directory, by the names of `network`'s tensors.
+
+    A pyml export keeps its dygraph weights beside it (../best_model.pdparams); any other
+    PaddleX export is read back with paddle.jit.load, whose tensors keep the program's
+    order, which is the order the network creates them in."""
+    import paddle
+
+    beside = model_dir.parent / "best_model.pdparams"
+    if beside.is_file():
+        return paddle.load(str(beside))
+    prefix = model_dir / "inference"
+    try:
+        loaded = paddle.jit.load(str(prefix))
+    except Exception as exc:  # paddle raises a variety of errors for unreadable programs
+        raise ConfigError(f"{model_dir}: cannot read the exported weights ({exc})") from exc
+    theirs = list(loaded.state_dict().values())
+    own = list(network.state_dict().items())
+    if len(theirs) != len(own):
+        raise ConfigError(f"{model_dir}: the export holds {len(theirs)} tensors but --model builds "
+                          f"{len(own)}; use the architecture it was trained as")
+    return {name: value for (name, _), value in zip(own, theirs)}
+
+
+class Trainer:
+    def __init__(self, dataset: Dataset, options: TrainOptions, resume: bool = False) -> None:
+        self.dataset = dataset
+        self.out = Path(options.output).expanduser()
+        self.resume = resume
+        if resume:
+            saved = self.out / "train_config.json"
+            if not saved.is_file():
+                raise ConfigError(f"{self.out}: nothing to resume (no train_config.json)")
+            recorded = json.loads(saved.read_text())
+            # The recipe comes from the first run; only the length may grow.
+            options = TrainOptions(**{**recorded, "epochs": options.epochs or recorded["epochs"],
+                                      "output": str(self.out)})
+        elif (self.out / "checkpoints").exists():
+            raise ConfigError(f"{self.out} already holds a training run; pass --resume to continue it, "
+                              "or choose another --output")
+        self.options = options.resolved()
+        self.augment = parse_augment(self.options.augment)
+
+    # -- setup --------------------------------------------------------------
+
+    def _build(self):
+        import paddle
+
+        o = self.options
+        _set_device(o.device)
+        paddle.seed(o.seed)
+        network = build_network(o.arch, self.dataset.num_classes)
+        notes = []
+        if o.pretrained:
+            path = Path(o.pretrained).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"--pretrained {path}: no such file")
+            count, fresh = load_matching(network, paddle.load(str(path)), str(path))
+            notes.append(f"{count} tensors from {path}; {len(fresh)} initialised fresh")
+        if o.from_dir:
+            model_dir = Path(o.from_dir).expanduser()
+            count, fresh = load_matching(network, inference_state(model_dir, network), str(model_dir))
+            notes.append(f"{count} tensors from {model_dir}; {len(fresh)} initialised fresh"
+                         + (f" ({', '.join(fresh[:4])}{' ...' if len(fresh) > 4 else ''})" if fresh else ""))
+        network.train()
+        return network, notes
+
+    def _loaders(self):
+        o = self.options
+        train = BatchLoader(self.dataset.splits["train"], o.input_size, o.batch_size, o.seed,
+                            shuffle=True, augment=self.augment, threads=o.threads)
+        val = BatchLoader(self.dataset.splits["val"], o.input_size, o.batch_size, o.seed, threads=o.threads)
+        return train, val
+
+    # -- checkpoints -----------------------------------------------------------
+
+    def _checkpoint_dir(self) -> Path:
+        return self.out / "checkpoints"
+
+    def _save_checkpoint(self, epoch: int, network, optimizer, history: History) -> None:
+        import paddle
+
+        root = self._checkpoint_dir()
+        final = root / f"epoch_{epoch}"
+        staging = root / f".epoch_{epoch}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        paddle.save(network.state_dict(), str(staging / "model.pdparams"))
+        paddle.save(optimizer.state_dict(), str(staging / "model.pdopt"))
+        (staging / "state.json").write_text(json.dumps({"epoch": epoch, **asdict(history)}, indent=1))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)  # whole or not at all
+        pointer = root / ".latest.partial"
+        pointer.write_text(final.name)
+        os.replace(pointer, root / "latest")
+        for old in sorted(root.glob("epoch_*"), key=lambda p: int(p.name.split("_")[1]))[:-CHECKPOINTS_KEPT]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _load_checkpoint(self, network, optimizer) -> tuple[int, History]:
+        import paddle
+
+        latest = self._checkpoint_dir() / "latest"
+        if not latest.is_file():
+            return 0, History()
+        folder = self._checkpoint_dir() / latest.read_text().strip()
+        network.set_state_dict(paddle.load(str(folder / "model.pdparams")))
+        optimizer.set_state_dict(paddle.load(str(folder / "model.pdopt")))
+        state = json.loads((folder / "state.json").read_text())
+        epoch = state.pop("epoch")
+        return epoch, History(**state)
+
+    # -- the loop --------------------------------------------------------------
+
+    def run(self, progress: bool = True) -> History:
+        import paddle
+
+        from .loss import asymmetric_loss
+
+        o = self.options
+        network, notes = self._build()
+        train, val = self._loaders()
+        steps = min(train.steps(), o.steps_per_epoch or train.steps())
+        total_steps = steps * o.epochs
+        warmup_steps = int(round(o.warmup_epochs * steps))
+        optimizer = paddle.optimizer.AdamW(learning_rate=o.lr, parameters=network.parameters(),
+                                           weight_decay=o.weight_decay)
+        self.out.mkdir(parents=True, exist_ok=True)
+        start_epoch, history = (self._load_checkpoint(network, optimizer) if self.resume else (0, History()))
+        if not self.resume:
+            (self.out / "train_config.json").write_text(json.dumps(asdict(o), indent=1))
+        for note in notes:
+            log.info("%s", note)
+        if start_epoch >= o.epochs:
+            log.info("already trained for %d epochs", start_epoch)
+        bar = _progress_bar(total_steps, start_epoch * steps, progress)
+        try:
+            for epoch in range(start_epoch + 1, o.epochs + 1):
+                paddle.seed(o.seed * 100003 + epoch)  # dropout etc.: the same draws with or without a resume
+                started, seen, losses = time.perf_counter(), 0, []
+                for k, batch in enumerate(train.epoch(epoch)):
+                    if k >= steps:
+                        break
+                    step = (epoch - 1) * steps + k
+                    optimizer.set_lr(lr_at(step, total_steps, warmup_steps, o.lr))
+                    loss = asymmetric_loss(network(paddle.to_tensor(batch.images)),
+                                           paddle.to_tensor(batch.targets))
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.clear_grad()
+                    losses.append(float(loss))
+                    seen += len(batch.images)
+                    bar.update(1)
+                    bar.set_postfix_str(f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} "
+                                        f"{seen / (time.perf_counter() - started):.1f} img/s")
+                train_seconds = time.perf_counter() - started
+                targets, scores = network_scores(network, val)
+                evaluation = evaluate_scores(targets, scores)
+                record = {"epoch": epoch, "loss": float(np.mean(losses)), "lr": optimizer.get_lr(),
+                          "train_images_per_s": round(seen / train_seconds, 2),
+                          "train_seconds": round(train_seconds, 2),
+                          "val": evaluation.as_dict(self.dataset.labels)}
+                history.epochs.append(record)
+                improved = evaluation.mAP > history.best_map
+                if improved:
+                    history.best_epoch, history.best_map = epoch, evaluation.mAP
+                    self._export_best(network)
+                self._save_checkpoint(epoch, network, optimizer, history)
+                self._write_metrics(history)
+                bar.write(f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
+                          f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
+                          f"{record['train_images_per_s']:.1f} img/s")
+        except KeyboardInterrupt:
+            bar.close()
+            done = len(history.epochs)
+            raise TrainingInterrupted(
+                f"interrupted; {self.out} holds the checkpoint of epoch {done}"
+                + (f" and the best model (epoch {history.best_epoch})" if done else "")
+                + f". Continue with: pyml train {o.dataset or 'DATASET'} --output {self.out} --resume") from None
+        bar.close()
+        return history
+
+    def _export_best(self, network) -> None:
+        import paddle
+
+        from .export import save_model_dir
+
+        o = self.options
+        folder = self.out / "best_model"
+        staging = self.out / ".best_model.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        paddle.save(network.state_dict(), str(staging / "best_model.pdparams"))
+        save_model_dir(network, staging / "inference", o.model_name, self.dataset.labels, o.input_size,
+                       o.threshold)
+        network.train()
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+
+    def _write_metrics(self, history: History) -> None:
+        o = self.options
+        metrics = {"arch": o.arch, "model_name": o.model_name, "dataset": str(self.dataset.root),
+                   "labels": self.dataset.labels, "input_size": o.input_size,
+                   "best_epoch": history.best_epoch, "best_val_mAP": round(history.best_map, 6),
+                   "model_dir": str(self.out / "best_model" / "inference"), "epochs": history.epochs}
+        (self.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        try:
+            plot_curve(history, self.out / "training_curve.png")
+        except ImportError:  # matplotlib is optional
+            log.info("matplotlib is not installed: no training_curve.png")
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; the message says what is saved and how to continue."""
+
+
+def plot_curve(history: History, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [e["epoch"] for e in history.epochs]
+    fig, left = plt.subplots(figsize=(6, 3.5), dpi=100)
+    left.plot(epochs, [e["loss"] for e in history.epochs], "o-", color="tab:red", label="train loss")
+    left.set_xlabel("epoch")
+    left.set_ylabel("train loss", color="tab:red")
+    right = left.twinx()
+    right.plot(epochs, [e["val"]["mAP"] for e in history.epochs], "s-", color="tab:blue", label="val mAP")
+    right.set_ylabel("val mAP", color="tab:blue")
+    right.set_ylim(0, 1)
+    fig.suptitle(f"best val mAP {history.best_map:.4f} (epoch {history.best_epoch})")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+    def write(self, text: str) -> None:
+        log.info("%s", text)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.5 if sys.stderr.isatty() else 15)
+
+
+__all__ = ["Trainer", "TrainOptions", "TrainingInterrupted", "History", "lr_at", "load_matching"]
