@@ -324,7 +324,7 @@ def _eval(args) -> int:
     from .train import read_dataset
     from .train.evaluate import evaluate_model_dir
 
-    dataset = read_dataset(args.dataset)
+    dataset = read_dataset(args.dataset, splits=(args.split,))
     evaluation = evaluate_model_dir(args.model_dir, dataset, args.split, args.batch_size, args.device)
     print(evaluation.table(dataset.labels))
     return 0

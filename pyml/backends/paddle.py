@@ -42,7 +42,7 @@ def _import_inference():
     return inference
 
 
-def _check_device(device: Device) -> None:
+def check_device(device: Device) -> None:
     import paddle  # noqa: PLC0415 (already imported, quietly, by _import_inference)
 
     if device.kind == "cpu":
@@ -63,7 +63,7 @@ def _check_device(device: Device) -> None:
                            f"support {device.kind.upper()} devices")
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -76,13 +76,13 @@ class PaddleBackend:
     def __init__(self, model_file: Path, params_file: Path, device: Device,
                  cpu_threads: int = 0, enable_mkldnn: bool = True) -> None:
         inference = _import_inference()
-        _check_device(device)
+        check_device(device)
         config = inference.Config(str(model_file), str(params_file))
         if device.kind == "cpu":
             config.disable_gpu()
             # 0: every core this process may use. Paddle's own default is one thread,
             # which left half of a 2-core machine idle (47 vs 66 images/s, PP-LCNet).
-            config.set_cpu_math_library_num_threads(cpu_threads if cpu_threads > 0 else _usable_cores())
+            config.set_cpu_math_library_num_threads(cpu_threads if cpu_threads > 0 else usable_cores())
             if enable_mkldnn:
                 config.enable_mkldnn()
                 config.set_mkldnn_cache_capacity(MKLDNN_CACHE_CAPACITY)

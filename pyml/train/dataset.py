@@ -161,18 +161,18 @@ def _unreadable(samples: list[Sample], threads: int = 0) -> list[str]:
         return [p for p in pool.map(check, samples) if p]
 
 
-def read_dataset(root: str | Path, check_images: bool = True) -> Dataset:
-    """Reads and checks a dataset; raises DatasetError listing every problem found."""
+def read_dataset(root: str | Path, check_images: bool = True, splits: tuple[str, ...] = SPLITS) -> Dataset:
+    """Reads and checks a dataset (the given splits); raises DatasetError listing every problem."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(root, [f"{root}: not a directory"])
     problems: list[str] = []
     labels = read_labels(root, problems)
     dataset = Dataset(root, labels)
-    for split in SPLITS:
+    for split in splits:
         dataset.splits[split] = read_split(root, split, len(labels), problems)
     if check_images:
-        for split in SPLITS:
+        for split in splits:
             problems.extend(_unreadable(dataset.splits[split]))
     if problems:
         raise DatasetError(root, problems)

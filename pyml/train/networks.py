@@ -81,7 +81,18 @@ def small_convnet(num_classes: int):
 
 
 def build_network(arch: str, num_classes: int):
-    """A freshly initialised network (in train mode) with `num_classes` logits."""
+    """A freshly initialised network (in train mode) with `num_classes` logits.
+
+    It is built in a fresh name scope, so its tensors get the same generated names
+    (conv2d_0.w_0, ...) in every process; an export keeps those names, which is how
+    `--from` maps an export's weights back onto a network."""
+    from paddle.utils import unique_name
+
+    with unique_name.guard():
+        return _build(arch, num_classes)
+
+
+def _build(arch: str, num_classes: int):
     if arch == DEMO_ARCH:
         return small_convnet(num_classes)
     if arch not in ARCHITECTURES:

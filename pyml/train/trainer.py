@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -82,14 +83,16 @@ class History:
 
 
 def _set_device(device: str) -> None:
-    import paddle
-
     from ..backends.device import parse_device
-    from ..backends.paddle import _check_device
+    from ..backends.paddle import check_device, import_paddle, usable_cores
 
+    paddle = import_paddle()
     parsed = parse_device(device)
-    _check_device(parsed)
+    check_device(parsed)
     paddle.set_device("cpu" if parsed.kind == "cpu" else f"{parsed.kind}:{parsed.index}")
+    # Paddle's dynamic graph computes on one CPU thread unless told (small convnet, batch 32:
+    # 33 img/s on one thread, 39 on two, on this project's 2-core machine).
+    paddle.base.core.set_num_threads(usable_cores())
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -108,16 +111,17 @@ def load_matching(network, state: dict, source: str) -> tuple[int, list[str]]:
     if not matched:
         raise ConfigError(f"{source}: none of its {len(state)} tensors fit this architecture "
                           "(wrong --model for these weights?)")
-    network.set_state_dict(matched)
+    network.set_state_dict({**own, **matched})  # every key given: paddle warns about missing ones
     return len(matched), sorted(set(own) - set(matched))
 
 
 def inference_state(model_dir: Path, network) -> dict:
-    """The weights of an exported model directory, by the names of `network`'s tensors.
+    """The weights of an exported model directory, keyed by `network`'s structured names.
 
-    A pyml export keeps its dygraph weights beside it (../best_model.pdparams); any other
-    PaddleX export is read back with paddle.jit.load, whose tensors keep the program's
-    order, which is the order the network creates them in."""
+    A pyml export keeps its dygraph weights beside it (../best_model.pdparams). Any other
+    export is read with paddle.jit.load, whose tensors keep the generated names they had
+    when exported (plus a "_0"); networks are built in a fresh name scope (networks.py),
+    so the same architecture gives its tensors the same names here."""
     import paddle
 
     beside = model_dir.parent / "best_model.pdparams"
@@ -125,19 +129,39 @@ def inference_state(model_dir: Path, network) -> dict:
         return paddle.load(str(beside))
     prefix = model_dir / "inference"
     try:
-        loaded = paddle.jit.load(str(prefix))
+        with paddle.utils.unique_name.guard():  # the "_0" suffix grows with every load otherwise
+            loaded = paddle.jit.load(str(prefix))
     except Exception as exc:  # paddle raises a variety of errors for unreadable programs
         raise ConfigError(f"{model_dir}: cannot read the exported weights ({exc})") from exc
-    theirs = list(loaded.state_dict().values())
-    own = list(network.state_dict().items())
-    if len(theirs) != len(own):
-        raise ConfigError(f"{model_dir}: the export holds {len(theirs)} tensors but --model builds "
-                          f"{len(own)}; use the architecture it was trained as")
-    return {name: value for (name, _), value in zip(own, theirs)}
+    key_of = {tensor.name: key for key, tensor in network.state_dict().items()}
+    state = {}
+    for tensor in loaded.parameters():
+        name = tensor.name if tensor.name in key_of else tensor.name.removesuffix("_0")
+        if name in key_of:
+            state[key_of[name]] = tensor
+    if not state:
+        raise ConfigError(f"{model_dir}: none of its tensors are named as --model's are; was it "
+                          "exported from this architecture?")
+    return state
+
+
+def _rename_optimizer_state(state: dict, names: dict[str, str]) -> dict:
+    """Optimizer state keys are `<parameter name>_<accumulator>`, and parameter names are
+    generated per process (conv2d_16.w_0); checkpoints store them under the structured
+    names (`0.weight`) instead, so they load into any freshly built network."""
+    ordered = sorted(names, key=len, reverse=True)
+    renamed = {}
+    for key, value in state.items():
+        prefix = next((n for n in ordered if key.startswith(n + "_")), None)
+        renamed[names[prefix] + key[len(prefix):] if prefix else key] = value
+    return renamed
 
 
 class Trainer:
     def __init__(self, dataset: Dataset, options: TrainOptions, resume: bool = False) -> None:
+        from ..backends.paddle import import_paddle
+
+        import_paddle()  # first, so that paddle's import is quiet wherever it is imported next
         self.dataset = dataset
         self.out = Path(options.output).expanduser()
         self.resume = resume
@@ -200,7 +224,8 @@ class Trainer:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         paddle.save(network.state_dict(), str(staging / "model.pdparams"))
-        paddle.save(optimizer.state_dict(), str(staging / "model.pdopt"))
+        to_structured = {p.name: n for n, p in network.named_parameters()}
+        paddle.save(_rename_optimizer_state(optimizer.state_dict(), to_structured), str(staging / "model.pdopt"))
         (staging / "state.json").write_text(json.dumps({"epoch": epoch, **asdict(history)}, indent=1))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)  # whole or not at all
@@ -218,14 +243,22 @@ class Trainer:
             return 0, History()
         folder = self._checkpoint_dir() / latest.read_text().strip()
         network.set_state_dict(paddle.load(str(folder / "model.pdparams")))
-        optimizer.set_state_dict(paddle.load(str(folder / "model.pdopt")))
+        from_structured = {n: p.name for n, p in network.named_parameters()}
+        optimizer.set_state_dict(_rename_optimizer_state(paddle.load(str(folder / "model.pdopt")), from_structured))
         state = json.loads((folder / "state.json").read_text())
         epoch = state.pop("epoch")
         return epoch, History(**state)
 
     # -- the loop --------------------------------------------------------------
 
-    def run(self, progress: bool = True) -> History:
+    def run(self, progress: bool = True, stop_after: int | None = None) -> History:
+        """Trains to options.epochs, or stops after epoch `stop_after` (resumable, as after Ctrl-C)."""
+        with warnings.catch_warnings():
+            # paddle warns at every train() that batch norm tracks global statistics: known, and noise.
+            warnings.filterwarnings("ignore", message="When training, we now always track global mean")
+            return self._run(progress, stop_after or self.options.epochs)
+
+    def _run(self, progress: bool, last_epoch: int) -> History:
         import paddle
 
         from .loss import asymmetric_loss
@@ -248,7 +281,7 @@ class Trainer:
             log.info("already trained for %d epochs", start_epoch)
         bar = _progress_bar(total_steps, start_epoch * steps, progress)
         try:
-            for epoch in range(start_epoch + 1, o.epochs + 1):
+            for epoch in range(start_epoch + 1, min(o.epochs, last_epoch) + 1):
                 paddle.seed(o.seed * 100003 + epoch)  # dropout etc.: the same draws with or without a resume
                 started, seen, losses = time.perf_counter(), 0, []
                 for k, batch in enumerate(train.epoch(epoch)):

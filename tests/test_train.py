@@ -1,0 +1,317 @@
+"""Fine-tuning: dataset checks, COCO conversion, training, resume, Ctrl-C, --from, export
+and evaluation, on small datasets of the demo task that the tests write."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import pyml
+from pyml.pipeline import demo_model_dir
+from pyml.train import DatasetError, read_dataset
+from pyml.train.coco import convert_coco
+from pyml.train.trainer import Trainer, TrainOptions
+from tools.demo_data import write_dataset
+
+SMALL = "pyml-small-convnet"
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """The demo task: 256 train and 64 val pictures, labels = which digits are on them."""
+    return write_dataset(tmp_path_factory.mktemp("digits"), {"train": 256, "val": 64}, seed=7)
+
+
+def options(out, **changes) -> TrainOptions:
+    base = dict(arch=SMALL, output=str(out), epochs=2, batch_size=32, lr=3e-3, warmup_epochs=0,
+                augment="color", input_size=64, steps_per_epoch=4)
+    return TrainOptions(**{**base, **changes})
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "pyml.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+# -- the dataset -----------------------------------------------------------------
+
+
+def test_a_good_dataset_reads_and_counts(digits):
+    dataset = read_dataset(digits)
+    assert dataset.num_classes == 10 and len(dataset.splits["train"]) == 256
+    run = run_cli("check_dataset", str(digits))
+    assert run.returncode == 0, run.stderr
+    counts = dataset.targets("val").sum(axis=0).astype(int)
+    row = run.stdout.splitlines()[2 + 3]  # class 3
+    assert row.split() == ["3", "three", str(int(dataset.targets("train")[:, 3].sum())), str(counts[3])]
+
+
+def _copy(digits, tmp_path):
+    target = tmp_path / "ds"
+    shutil.copytree(digits, target)
+    return target
+
+
+def _edit_line(path, number, new_text):
+    lines = path.read_text().splitlines(keepends=True)
+    lines[number - 1] = new_text
+    path.write_text("".join(lines))
+
+
+BAD_DATASETS = {
+    "missing image": (lambda d: (d / "images" / "train_00002.jpg").unlink(),
+                      "train.txt:3: image images/train_00002.jpg not found"),
+    "unreadable image": (lambda d: (d / "images" / "val_00004.jpg").write_text("not a picture"),
+                         "val.txt:5: image val_00004.jpg cannot be decoded"),
+    "wrong vector length": (lambda d: _edit_line(d / "train.txt", 7, "images/train_00006.jpg\t0,1,0\n"),
+                            "train.txt:7: 3 label values, but label.txt has 10 classes"),
+    "values other than 0/1": (lambda d: _edit_line(d / "val.txt", 2, "images/val_00001.jpg\t0,2,0,0,0,0,0,0,0,1\n"),
+                              "val.txt:2: label values must be 0 or 1, found '2'"),
+    "no tab": (lambda d: _edit_line(d / "train.txt", 1, "images/train_00000.jpg 0,0,0,0,0,0,0,1,0,0\n"),
+               "train.txt:1: expected '<image path><TAB><0/1 per class>'"),
+    "empty split": (lambda d: (d / "val.txt").write_text(""), "val.txt: the val split is empty"),
+    "missing split": (lambda d: (d / "val.txt").unlink(), "val.txt: missing"),
+    "duplicate ids": (lambda d: _edit_line(d / "label.txt", 3, "1 also-one\n"),
+                      "label.txt:3: duplicate class id 1"),
+    "label.txt gaps": (lambda d: _edit_line(d / "label.txt", 5, "\n"),
+                       "label.txt: class ids must run 0..9 with no gaps; missing 4"),
+    "label line without a name": (lambda d: _edit_line(d / "label.txt", 2, "1\n"),
+                                  "label.txt:2: expected '<id> <name>'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATASETS))
+def test_every_bad_dataset_row_names_file_and_line(digits, tmp_path, case):
+    dataset = _copy(digits, tmp_path)
+    spoil, expected = BAD_DATASETS[case]
+    spoil(dataset)
+    with pytest.raises(DatasetError) as caught:
+        read_dataset(dataset)
+    assert any(expected in p for p in caught.value.problems), caught.value.problems
+    assert str(dataset) in str(caught.value)
+    out = tmp_path / "out"
+    run = run_cli("train", str(dataset), "--model", SMALL, "--output", str(out), "--epochs", "1", "--quiet")
+    assert run.returncode == 2 and expected in run.stderr, run.stderr
+    assert not out.exists(), "a failed check must write nothing"
+
+
+def test_all_problems_are_reported_at_once(digits, tmp_path):
+    dataset = _copy(digits, tmp_path)
+    (dataset / "images" / "train_00002.jpg").unlink()
+    _edit_line(dataset / "val.txt", 2, "images/val_00001.jpg\t0,2,0,0,0,0,0,0,0,1\n")
+    with pytest.raises(DatasetError) as caught:
+        read_dataset(dataset)
+    assert len(caught.value.problems) == 2
+
+
+def test_coco_conversion_renumbers_categories(digits, tmp_path):
+    dataset = read_dataset(digits)
+    coco_ids = [11, 13, 17, 19, 23, 29, 31, 37, 41, 43]  # not 0..N-1, as COCO's are not
+    images, annotations = [], []
+    for i, sample in enumerate(dataset.splits["train"][:40]):
+        images.append({"id": 1000 + i, "file_name": sample.path.name, "width": 64, "height": 64})
+        for c in np.nonzero(sample.labels)[0]:
+            for _ in range(2):  # two boxes of one category still make one label
+                annotations.append({"id": len(annotations) + 1, "image_id": 1000 + i,
+                                    "category_id": coco_ids[c], "bbox": [0, 0, 8, 8]})
+    names = read_dataset(digits).labels
+    categories = [{"id": cid, "name": name} for cid, name in zip(coco_ids, names)][::-1]
+    source = tmp_path / "instances.json"
+    source.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
+    out = tmp_path / "converted"
+    run = run_cli("convert_dataset", "--from", "coco", str(source), str(digits / "images"), str(out),
+                  "--val_percent", "25")
+    assert run.returncode == 0, run.stderr
+    converted = read_dataset(out)
+    assert converted.labels == names
+    assert len(converted.splits["val"]) == 10 and len(converted.splits["train"]) == 30
+    truth = {s.path.name: s.labels for s in dataset.splits["train"][:40]}
+    for split in converted.splits.values():
+        for sample in split:
+            np.testing.assert_array_equal(sample.labels, truth[sample.path.name])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"images": images, "annotations": [{"id": 1, "image_id": 5, "category_id": 11}],
+                               "categories": categories}))
+    run = run_cli("convert_dataset", "--from", "coco", str(bad), str(digits / "images"), str(tmp_path / "x"))
+    assert run.returncode == 2 and "names image 5, which is not listed" in run.stderr
+
+
+# -- training ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(digits, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    history = Trainer(read_dataset(digits), options(out, epochs=3)).run(progress=False)
+    return out, history
+
+
+def test_a_few_steps_lower_the_loss_and_everything_is_written(trained):
+    out, history = trained
+    losses = [e["loss"] for e in history.epochs]
+    assert losses[-1] < losses[0], losses
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3]
+    assert metrics["best_epoch"] == history.best_epoch and 0 < metrics["best_val_mAP"] <= 1
+    assert set(metrics["epochs"][0]["val"]["AP"]) == set(metrics["labels"])
+    assert (out / "training_curve.png").stat().st_size > 1000
+    assert (out / "checkpoints" / "latest").read_text() == "epoch_3"
+
+
+def test_the_export_loads_and_equals_the_training_graph(trained, digits):
+    import paddle
+
+    from pyml.train.data import preprocessor_for
+    from pyml.train.networks import build_network
+
+    out, _ = trained
+    model_dir = out / "best_model" / "inference"
+    model = pyml.create_model(model_dir=model_dir)  # loads unchanged
+    assert model.labels == read_dataset(digits).labels
+    samples = read_dataset(digits).splits["val"][:12]
+    served = np.stack([r.all_scores for r in model.predict([str(s.path) for s in samples])])
+    network = build_network(SMALL, 10)
+    network.set_state_dict(paddle.load(str(out / "best_model" / "best_model.pdparams")))
+    network.eval()
+    tensor = preprocessor_for(64).run([s.path.read_bytes() for s in samples])
+    with paddle.no_grad():
+        direct = paddle.nn.functional.sigmoid(network(paddle.to_tensor(tensor))).numpy()
+    np.testing.assert_allclose(served, direct, atol=1e-5, rtol=0)
+    run = run_cli("--pipeline", "image_multilabel_classification", "--input", str(samples[0].path))
+    assert run.returncode == 0
+
+
+def test_eval_prints_what_the_training_measured(trained, digits):
+    out, history = trained
+    run = run_cli("eval", str(out / "best_model" / "inference"), str(digits))
+    assert run.returncode == 0, run.stderr
+    first = run.stdout.splitlines()[0]
+    assert first.startswith("mAP ") and abs(float(first.split()[1]) - history.best_map) < 2e-4, first
+
+
+def test_resume_gives_the_weights_of_an_uninterrupted_run(digits, tmp_path):
+    import paddle
+
+    dataset = read_dataset(digits)
+    straight = tmp_path / "straight"
+    Trainer(dataset, options(straight, epochs=2)).run(progress=False)
+    halves = tmp_path / "halves"
+    Trainer(dataset, options(halves, epochs=2)).run(progress=False, stop_after=1)  # as if killed
+    with pytest.raises(pyml.ConfigError, match="--resume"):
+        Trainer(dataset, options(halves, epochs=2))
+    Trainer(dataset, options(halves, epochs=0), resume=True).run(progress=False)  # 0: the first run's
+    a = paddle.load(str(straight / "checkpoints" / "epoch_2" / "model.pdparams"))
+    b = paddle.load(str(halves / "checkpoints" / "epoch_2" / "model.pdparams"))
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(a[name].numpy(), b[name].numpy(), atol=1e-6, rtol=0, err_msg=name)
+    ma = json.loads((straight / "metrics.json").read_text())["epochs"]
+    mb = json.loads((halves / "metrics.json").read_text())["epochs"]
+    assert [e["loss"] for e in ma] == pytest.approx([e["loss"] for e in mb], abs=1e-6)
+
+
+def test_ctrl_c_leaves_a_usable_checkpoint(digits, tmp_path):
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "pyml.cli", "train", str(digits), "--model", SMALL, "--output", str(out),
+            "--epochs", "50", "--batch_size", "32", "--lr", "3e-3", "--input_size", "64", "--quiet"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "latest").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    done = int((out / "checkpoints" / "latest").read_text().split("_")[1])
+    assert (out / "checkpoints" / f"epoch_{done}" / "model.pdparams").is_file()
+    assert not list((out / "checkpoints").glob(".*partial"))
+    pyml.create_model(model_dir=out / "best_model" / "inference")  # the best epoch so far is usable
+    resumed = run_cli("train", str(digits), "--model", SMALL, "--output", str(out), "--resume",
+                      "--epochs", str(done + 1), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (out / "checkpoints" / "latest").read_text() == f"epoch_{done + 1}"
+
+
+def _relabel(digits_vector):
+    present = set(np.nonzero(digits_vector)[0].tolist())
+    return [int(bool(present & {0, 1})), int(bool(present & {8, 9})), int(len(present) == 4)]
+
+
+def test_from_the_demo_model_beats_scratch_on_a_new_label_set(tmp_path):
+    # Labels with priors well under 1/2, so that mAP measures what was learnt, not the prior.
+    names = ["has a zero or a one", "has an eight or a nine", "has four digits"]
+    dataset = read_dataset(write_dataset(tmp_path / "pairs", {"train": 192, "val": 128}, seed=11,
+                                         label_names=names, relabel=_relabel))
+    budget = dict(epochs=2, steps_per_epoch=6, lr=1e-3)
+    scratch = Trainer(dataset, options(tmp_path / "scratch", **budget)).run(progress=False)
+    tuned = Trainer(dataset, options(tmp_path / "tuned", from_dir=str(demo_model_dir()), **budget)).run(
+        progress=False)
+    print(f"val mAP after the same budget: --from the demo {tuned.best_map:.3f}, scratch {scratch.best_map:.3f}")
+    assert tuned.best_map > scratch.best_map + 0.05, (tuned.best_map, scratch.best_map)
+    model = pyml.create_model(model_dir=tmp_path / "tuned" / "best_model" / "inference")
+    assert model.labels == names
+
+
+def test_from_reads_a_paddlex_export_exactly():
+    """An export without pyml's training files (the shipped demo model) maps back onto its
+    architecture tensor for tensor: the rebuilt network scores as the export does."""
+    import paddle
+
+    from pyml.train.data import preprocessor_for
+    from pyml.train.networks import build_network
+    from pyml.train.trainer import inference_state, load_matching
+
+    build_network(SMALL, 3)  # generated names must not depend on what was built before
+    network = build_network(SMALL, 10)
+    count, fresh = load_matching(network, inference_state(demo_model_dir(), network), "demo")
+    assert fresh == [] and count == len(network.state_dict())
+    network.eval()
+    paths = sorted((demo_model_dir().parent / "images").glob("*.jpg"))
+    with paddle.no_grad():
+        direct = paddle.nn.functional.sigmoid(network(paddle.to_tensor(
+            preprocessor_for(64).run([p.read_bytes() for p in paths])))).numpy()
+    served = np.stack([r.all_scores for r in pyml.create_model().predict([str(p) for p in paths])])
+    np.testing.assert_allclose(direct, served, atol=1e-5, rtol=0)
+
+
+def test_pretrained_weights_of_another_shape_are_refused(digits, tmp_path):
+    import paddle
+
+    weights = tmp_path / "other.pdparams"
+    paddle.save({"nothing.weight": paddle.zeros([3, 3])}, str(weights))
+    with pytest.raises(pyml.ConfigError, match="none of its 1 tensors fit"):
+        Trainer(read_dataset(digits), options(tmp_path / "out", pretrained=str(weights))).run(progress=False)
+
+
+@pytest.mark.parametrize("arch", ["PP-LCNet_x1_0_ML", "PP-HGNetV2-B0_ML"])
+def test_paddlex_architectures_train_and_export(digits, tmp_path, arch):
+    """The paddleclas definitions with an ML-Decoder head for 10 classes, at a reduced input size."""
+    out = tmp_path / "out"
+    Trainer(read_dataset(digits), options(out, arch=arch, epochs=1, steps_per_epoch=2, batch_size=8,
+                                          input_size=96, lr=1e-4)).run(progress=False)
+    model = pyml.create_model(model_dir=out / "best_model" / "inference")
+    assert model.num_classes == 10 and model.model.model_name == arch
+
+
+def test_gpu_training_is_a_clear_error_here(digits, tmp_path):
+    import paddle
+
+    if paddle.device.is_compiled_with_cuda():
+        pytest.skip("this paddle has CUDA")
+    run = run_cli("train", str(digits), "--model", SMALL, "--output", str(tmp_path / "o"), "--device", "gpu:0")
+    assert run.returncode == 2 and "no CUDA support" in run.stderr, run.stderr
+
+
+def test_environment_is_quiet_for_training(digits, tmp_path):
+    run = run_cli("train", str(digits), "--model", SMALL, "--output", str(tmp_path / "o"), "--epochs", "1",
+                  "--steps_per_epoch", "1", "--input_size", "64", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "Warning" not in run.stderr and "warn" not in run.stderr, run.stderr
+    assert os.path.isdir(tmp_path / "o" / "best_model" / "inference")
