@@ -275,6 +275,9 @@ def _train_parser() -> argparse.ArgumentParser:
     start.add_argument("--from", dest="from_dir", help="a model directory to fine-tune to this dataset's labels")
     p.add_argument("--augment", default=DEFAULT_AUGMENT, help="per-batch augmentations, comma-separated "
                    "(flip, color, cutout) or none")
+    p.add_argument("--loss", choices=("asl", "bce"), default="asl",
+                   help="asl: PaddleClas' asymmetric loss (default); bce: plain cross-entropy, whose "
+                        "scores suit the 0.5 threshold better")
     p.add_argument("--threshold", type=float, default=0.5, help="score threshold written into inference.yml")
     p.add_argument("--model_name", help="Global.model_name of the export (default: the architecture)")
     p.add_argument("--steps_per_epoch", type=int, help="cap the steps of an epoch (quick runs)")
@@ -295,7 +298,7 @@ def _train(args) -> int:
                            batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                            warmup_epochs=args.warmup_epochs, input_size=args.input_size, device=args.device,
                            pretrained=args.pretrained, from_dir=args.from_dir, seed=args.seed,
-                           augment=args.augment, threshold=args.threshold, model_name=args.model_name,
+                           augment=args.augment, loss=args.loss, threshold=args.threshold, model_name=args.model_name,
                            steps_per_epoch=args.steps_per_epoch, dataset=str(dataset.root))
     trainer = Trainer(dataset, options, resume=args.resume)
     try:

@@ -270,3 +270,15 @@ def test_answers_arrays_of_scores_like_numpy(server, demo):
     scores = [c["score"] for c in answer["result"]["categories"]]
     assert len(scores) == len(demo.labels) and scores == sorted(scores, reverse=True)
     assert np.allclose(scores, np.around(scores, 5))
+
+
+def test_a_taken_http_port_is_a_clear_error():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = subprocess.run([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "image_multilabel_classification",
+                              "--port", str(free_port()), "--http_port", str(taken.getsockname()[1])],
+                             capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "cannot open a door of the server" in run.stderr, run.stderr

@@ -3,6 +3,7 @@ and evaluation, on small datasets of the demo task that the tests write."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -314,4 +315,5 @@ def test_environment_is_quiet_for_training(digits, tmp_path):
                   "--steps_per_epoch", "1", "--input_size", "64", "--quiet")
     assert run.returncode == 0, run.stderr
     assert "Warning" not in run.stderr and "warn" not in run.stderr, run.stderr
+    assert not re.search(r"^[IW]\d{4} ", run.stderr, re.MULTILINE), run.stderr  # paddle's glog lines
     assert os.path.isdir(tmp_path / "o" / "best_model" / "inference")

@@ -25,8 +25,12 @@ MKLDNN_CACHE_CAPACITY = 16
 
 def import_paddle():
     """`import paddle`, without the warning its first import prints that ccache (a C++
-    build cache for custom ops) is missing: pyml compiles nothing through paddle, so it
-    says nothing to a pyml user. Every pyml entry point imports paddle through this."""
+    build cache for custom ops) is missing (pyml compiles nothing through paddle, so it
+    says nothing to a pyml user), and with its C++ log at ERROR and above. Every pyml
+    entry point imports paddle through this."""
+    # Paddle's C++ log (glog) prints INFO/WARNING lines about its internals (e.g. while
+    # exporting a graph); errors still show. A GLOG_minloglevel the user set wins.
+    os.environ.setdefault("GLOG_minloglevel", "2")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
         import paddle  # noqa: PLC0415

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -114,17 +115,28 @@ class HttpDoor:
         self.port = 0
 
     async def start(self, host: str, port: int) -> int:
-        config = uvicorn.Config(self.app, host=host, port=port, lifespan="off", access_log=False,
-                                log_level="warning", timeout_graceful_shutdown=5)
+        """Binds (an OSError if it cannot) and starts serving; returns the bound port."""
+        # The socket is bound here rather than by uvicorn, which would exit the process on failure.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, lifespan="off", access_log=False, log_level="warning",
+                                timeout_graceful_shutdown=5)
         self._server = _EmbeddedServer(config)
-        self._task = asyncio.get_running_loop().create_task(self._server.serve(), name="pyml-http")
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]),
+                                                            name="pyml-http")
         while not self._server.started:
-            if self._task.done():  # uvicorn logs the reason and exits its task (e.g. port in use)
-                with contextlib.suppress(BaseException):
-                    self._task.result()
-                raise ConfigError(f"cannot serve HTTP on {host}:{port}")
+            if self._task.done():
+                raise ConfigError(f"cannot serve HTTP on {host}:{self.port}")
             await asyncio.sleep(0.01)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
         log.info("PaddleX HTTP API on %s:%d", host, self.port)
         return self.port
 

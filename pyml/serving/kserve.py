@@ -200,8 +200,10 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
             raise
         finally:
             if not self._is_hps(request.model_name):
-                self.classifier.metrics.request(request.model_name or self.classifier.default, "kserve",
-                                                code.name, started)
+                # Unknown names share one label: a caller must not be able to mint new series.
+                name = request.model_name or self.classifier.default
+                self.classifier.metrics.request(name if name in self.classifier.hosts else "<unknown>",
+                                                "kserve", code.name, started)
 
     async def ModelInfer(self, request, context):  # noqa: N802
         try:

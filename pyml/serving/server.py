@@ -247,11 +247,18 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     for host in hosts.values():
         host.batcher.start()
     bind_host = address.rsplit(":", 1)[0].strip("[]")
-    if options.http_port is not None:
-        service.http = HttpDoor(paddlex, lambda: service.draining, options.max_message_bytes)
-        await service.http.start(bind_host, options.http_port)
-    if options.metrics_port is not None:
-        service.metrics_port = metrics.serve(bind_host, options.metrics_port)
+    try:
+        if options.http_port is not None:
+            service.http = HttpDoor(paddlex, lambda: service.draining, options.max_message_bytes)
+            await service.http.start(bind_host, options.http_port)
+        if options.metrics_port is not None:
+            service.metrics_port = metrics.serve(bind_host, options.metrics_port)
+    except (ConfigError, OSError) as exc:  # a port in use: leave nothing running behind
+        await server.stop(0)
+        for host in hosts.values():
+            await host.batcher.close()
+        metrics.close()
+        raise ConfigError(f"cannot open a door of the server: {exc}") from exc
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s (port %d)", ", ".join(hosts), address, port)

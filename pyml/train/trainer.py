@@ -57,6 +57,7 @@ class TrainOptions:
     from_dir: str | None = None  # a model directory to fine-tune (backbone kept, head re-made if needed)
     seed: int = 0
     augment: str = "flip,color,cutout"
+    loss: str = "asl"  # "asl" (PaddleClas' asymmetric loss) or "bce"
     threshold: float = 0.5  # written into the exported inference.yml
     model_name: str | None = None  # Global.model_name of the export; None: the architecture's
     steps_per_epoch: int | None = None  # cap (quick runs); None: the whole train split
@@ -71,6 +72,10 @@ class TrainOptions:
         size = self.input_size or (64 if self.arch == DEMO_ARCH else INPUT_SIZE)
         warmup = self.warmup_epochs if self.warmup_epochs is not None else min(5.0, self.epochs / 5)
         parse_augment(self.augment)
+        from .loss import LOSSES
+
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         return TrainOptions(**{**asdict(self), "input_size": size, "warmup_epochs": warmup,
                                "model_name": self.model_name or self.arch})
 
@@ -261,9 +266,10 @@ class Trainer:
     def _run(self, progress: bool, last_epoch: int) -> History:
         import paddle
 
-        from .loss import asymmetric_loss
+        from .loss import LOSSES
 
         o = self.options
+        loss_fn = LOSSES[o.loss]
         network, notes = self._build()
         train, val = self._loaders()
         steps = min(train.steps(), o.steps_per_epoch or train.steps())
@@ -289,8 +295,7 @@ class Trainer:
                         break
                     step = (epoch - 1) * steps + k
                     optimizer.set_lr(lr_at(step, total_steps, warmup_steps, o.lr))
-                    loss = asymmetric_loss(network(paddle.to_tensor(batch.images)),
-                                           paddle.to_tensor(batch.targets))
+                    loss = loss_fn(network(paddle.to_tensor(batch.images)), paddle.to_tensor(batch.targets))
                     loss.backward()
                     optimizer.step()
                     optimizer.clear_grad()
@@ -298,7 +303,7 @@ class Trainer:
                     seen += len(batch.images)
                     bar.update(1)
                     bar.set_postfix_str(f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} "
-                                        f"{seen / (time.perf_counter() - started):.1f} img/s")
+                                        f"{seen / (time.perf_counter() - started):.1f} img/s", refresh=False)
                 train_seconds = time.perf_counter() - started
                 targets, scores = network_scores(network, val)
                 evaluation = evaluate_scores(targets, scores)
@@ -307,7 +312,8 @@ class Trainer:
                           "train_seconds": round(train_seconds, 2),
                           "val": evaluation.as_dict(self.dataset.labels)}
                 history.epochs.append(record)
-                improved = evaluation.mAP > history.best_map
+                # The first epoch always counts, so a model is exported even when mAP is undefined.
+                improved = history.best_epoch == 0 or evaluation.mAP > history.best_map
                 if improved:
                     history.best_epoch, history.best_map = epoch, evaluation.mAP
                     self._export_best(network)
@@ -385,7 +391,7 @@ class _NoBar:
     def update(self, n: int) -> None:
         pass
 
-    def set_postfix_str(self, text: str) -> None:
+    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
         pass
 
     def write(self, text: str) -> None:
