@@ -26,11 +26,15 @@ from .paddlex_api import INFER_PATH, InferRequest, PaddlexApi, error_body, new_l
 log = logging.getLogger(__name__)
 
 
+DRAIN_FACTOR = 4  # a body over the limit is read and dropped up to this many limits, then cut
+
+
 class BodyLimit:
     """ASGI middleware: reads a request body up to `limit` bytes, else answers 413.
 
     It reads the body itself (declared length or not) and hands the app a replay of
-    it, so no handler ever holds more than the limit."""
+    it, so no handler ever holds more than the limit. A body somewhat over the limit is
+    read to its end and dropped, so the client sees the 413 rather than a reset."""
 
     def __init__(self, app, limit: int) -> None:
         self.app = app
@@ -41,8 +45,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared.isdigit() and int(declared) > self.limit * DRAIN_FACTOR:
+            await self._refuse(send)  # far too big to read through: answer now, the client may see a reset
             return
         chunks, size = [], 0
         while True:
@@ -51,12 +55,17 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
+            if size <= self.limit:
+                chunks.append(chunk)
+            elif size > self.limit * DRAIN_FACTOR:
                 await self._refuse(send)
                 return
-            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        if size > self.limit:
+            # Read to the end (and dropped) so that the client, still sending, gets the 413.
+            await self._refuse(send)
+            return
         body = b"".join(chunks)
         delivered = False
 

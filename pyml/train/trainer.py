@@ -258,7 +258,11 @@ class Trainer:
 
     def run(self, progress: bool = True, stop_after: int | None = None) -> History:
         """Trains to options.epochs, or stops after epoch `stop_after` (resumable, as after Ctrl-C)."""
-        with warnings.catch_warnings():
+        from paddle.utils import unique_name
+
+        # A fresh name scope: the optimizer's accumulators are named after generated counters
+        # (conv2d_0.w_0_moment1_0), which must be the same in a resumed run as in the first.
+        with warnings.catch_warnings(), unique_name.guard():
             # paddle warns at every train() that batch norm tracks global statistics: known, and noise.
             warnings.filterwarnings("ignore", message="When training, we now always track global mean")
             return self._run(progress, stop_after or self.options.epochs)
