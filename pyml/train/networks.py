@@ -60,7 +60,7 @@ def import_ppcls_arch():
     import ppcls.arch  # noqa: PLC0415  (needs the path set above)
     from ppcls.utils import logger  # noqa: PLC0415
 
-    logger.init_logger(log_level=logging.WARNING)  # some backbones log while being built
+    logger.init_logger(log_level=logging.ERROR)  # some backbones log warnings (deprecations) while being built
     return ppcls.arch
 
 
