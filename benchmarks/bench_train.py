@@ -26,7 +26,7 @@ from pyml.backends.paddle import import_paddle, usable_cores
 from pyml.train.data import BatchLoader, parse_augment
 from pyml.train.dataset import Sample
 from pyml.train.loss import asymmetric_loss
-from pyml.train.networks import ARCHITECTURES, DEMO_ARCH, build_network
+from pyml.train.networks import ARCHITECTURES, DEMO_ARCH, build_network, default_input_size
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -54,7 +54,7 @@ def samples(count: int, classes: int = 80) -> list[Sample]:
 def measure(arch: str, batch: int, steps: int) -> dict:
     paddle = import_paddle()
     paddle.base.core.set_num_threads(usable_cores())
-    size = 64 if arch == DEMO_ARCH else 448
+    size = default_input_size(arch)
     data = samples(batch * (steps + 1))
     loader = BatchLoader(data, size, batch, seed=0, shuffle=True, augment=parse_augment("flip,color,cutout"))
     started = time.perf_counter()

@@ -58,6 +58,13 @@ def decode_bytes_tensor(raw: bytes) -> list[bytes]:
     return items
 
 
+def bytes_elements(request) -> list[bytes]:
+    """The elements of a request's first (BYTES) input, sent raw or as bytes_contents."""
+    if request.raw_input_contents:
+        return decode_bytes_tensor(request.raw_input_contents[0])
+    return list(request.inputs[0].contents.bytes_contents)
+
+
 def encode_bytes_tensor(items: list[bytes]) -> bytes:
     return b"".join(struct.pack("<I", len(item)) + item for item in items)
 
@@ -116,10 +123,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         shape = list(tensor.shape)
         if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
             raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"input shape must be [N] or [N, 1], not {shape}")
-        if request.raw_input_contents:
-            items = decode_bytes_tensor(request.raw_input_contents[0])
-        else:
-            items = list(tensor.contents.bytes_contents)
+        items = bytes_elements(request)
         if len(items) != shape[0]:
             raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
                               f"input shape says {shape[0]} images but {len(items)} were sent")
@@ -132,10 +136,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
                 or request.inputs[0].datatype != "BYTES" or list(request.inputs[0].shape) != [1, 1]:
             raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
                               f"model '{HPS_MODEL_NAME}' takes one BYTES input '{HPS_INPUT}' of shape [1, 1]")
-        if request.raw_input_contents:
-            items = decode_bytes_tensor(request.raw_input_contents[0])
-        else:
-            items = list(request.inputs[0].contents.bytes_contents)
+        items = bytes_elements(request)
         if len(items) != 1:
             raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"input '{HPS_INPUT}' holds {len(items)} "
                               "elements; it must hold one JSON request")

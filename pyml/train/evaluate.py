@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 @dataclass
 class Evaluation:
@@ -64,8 +66,6 @@ def evaluate_model_dir(model_dir: str | Path, dataset, split: str = "val", batch
 
     model = create_model(model_dir=model_dir, device=device, batch_size=batch_size)
     if model.num_classes != dataset.num_classes:
-        from ..errors import ConfigError
-
         raise ConfigError(f"{model_dir} outputs {model.num_classes} scores but {dataset.root}/label.txt "
                           f"has {dataset.num_classes} classes")
     samples = dataset.splits[split]

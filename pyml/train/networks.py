@@ -42,6 +42,11 @@ ARCHITECTURES: dict[str, dict] = {
 }
 
 
+def default_input_size(arch: str) -> int:
+    """448 for the six (their official size), 64 for the demo network."""
+    return 64 if arch == DEMO_ARCH else INPUT_SIZE
+
+
 def architectures() -> list[str]:
     return [*ARCHITECTURES, DEMO_ARCH]
 
@@ -106,4 +111,5 @@ def _build(arch: str, num_classes: int):
     return import_ppcls_arch().build_model(config, mode="train")
 
 
-__all__ = ["ARCHITECTURES", "DEMO_ARCH", "INPUT_SIZE", "architectures", "build_network", "import_ppcls_arch"]
+__all__ = ["ARCHITECTURES", "DEMO_ARCH", "INPUT_SIZE", "architectures", "build_network", "default_input_size",
+           "import_ppcls_arch"]

@@ -35,7 +35,7 @@ from ..errors import ConfigError
 from .data import BatchLoader, parse_augment
 from .dataset import Dataset
 from .evaluate import evaluate_scores, network_scores
-from .networks import DEMO_ARCH, INPUT_SIZE, build_network
+from .networks import build_network, default_input_size
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class TrainOptions:
             raise ConfigError("epochs must be >= 1 and batch_size >= 2 (batch norm needs two images)")
         if not (self.lr > 0):
             raise ConfigError(f"lr must be positive, not {self.lr}")
-        size = self.input_size or (64 if self.arch == DEMO_ARCH else INPUT_SIZE)
+        size = self.input_size or default_input_size(self.arch)
         warmup = self.warmup_epochs if self.warmup_epochs is not None else min(5.0, self.epochs / 5)
         parse_augment(self.augment)
         from .loss import LOSSES
