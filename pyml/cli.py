@@ -10,6 +10,8 @@
     pyml convert_dataset --from coco ANNOTATIONS.json IMAGES_DIR OUT_DIR
     pyml train DATASET --model ARCH --output OUT [--epochs --batch_size --lr ...] [--resume]
     pyml eval MODEL_DIR DATASET
+    pyml batch INPUT... --output results.jsonl [--from_list FILE] [--resume] [--save_path DIR]
+         [--ray ADDRESS | --ray_local N] [--workers N] [--cpus_per_worker N]
 
 Results go to stdout, one per line; progress and errors go to stderr. Exit
 status: 0 all images classified, 1 some images failed, 2 bad arguments, config
@@ -23,7 +25,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import InputError, PymlError
+from .errors import ConfigError, InputError, PymlError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -333,6 +335,54 @@ def _eval(args) -> int:
     return 0
 
 
+def _batch_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml batch", description="Tag a large collection: one JSON line "
+                                "per image in --output, appended as it goes; --resume skips what is there.")
+    p.add_argument("inputs", nargs="*", help="image files, folders (recursive) or URLs")
+    p.add_argument("--output", required=True, help="the JSONL file of results")
+    p.add_argument("--from_list", help="a text file of paths or URLs, one per line")
+    p.add_argument("--pipeline", default="image_multilabel_classification",
+                   help="pipeline name or pipeline YAML path")
+    p.add_argument("--resume", action="store_true", help="skip every input already in --output")
+    p.add_argument("--overwrite", action="store_true", help="start --output again from empty")
+    p.add_argument("--save_path", help="also save <name>_res.json and <name>_res.<ext> here")
+    p.add_argument("--device", help="cpu (default), gpu:N")
+    p.add_argument("--batch_size", type=int, help="images per batch (and per write to --output)")
+    p.add_argument("--threshold", type=float)
+    p.add_argument("--top_k", type=int)
+    p.add_argument("--decode_mode", choices=("exact", "fast"))
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--ray", metavar="ADDRESS", help="run on this Ray cluster (auto, HOST:PORT, ray://HOST:PORT)")
+    where.add_argument("--ray_local", type=int, metavar="N", help="run on a local Ray cluster of N CPUs")
+    p.add_argument("--workers", type=int, help="Ray actors, one pipeline each (default: CPUs / --cpus_per_worker)")
+    p.add_argument("--cpus_per_worker", type=int, default=1, help="CPUs (and threads) per Ray actor")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _batch(args) -> int:
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other")
+    common = dict(inputs=args.inputs, output=args.output, from_list=args.from_list, resume=args.resume,
+                  overwrite=args.overwrite, batch_size=args.batch_size, threshold=args.threshold,
+                  top_k=args.top_k, save_path=args.save_path, progress=not args.no_progress)
+    if args.ray or args.ray_local:
+        from .batch_ray import run_batch_on_ray
+
+        summary = run_batch_on_ray(args.pipeline, address=args.ray, local_cpus=args.ray_local,
+                                   workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                                   device=args.device, decode_mode=args.decode_mode, **common)
+    else:
+        from .batch import run_batch
+        from .registry import create_pipeline
+
+        pipeline = create_pipeline(args.pipeline, device=args.device, decode_mode=args.decode_mode)
+        summary = run_batch(pipeline, **common)
+    print(summary.line(), file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
 SUBCOMMANDS = {
     "serve": (_serve_parser, _serve),
     "client": (_client_parser, _client),
@@ -340,6 +390,7 @@ SUBCOMMANDS = {
     "convert_dataset": (_convert_dataset_parser, _convert_dataset),
     "train": (_train_parser, _train),
     "eval": (_eval_parser, _eval),
+    "batch": (_batch_parser, _batch),
 }
 
 

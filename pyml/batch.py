@@ -1,0 +1,226 @@
+"""Tagging large collections: one JSON line per image, appended in batches, resumable.
+
+    inputs (files, folders, list files) -> names -> skip those already in the output
+        -> pipeline.predict (reading, preprocessing and inference overlap) -> JSONL rows
+
+A row is the printed result (`img_path`, `class_ids`, `scores`, `label_names`) plus
+`error` for an image that failed. Rows are written a batch at a time with one
+write() each, so a killed run loses at most the batch in flight, and a torn last
+line (a kill inside that write) is cut off on `resume`. The same writer serves the
+Ray runner (`pyml.batch_ray`), which is why dedup by `img_path` lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError, InputError
+from .inputs import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+
+# -- listing ---------------------------------------------------------------
+
+def _expand(item: str) -> Iterator[str]:
+    if item.startswith(("http://", "https://")):
+        yield item
+        return
+    path = Path(item).expanduser()  # the name the pipeline reports it under (./a.jpg -> a.jpg)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            yield str(path)  # classified, it becomes an error row saying the folder has no images
+        yield from (str(p) for p in files)
+    else:
+        yield str(path)  # a missing file becomes an error row naming it
+
+
+def read_list_file(path: str | Path) -> list[str]:
+    """Paths or URLs, one per line; blank lines and lines starting with '#' are skipped."""
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the input list: {exc.strerror or exc}") from exc
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def list_inputs(inputs: Iterable[str], from_list: str | Path | None = None) -> list[str]:
+    """Every image name the job covers, in order, each once: files as given, folders
+    walked recursively (sorted), list-file lines as they are (folders in them walked too)."""
+    items = list(inputs) + (read_list_file(from_list) if from_list else [])
+    if not items:
+        raise ConfigError("no inputs: give files, folders or --from_list FILE")
+    seen: dict[str, None] = {}
+    for item in items:
+        for name in _expand(str(item)):
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+# -- the output file -------------------------------------------------------
+
+class JsonlOutput:
+    """The result file: reads back what a previous run wrote, appends the rest.
+
+    A line is only ever written whole, ending in a newline, in one write() of a whole
+    batch; what follows the last newline after a kill is a torn line and is cut off.
+    A name already written is never written again (Ray may run a batch twice).
+    """
+
+    def __init__(self, path: str | Path, resume: bool = False, overwrite: bool = False) -> None:
+        self.path = Path(path).expanduser()
+        self.done: set[str] = set()
+        self.failed_before = 0
+        if self.path.is_dir():
+            raise ConfigError(f"{self.path}: --output is a folder; give a file name such as results.jsonl")
+        exists = self.path.exists() and self.path.stat().st_size > 0
+        if exists and not (resume or overwrite):
+            raise ConfigError(f"{self.path} already holds results: pass --resume to go on from "
+                              "where it stopped, or --overwrite to start again")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if exists and resume:
+            self._recover()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if overwrite and not resume else 0)
+        self._fd = os.open(self.path, flags, 0o644)
+
+    def _recover(self) -> None:
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            log.warning("%s: cutting off a torn last line (%d bytes) left by an interrupted run",
+                        self.path, len(data) - end)
+            os.truncate(self.path, end)
+        for number, line in enumerate(data[:end].splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                name = row["img_path"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{self.path}:{number}: not a pyml result row ({exc}); "
+                                  "is this the right --output file?") from exc
+            self.done.add(name)
+            self.failed_before += "error" in row
+
+    def write(self, rows: Iterable[dict]) -> list[dict]:
+        """Appends the rows not written yet; returns those it wrote."""
+        new, lines = [], []
+        for row in rows:
+            name = row["img_path"]
+            if name in self.done:
+                continue
+            self.done.add(name)
+            new.append(row)
+            lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+        if lines:
+            payload = "".join(lines).encode("utf-8")
+            written = 0
+            while written < len(payload):  # os.write may write less than asked (a full disk says so)
+                written += os.write(self._fd, payload[written:])
+        return new
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "JsonlOutput":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -- progress --------------------------------------------------------------
+
+class Progress:
+    """A tqdm bar on stderr: rate, ETA and failures so far."""
+
+    def __init__(self, total: int, already: int, enabled: bool = True) -> None:
+        from tqdm import tqdm
+
+        self.failed = 0
+        self.bar = tqdm(total=total, unit="img", file=sys.stderr, disable=not enabled,
+                        dynamic_ncols=True, mininterval=0.5, smoothing=0.1,
+                        desc="pyml batch" + (f" (resumed, {already} done before)" if already else ""))
+        self.bar.set_postfix(failed=0, refresh=False)
+
+    def step(self, rows: list[dict]) -> None:
+        failed = sum("error" in row for row in rows)
+        if failed:
+            self.failed += failed
+            self.bar.set_postfix(failed=self.failed, refresh=False)
+        self.bar.update(len(rows))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@dataclass
+class BatchSummary:
+    output: Path
+    total: int  # inputs the job covers
+    skipped: int  # already in the output before this run
+    written: int
+    failed: int  # failed rows written by this run
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        resumed = f", {self.skipped} were already done" if self.skipped else ""
+        return (f"pyml batch: {self.written} images in {self.seconds:.1f} s ({self.rate:.1f} img/s), "
+                f"{self.failed} failed{resumed}; results in {self.output}")
+
+
+# -- the job ---------------------------------------------------------------
+
+def _save(result, save_path: str) -> None:
+    try:
+        result.save_to_json(save_path)
+        result.save_to_img(save_path)
+    except (InputError, OSError) as exc:
+        log.warning("%s: could not save the visualisation: %s", result.input_path, exc)
+
+
+def run_batch(pipeline, inputs: Iterable[str], output: str | Path, from_list: str | Path | None = None,
+              resume: bool = False, overwrite: bool = False, batch_size: int | None = None,
+              threshold=None, top_k: int | None = None, save_path: str | None = None,
+              progress: bool = True) -> BatchSummary:
+    """Classifies every input not yet in `output` with `pipeline` on this machine."""
+    names = list_inputs(inputs, from_list)
+    started = time.perf_counter()
+    with JsonlOutput(output, resume=resume, overwrite=overwrite) as out:
+        todo = [n for n in names if n not in out.done]
+        skipped = len(names) - len(todo)
+        batch_size = pipeline.config.with_overrides(batch_size=batch_size).batch_size
+        bar = Progress(len(todo), skipped, enabled=progress)
+        written = 0
+        pending: list[dict] = []
+        try:
+            for result in pipeline.predict(todo, batch_size=batch_size, threshold=threshold, top_k=top_k,
+                                           on_error="return"):
+                if save_path and result.error is None:
+                    _save(result, save_path)
+                pending.append(dict(result))
+                if len(pending) >= batch_size:
+                    new = out.write(pending)
+                    written += len(new)
+                    bar.step(new)
+                    pending = []
+            new = out.write(pending)
+            written += len(new)
+            bar.step(new)
+        finally:
+            bar.close()
+    return BatchSummary(out.path, len(names), skipped, written, bar.failed, time.perf_counter() - started)

@@ -1,0 +1,130 @@
+"""The batch job as a Ray Data pipeline, for collections one machine cannot tag in time.
+
+    driver: list inputs, drop those already in the output
+      -> ray.data.from_items(names)            blocks of names, 4 inference batches each
+      -> map_batches(Tagger, actor pool)       one pyml pipeline per actor, --cpus_per_worker
+                                               each; it reads its block's files (or URLs) itself
+      -> driver: iter_batches -> JsonlOutput   one file, rows deduplicated by img_path
+
+The output is a single JSONL file written by the driver, the same file and row form
+as the single-machine job: resume reads it back, and a batch that Ray runs twice
+(an actor died after answering) is written once. Rows arrive in completion order.
+Worker nodes need pyml installed and must see the same paths (model dir, pipeline
+YAML, input files, --save_path) as the driver: a shared file system, or URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .batch import BatchSummary, JsonlOutput, Progress, _save, list_inputs
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+BATCHES_PER_BLOCK = 4  # inference batches per Ray block: enough for reading to overlap inference
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("running on Ray needs Ray Data: pip install 'pyml[ray]' "
+                          f"(import failed: {exc})") from exc
+    return ray
+
+
+class Tagger:
+    """A Ray Data actor holding one pipeline; turns a block of image names into JSON rows."""
+
+    def __init__(self, pipeline: str, overrides: dict[str, Any], threshold: Any, top_k: int | None,
+                 save_path: str | None) -> None:
+        from .registry import create_pipeline
+
+        self.pipeline = create_pipeline(pipeline, **overrides)
+        self.threshold, self.top_k = threshold, top_k
+        self.save_path = save_path
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        # The actor reads its own files: predict() overlaps reading and preprocessing
+        # with inference, and image bytes never pass through the object store.
+        results = list(self.pipeline.predict([str(name) for name in batch["item"]], threshold=self.threshold,
+                                             top_k=self.top_k, on_error="return"))
+        if self.save_path:
+            for result in results:
+                if result.error is None:
+                    _save(result, self.save_path)
+        rows = [json.dumps(result, ensure_ascii=False) for result in results]
+        return {"row": np.array(rows, dtype=object)}
+
+
+def _connect(ray, address: str | None, local_cpus: int | None) -> None:
+    if not log.isEnabledFor(logging.INFO):  # Ray's notices are for --verbose only
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    options = dict(include_dashboard=False, log_to_driver=False,
+                   logging_level=logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR)
+    if address:
+        ray.init(address=address, **options)
+    else:
+        # "local" starts a new cluster even where one already runs on this machine
+        ray.init(address="local", num_cpus=local_cpus, object_store_memory=512 * 1024 * 1024, **options)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # pyml draws one bar, for rows written
+    context.print_on_execution_start = False
+
+
+def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | Path,
+                     address: str | None = None, local_cpus: int | None = None, workers: int | None = None,
+                     cpus_per_worker: int = 1, from_list: str | Path | None = None, resume: bool = False,
+                     overwrite: bool = False, batch_size: int | None = None, threshold: Any = None,
+                     top_k: int | None = None, save_path: str | None = None, progress: bool = True,
+                     **overrides: Any) -> BatchSummary:
+    """The batch job on a Ray cluster (`address`, e.g. 'auto', 'HOST:6379' or 'ray://HOST:10001')
+    or on a local one this call starts with `local_cpus` CPUs; `workers` actors (default:
+    the cluster's CPUs / cpus_per_worker), each with a pipeline using cpus_per_worker threads."""
+    if (address is None) == (local_cpus is None):
+        raise ConfigError("give exactly one of a Ray address (--ray) or a local worker count (--ray_local)")
+    if cpus_per_worker < 1:
+        raise ConfigError(f"cpus_per_worker must be >= 1, not {cpus_per_worker}")
+    ray = _import_ray()
+    names = list_inputs(inputs, from_list)
+    batch_size = batch_size or 8
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides.update(cpu_threads=cpus_per_worker, preprocess_threads=cpus_per_worker, batch_size=batch_size)
+    started = time.perf_counter()
+    with JsonlOutput(output, resume=resume, overwrite=overwrite) as out:
+        todo = [n for n in names if n not in out.done]
+        skipped = len(names) - len(todo)
+        written = 0
+        bar = Progress(len(todo), skipped, enabled=progress)
+        if todo:
+            _connect(ray, address, local_cpus)
+            try:
+                cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+                workers = workers or max(1, cluster_cpus // cpus_per_worker)
+                log.info("ray: %d CPUs in the cluster, %d workers of %d CPU", cluster_cpus, workers,
+                         cpus_per_worker)
+                dataset = ray.data.from_items(todo).map_batches(
+                    Tagger, batch_size=batch_size * BATCHES_PER_BLOCK, num_cpus=cpus_per_worker,
+                    compute=ray.data.ActorPoolStrategy(size=workers),
+                    fn_constructor_kwargs=dict(pipeline=str(pipeline), overrides=overrides, threshold=threshold,
+                                               top_k=top_k,
+                                               save_path=save_path))
+                for block in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                    new = out.write(json.loads(row) for row in block["row"])
+                    written += len(new)
+                    bar.step(new)
+            finally:
+                bar.close()
+                ray.shutdown()
+        else:
+            bar.close()
+    return BatchSummary(out.path, len(names), skipped, written, bar.failed, time.perf_counter() - started)

@@ -1,0 +1,261 @@
+"""`pyml batch`: rows equal predict(), resume after SIGKILL, and the same job on a real
+local Ray cluster (a head node plus a second node joining it), including a killed actor."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import images
+import pyml
+from pyml.batch import JsonlOutput, list_inputs, run_batch
+from pyml.errors import ConfigError
+
+PYML = [sys.executable, "-m", "pyml.cli"]
+
+
+def _write_collection(folder: Path, count: int, size=(160, 120)) -> list[str]:
+    """`count` real-photo crops as JPEG and PNG, in two sub-folders."""
+    photos = list(images.photos().values())
+    names = []
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        y, x = (i * 7) % (photo.shape[0] - 200), (i * 13) % (photo.shape[1] - 260)
+        crop = cv2.resize(np.ascontiguousarray(photo[y:y + 200, x:x + 260, ::-1]), size)
+        path = folder / ("a" if i % 2 else "b") / f"{i:05d}{'.jpg' if i % 3 else '.png'}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), crop)
+        names.append(str(path))
+    return names
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _by_name(rows: list[dict]) -> dict[str, dict]:
+    named = {row["img_path"]: row for row in rows}
+    assert len(named) == len(rows), "a row is written twice"
+    return named
+
+
+def _assert_same_rows(got: dict[str, dict], expected: dict[str, dict]) -> None:
+    assert sorted(got) == sorted(expected)
+    for name, row in expected.items():
+        other = got[name]
+        assert other.get("error", {}).get("reason") == row.get("error", {}).get("reason"), name
+        assert other["class_ids"] == row["class_ids"], name
+        assert other["label_names"] == row["label_names"], name
+        np.testing.assert_allclose(other["scores"], row["scores"], atol=2e-5, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return pyml.create_pipeline(batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    """Good pictures in nested folders plus a corrupt JPEG, an empty file and a text file
+    named like an image."""
+    folder = tmp_path_factory.mktemp("collection")
+    _write_collection(folder, 40)
+    (folder / "a" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (folder / "b" / "empty.png").write_bytes(b"")
+    (folder / "b" / "notes.jpg").write_text("hello", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def expected(demo, collection):
+    return {r["img_path"]: dict(r) for r in demo.predict(str(collection), on_error="return")}
+
+
+def test_rows_equal_predict_with_bad_files_as_error_rows(demo, collection, expected, tmp_path):
+    out = tmp_path / "results.jsonl"
+    summary = run_batch(demo, [str(collection), str(tmp_path / "missing.jpg")], out, progress=False)
+    rows = _by_name(_rows(out))
+    assert rows.pop(str(tmp_path / "missing.jpg"))["error"]["reason"] == "not_found"
+    assert rows == expected  # same process, same batches: identical rows
+    failed = {Path(n).name for n, r in rows.items() if "error" in r}
+    assert failed == {"corrupt.jpg", "empty.png", "notes.jpg"}
+    assert (summary.written, summary.failed, summary.skipped) == (len(expected) + 1, 4, 0)
+
+
+def test_list_file_and_normalised_names(collection, tmp_path, monkeypatch):
+    one = sorted((collection / "a").glob("*.jpg"))[0]
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# a comment\n\n{one}\n{collection / 'b'}\n{one}\n", encoding="utf-8")
+    names = list_inputs([], listing)
+    assert names[0] == str(one) and names.count(str(one)) == 1  # each input once
+    assert len(names) == 1 + len(list((collection / "b").iterdir()))
+    monkeypatch.chdir(collection)
+    assert list_inputs(["./a/" + one.name]) == ["a/" + one.name]  # the name predict() reports
+    with pytest.raises(ConfigError, match="no inputs"):
+        list_inputs([])
+
+
+def test_existing_output_needs_resume_or_overwrite(demo, collection, tmp_path):
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"img_path": "x", "class_ids": []}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="--resume"):
+        run_batch(demo, [str(collection)], out, progress=False)
+    run_batch(demo, [str(collection / "a")], out, overwrite=True, progress=False)
+    assert "x" not in _by_name(_rows(out))
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("this is not json\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"garbage.jsonl:1: not a pyml result row"):
+        JsonlOutput(garbage, resume=True)
+
+
+def test_cli_exit_status_progress_and_summary(collection, tmp_path):
+    out = tmp_path / "results.jsonl"
+    run = subprocess.run([*PYML, "batch", str(collection / "a"), "--output", str(out), "--batch_size", "4"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stderr  # corrupt.jpg failed
+    assert "img/s" in run.stderr and "failed=1" in run.stderr  # the tqdm bar
+    assert "1 failed" in run.stderr.splitlines()[-1] and str(out) in run.stderr.splitlines()[-1]
+    assert run.stdout == ""
+    again = subprocess.run([*PYML, "batch", str(collection / "a"), "--output", str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def _wait_for_rows(path: Path, at_least: int, process: subprocess.Popen, timeout: float = 240) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            count = path.read_bytes().count(b"\n")
+            if count >= at_least:
+                return count
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        time.sleep(0.02)
+    raise AssertionError(f"{path}: fewer than {at_least} rows after {timeout} s")
+
+
+def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
+    folder = tmp_path / "many"
+    names = _write_collection(folder, 1500, size=(320, 240))
+    out = tmp_path / "results.jsonl"
+    job = subprocess.Popen([*PYML, "batch", str(folder), "--output", str(out), "--batch_size", "4",
+                            "--no_progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_rows(out, 40, job)
+        job.send_signal(signal.SIGKILL)
+    finally:
+        job.kill()
+        job.communicate(timeout=30)
+    before = _rows(out)
+    assert 40 <= len(before) < len(names), "the job was not killed partway"
+    with open(out, "ab") as f:  # and a kill inside a write: a torn last line
+        f.write(b'{"img_path": "' + names[-1].encode() + b'", "class_i')
+    resumed = subprocess.run([*PYML, "batch", str(folder), "--output", str(out), "--resume", "--batch_size", "4"],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(before)} were already done" in resumed.stderr
+    rows = _by_name(_rows(out))
+    expected = {r["img_path"]: dict(r) for r in demo.predict(names, on_error="return")}
+    _assert_same_rows(rows, expected)
+    assert _rows(out)[:len(before)] == before  # what was there is kept as it was
+
+
+# -- Ray -------------------------------------------------------------------
+
+def test_ray_local_gives_the_single_process_rows(collection, expected, tmp_path):
+    pytest.importorskip("ray.data", reason="pyml[ray] is not installed")
+    out = tmp_path / "ray.jsonl"
+    run = subprocess.run([*PYML, "batch", str(collection), "--output", str(out), "--ray_local", "2",
+                          "--batch_size", "4", "--no_progress"], capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
+    assert run.returncode == 1, run.stderr[-3000:]  # the three bad files
+    _assert_same_rows(_by_name(_rows(out)), expected)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """A head node and a second node joining it, one CPU each, on loopback; stopped at the end."""
+    pytest.importorskip("ray.data", reason="pyml[ray] is not installed")
+    ray_cli = shutil.which("ray")
+    assert ray_cli, "the ray command comes with pyml[ray]"
+    home = tmp_path_factory.mktemp("ray")
+    token = home / "auth_token"
+    token.write_text(secrets.token_hex(32), encoding="utf-8")
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_USAGE_STATS_ENABLED="0")
+    port = _free_port()
+    node = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=200000000"]
+    stop = [ray_cli, "stop", "--force"]
+    try:
+        subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--include-dashboard=false",
+                        "--disable-usage-stats", *node], env=env, check=True, capture_output=True, timeout=180)
+        subprocess.run([ray_cli, "start", f"--address=127.0.0.1:{port}", *node], env=env, check=True,
+                       capture_output=True, timeout=180)
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run(stop, env=env, capture_output=True, timeout=180)
+
+
+def _ray_job(address: str, env: dict, inputs: list[str], out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([*PYML, "batch", *inputs, "--output", str(out), "--ray", address, "--batch_size", "4",
+                             "--no_progress", *extra], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_ray_cluster_gives_the_single_process_rows(ray_cluster, collection, expected, tmp_path):
+    address, env = ray_cluster
+    out = tmp_path / "ray.jsonl"
+    job = _ray_job(address, env, [str(collection)], out)
+    _, stderr = job.communicate(timeout=600)
+    assert job.returncode == 1, stderr  # the three bad files
+    _assert_same_rows(_by_name(_rows(out)), expected)
+
+
+def test_ray_actor_killed_mid_run_loses_and_doubles_nothing(ray_cluster, demo, tmp_path):
+    address, env = ray_cluster
+    names = _write_collection(tmp_path / "many", 1200, size=(320, 240))
+    out = tmp_path / "ray.jsonl"
+    job = _ray_job(address, env, [str(tmp_path / "many")], out)
+    try:
+        _wait_for_rows(out, 8, job)
+        actors = subprocess.run(["pgrep", "-f", r"MapWorker\(MapBatches\(Tagger"], capture_output=True,
+                                text=True).stdout.split()
+        assert actors, "no Tagger actor process found"
+        os.kill(int(actors[0]), signal.SIGKILL)
+        killed_at = out.read_bytes().count(b"\n")
+    finally:
+        if job.poll() is None and "killed_at" not in locals():
+            job.kill()
+        _, stderr = job.communicate(timeout=600)
+    assert killed_at < len(names), "the job ended before the actor was killed"
+    assert job.returncode == 0, stderr[-3000:]
+    expected = {r["img_path"]: dict(r) for r in demo.predict(names, on_error="return")}
+    _assert_same_rows(_by_name(_rows(out)), expected)
+
+
+def test_ray_resume_skips_what_is_done(ray_cluster, collection, expected, tmp_path):
+    address, env = ray_cluster
+    out = tmp_path / "ray.jsonl"
+    first = sorted(expected)[:10]
+    out.write_text("".join(json.dumps(expected[n]) + "\n" for n in first), encoding="utf-8")
+    job = _ray_job(address, env, [str(collection)], out, "--resume")
+    _, stderr = job.communicate(timeout=600)
+    assert job.returncode == 1, stderr
+    assert "10 were already done" in stderr
+    _assert_same_rows(_by_name(_rows(out)), expected)
