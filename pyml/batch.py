@@ -148,12 +148,16 @@ class Progress:
         from tqdm import tqdm
 
         self.failed = 0
+        self.started = time.perf_counter()
+        self.first: tuple[float, int] | None = None  # when the first rows were written, and how many
         self.bar = tqdm(total=total, unit="img", file=sys.stderr, disable=not enabled,
                         dynamic_ncols=True, mininterval=0.5, smoothing=0.1,
                         desc="pyml batch" + (f" (resumed, {already} done before)" if already else ""))
         self.bar.set_postfix(failed=0, refresh=False)
 
     def step(self, rows: list[dict]) -> None:
+        if rows and self.first is None:
+            self.first = (time.perf_counter(), len(rows))
         failed = sum("error" in row for row in rows)
         if failed:
             self.failed += failed
@@ -162,6 +166,16 @@ class Progress:
 
     def close(self) -> None:
         self.bar.close()
+        self.ended = time.perf_counter()
+
+    def summary(self, output: Path, total: int, skipped: int, written: int) -> "BatchSummary":
+        startup = steady = 0.0
+        if self.first is not None:
+            startup = self.first[0] - self.started
+            if self.ended > self.first[0] and written > self.first[1]:
+                steady = (written - self.first[1]) / (self.ended - self.first[0])
+        return BatchSummary(output, total, skipped, written, self.failed, self.ended - self.started,
+                            startup, steady)
 
 
 @dataclass
@@ -172,6 +186,8 @@ class BatchSummary:
     written: int
     failed: int  # failed rows written by this run
     seconds: float
+    startup_s: float = 0.0  # until the first rows were written (model load; on Ray, cluster and actors)
+    steady_rate: float = 0.0  # images/s from the first written rows to the end
 
     @property
     def rate(self) -> float:
@@ -199,7 +215,6 @@ def run_batch(pipeline, inputs: Iterable[str], output: str | Path, from_list: st
               progress: bool = True) -> BatchSummary:
     """Classifies every input not yet in `output` with `pipeline` on this machine."""
     names = list_inputs(inputs, from_list)
-    started = time.perf_counter()
     with JsonlOutput(output, resume=resume, overwrite=overwrite) as out:
         todo = [n for n in names if n not in out.done]
         skipped = len(names) - len(todo)
@@ -223,4 +238,4 @@ def run_batch(pipeline, inputs: Iterable[str], output: str | Path, from_list: st
             bar.step(new)
         finally:
             bar.close()
-    return BatchSummary(out.path, len(names), skipped, written, bar.failed, time.perf_counter() - started)
+    return bar.summary(out.path, len(names), skipped, written)

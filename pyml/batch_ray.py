@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,6 @@ def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | 
     batch_size = batch_size or 8
     overrides = {k: v for k, v in overrides.items() if v is not None}
     overrides.update(cpu_threads=cpus_per_worker, preprocess_threads=cpus_per_worker, batch_size=batch_size)
-    started = time.perf_counter()
     with JsonlOutput(output, resume=resume, overwrite=overwrite) as out:
         todo = [n for n in names if n not in out.done]
         skipped = len(names) - len(todo)
@@ -109,11 +107,14 @@ def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | 
             _connect(ray, address, local_cpus)
             try:
                 cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
-                workers = workers or max(1, cluster_cpus // cpus_per_worker)
+                block = batch_size * BATCHES_PER_BLOCK
+                blocks = -(-len(todo) // block)
+                # no more actors than blocks: an idle actor only costs its start-up
+                workers = min(workers or max(1, cluster_cpus // cpus_per_worker), blocks)
                 log.info("ray: %d CPUs in the cluster, %d workers of %d CPU", cluster_cpus, workers,
                          cpus_per_worker)
-                dataset = ray.data.from_items(todo).map_batches(
-                    Tagger, batch_size=batch_size * BATCHES_PER_BLOCK, num_cpus=cpus_per_worker,
+                dataset = ray.data.from_items(todo, override_num_blocks=blocks).map_batches(
+                    Tagger, batch_size=block, num_cpus=cpus_per_worker,
                     compute=ray.data.ActorPoolStrategy(size=workers),
                     fn_constructor_kwargs=dict(pipeline=str(pipeline), overrides=overrides, threshold=threshold,
                                                top_k=top_k,
@@ -127,4 +128,4 @@ def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | 
                 ray.shutdown()
         else:
             bar.close()
-    return BatchSummary(out.path, len(names), skipped, written, bar.failed, time.perf_counter() - started)
+    return bar.summary(out.path, len(names), skipped, written)
