@@ -10,6 +10,7 @@
     pyml convert_dataset --from coco ANNOTATIONS.json IMAGES_DIR OUT_DIR
     pyml train DATASET --model ARCH --output OUT [--epochs --batch_size --lr ...] [--resume]
     pyml eval MODEL_DIR DATASET
+    pyml convert MODEL_DIR [--force]
     pyml batch INPUT... --output results.jsonl [--from_list FILE] [--resume] [--save_path DIR]
          [--ray ADDRESS | --ray_local N] [--workers N] [--cpus_per_worker N]
 
@@ -39,11 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--top_k", type=int, help="keep at most K labels per image")
     p.add_argument("--batch_size", type=int, help="images per inference batch")
     p.add_argument("--decode_mode", choices=("exact", "fast"), help="JPEG decode mode")
+    _backend_flags(p)
     p.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline's YAML")
     p.add_argument("--config_save_path", help="where --get_pipeline_config writes (default: .)")
     p.add_argument("-y", "--yes", action="store_true", help="overwrite files without asking")
     p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
+
+
+def _backend_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", help="paddle (default), openvino, onnxruntime, or auto (the fastest "
+                   "measured on this machine whose scores match Paddle's)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), help="fp32 (default) or bf16 "
+                   "(CPUs with avx512_bf16/AMX; changes scores slightly)")
 
 
 def _confirm_overwrite(path: str, assume_yes: bool) -> bool:
@@ -104,7 +113,8 @@ def _predict(args) -> int:
     from .registry import create_pipeline
 
     pipeline = create_pipeline(args.pipeline, device=args.device, batch_size=args.batch_size,
-                               top_k=args.top_k, decode_mode=args.decode_mode)
+                               top_k=args.top_k, decode_mode=args.decode_mode, backend=args.backend,
+                               precision=args.precision)
     progress = _Progress(_count_images(args.input))
     try:
         results = pipeline.predict(args.input, threshold=args.threshold, on_error="return")
@@ -141,6 +151,7 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=50051)
     p.add_argument("--device", help="cpu (default), gpu:N")
+    _backend_flags(p)
     p.add_argument("--max_batch_size", type=int, default=8)
     p.add_argument("--max_queue_delay_ms", type=float, default=5.0)
     p.add_argument("--max_queue", type=int, default=256, help="waiting requests before RESOURCE_EXHAUSTED")
@@ -191,7 +202,8 @@ def _serve(args) -> int:
         name, sep, source = spec.partition("=")
         if not sep:
             name, source = "", spec
-        pipeline = create_pipeline(source, device=args.device)
+        pipeline = create_pipeline(source, device=args.device, backend=args.backend, precision=args.precision,
+                                   batch_size=args.max_batch_size)
         models[name or pipeline.model.model_name] = pipeline
     options = ServerOptions(max_batch_size=args.max_batch_size, max_queue_delay_ms=args.max_queue_delay_ms,
                             max_queue=args.max_queue, max_message_bytes=args.max_message_mb * 1024 * 1024,
@@ -351,6 +363,7 @@ def _batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float)
     p.add_argument("--top_k", type=int)
     p.add_argument("--decode_mode", choices=("exact", "fast"))
+    _backend_flags(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--ray", metavar="ADDRESS", help="run on this Ray cluster (auto, HOST:PORT, ray://HOST:PORT)")
     where.add_argument("--ray_local", type=int, metavar="N", help="run on a local Ray cluster of N CPUs")
@@ -372,15 +385,42 @@ def _batch(args) -> int:
 
         summary = run_batch_on_ray(args.pipeline, address=args.ray, local_cpus=args.ray_local,
                                    workers=args.workers, cpus_per_worker=args.cpus_per_worker,
-                                   device=args.device, decode_mode=args.decode_mode, **common)
+                                   device=args.device, decode_mode=args.decode_mode, backend=args.backend,
+                                   precision=args.precision, **common)
     else:
         from .batch import run_batch
         from .registry import create_pipeline
 
-        pipeline = create_pipeline(args.pipeline, device=args.device, decode_mode=args.decode_mode)
+        pipeline = create_pipeline(args.pipeline, device=args.device, decode_mode=args.decode_mode,
+                                   backend=args.backend, precision=args.precision)
         summary = run_batch(pipeline, **common)
     print(summary.line(), file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _convert_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml convert", description="Write MODEL_DIR/inference.onnx "
+                                "(paddle2onnx + constant folding) for the openvino and onnxruntime backends.")
+    p.add_argument("model_dir")
+    p.add_argument("--force", action="store_true", help="convert again even if an up-to-date file is there")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _convert(args) -> int:
+    from .backends.onnx_convert import convert, find_onnx, model_hash
+    from .model_dir import load_model_dir
+
+    model = load_model_dir(Path(args.model_dir))
+    target = Path(model.model_file).parent / "inference.onnx"
+    digest = model_hash(model.model_file, model.params_file)
+    found = find_onnx(model.model_file, model.params_file, digest)
+    if found == target and not args.force:
+        print(f"pyml convert: {target} is up to date", file=sys.stderr)
+        return 0
+    convert(model.model_file, model.params_file, target, digest)
+    print(f"pyml convert: wrote {target} ({target.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    return 0
 
 
 SUBCOMMANDS = {
@@ -391,6 +431,7 @@ SUBCOMMANDS = {
     "train": (_train_parser, _train),
     "eval": (_eval_parser, _eval),
     "batch": (_batch_parser, _batch),
+    "convert": (_convert_parser, _convert),
 }
 
 

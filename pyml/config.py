@@ -4,7 +4,7 @@ Two layouts are read:
 - PaddleX 3.x: `pipeline_name` + `SubModules.ImageMultiLabelClassification.{model_name,
   model_dir, batch_size, threshold}` (+ `device` at the top or in the section);
 - the older seed form: `Global.pipeline_name` + `Pipeline.{model, batch_size, device}`.
-pyml's own keys (`top_k`, `decode_mode`, `backend`, `cpu_threads`, `enable_mkldnn`,
+pyml's own keys (`top_k`, `decode_mode`, `backend`, `precision`, `cpu_threads`, `enable_mkldnn`,
 `preprocess_threads`) sit beside them. Every mistake is a ConfigError naming the key.
 """
 
@@ -25,6 +25,7 @@ PIPELINE_NAME = "image_multilabel_classification"
 PIPELINE_ALIASES = {PIPELINE_NAME: PIPELINE_NAME, "multi_label_image_classification": PIPELINE_NAME}
 SECTION = "ImageMultiLabelClassification"
 DECODE_MODES = ("exact", "fast")
+PRECISIONS = ("fp32", "bf16")
 DEMO_MODEL_NAME = "pyml-demo-digits_ML"
 
 
@@ -38,7 +39,8 @@ class PipelineConfig:
     top_k: int | None = None
     device: str | None = None
     decode_mode: str = "exact"
-    backend: str = "paddle"
+    backend: str = "paddle"  # paddle | openvino | onnxruntime | auto | an entry-point plugin
+    precision: str = "fp32"  # fp32 | bf16 (opt-in: it changes scores)
     cpu_threads: int = 0  # 0: one per core available to this process (Paddle's own default is 1)
     enable_mkldnn: bool = True
     preprocess_threads: int = 0  # 0: one per core
@@ -78,6 +80,10 @@ def validate(config: PipelineConfig) -> PipelineConfig:
                           f"not {config.decode_mode!r}")
     if not isinstance(config.enable_mkldnn, bool):
         raise ConfigError(f"{src}: enable_mkldnn must be true or false")
+    if config.precision not in PRECISIONS:
+        raise ConfigError(f"{src}: precision must be one of {', '.join(PRECISIONS)}, not {config.precision!r}")
+    if not isinstance(config.backend, str) or not config.backend:
+        raise ConfigError(f"{src}: backend must be a backend name, not {config.backend!r}")
     try:
         parse_device(config.device)
     except ConfigError as exc:
@@ -91,10 +97,10 @@ def validate(config: PipelineConfig) -> PipelineConfig:
 
 
 _SECTION_KEYS = {"module_name", "model_name", "model_dir", "batch_size", "threshold", "top_k",
-                 "device", "decode_mode", "backend", "cpu_threads", "enable_mkldnn",
+                 "device", "decode_mode", "backend", "precision", "cpu_threads", "enable_mkldnn",
                  "preprocess_threads"}
 _SEED_KEYS = {"model", "model_dir", "batch_size", "device", "threshold", "top_k", "decode_mode",
-              "backend", "cpu_threads", "enable_mkldnn", "preprocess_threads"}
+              "backend", "precision", "cpu_threads", "enable_mkldnn", "preprocess_threads"}
 
 
 def _from_mapping(data: dict, source: str) -> PipelineConfig:

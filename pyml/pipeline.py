@@ -54,15 +54,18 @@ class MultiLabelClassificationPipeline:
         self.model: ModelSpec = load_model_dir(model_dir)
         spec = _native.PreprocessSpec(**self.model.preprocess, decode_mode=config.decode_mode)
         self._preprocessor = _native.Preprocessor(spec, threads=config.preprocess_threads)
+        size = self.model.input_size or (self.model.preprocess["short_side"],) * 2
         self._backend = create_backend(config.backend, self.model.model_file, self.model.params_file,
                                        parse_device(config.device), cpu_threads=config.cpu_threads,
-                                       enable_mkldnn=config.enable_mkldnn)
+                                       enable_mkldnn=config.enable_mkldnn, precision=config.precision,
+                                       input_shape=(config.batch_size, 3, size[1], size[0]))
+        self.backend_name = getattr(self._backend, "name", config.backend)
         self._check_outputs()
         self._default_threshold = self._resolve(
             config.threshold if config.threshold is not None else self.model.threshold,
             "pipeline threshold" if config.threshold is not None else f"{model_dir}/inference.yml threshold")
-        log.info("pipeline ready: %s from %s on %s (decode %s)", self.model.model_name, model_dir,
-                 config.device or "cpu", config.decode_mode)
+        log.info("pipeline ready: %s from %s on %s (backend %s, %s, decode %s)", self.model.model_name,
+                 model_dir, config.device or "cpu", self.backend_name, config.precision, config.decode_mode)
 
     @property
     def labels(self) -> list[str]:

@@ -1,6 +1,8 @@
 """Inference runtimes as plugins.
 
-A backend is found by name: the built-in `paddle`, or any entry point in the
+A backend is found by name: the built-in `paddle` (the reference), `openvino` and
+`onnxruntime` (over the model's converted ONNX file, optional extras), `auto` (the
+fastest of those on this machine, by measurement), or any entry point in the
 group `pyml.backends` whose object is a factory
 `factory(model_file: Path, params_file: Path, device: Device, **options) -> Backend`.
 """
@@ -16,7 +18,11 @@ from .base import Backend
 from .device import Device, parse_device
 
 ENTRY_POINT_GROUP = "pyml.backends"
-_BUILTIN = {"paddle": "pyml.backends.paddle:PaddleBackend"}
+_BUILTIN = {"paddle": "pyml.backends.paddle:PaddleBackend",
+            "openvino": "pyml.backends.openvino:OpenVinoBackend",
+            "onnxruntime": "pyml.backends.onnxruntime:OnnxRuntimeBackend",
+            "auto": "pyml.backends.auto:create_auto"}
+PRECISIONS = ("fp32", "bf16")
 
 
 def _load(target: str):
@@ -32,6 +38,10 @@ def available_backends() -> list[str]:
 
 def create_backend(name: str, model_file: Path, params_file: Path, device: Device,
                    **options) -> Backend:
+    """options: cpu_threads, enable_mkldnn, precision (fp32 | bf16), and for `auto`
+    input_shape (the batch shape it measures with); a backend ignores what it has no use for."""
+    if name != "auto":
+        options.pop("input_shape", None)
     if name in _BUILTIN:
         factory = _load(_BUILTIN[name])
     else:

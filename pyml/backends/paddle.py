@@ -67,6 +67,16 @@ def check_device(device: Device) -> None:
                            f"support {device.kind.upper()} devices")
 
 
+def _check_bf16(device: Device, enable_mkldnn: bool) -> None:
+    from paddle.base import core  # noqa: PLC0415
+
+    if device.kind != "cpu" or not enable_mkldnn:
+        raise BackendError("precision bf16 is offered on the CPU with oneDNN (enable_mkldnn: true) only")
+    if not core.supports_bfloat16_fast_performance():
+        raise BackendError("precision bf16 needs a CPU with bf16 instructions (avx512_bf16 or AMX); "
+                           "this one has none, so oneDNN would emulate it slower than fp32")
+
+
 def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -77,10 +87,16 @@ def usable_cores() -> int:
 class PaddleBackend:
     """Runs a PaddleX inference directory's graph: float32 [N,3,H,W] in, [N,C] out."""
 
+    name = "paddle"
+
     def __init__(self, model_file: Path, params_file: Path, device: Device,
-                 cpu_threads: int = 0, enable_mkldnn: bool = True) -> None:
+                 cpu_threads: int = 0, enable_mkldnn: bool = True, precision: str = "fp32") -> None:
         inference = _import_inference()
         check_device(device)
+        if precision not in ("fp32", "bf16"):
+            raise BackendError(f"backend 'paddle': precision must be fp32 or bf16, not {precision!r}")
+        if precision == "bf16":
+            _check_bf16(device, enable_mkldnn)
         config = inference.Config(str(model_file), str(params_file))
         if device.kind == "cpu":
             config.disable_gpu()
@@ -90,6 +106,8 @@ class PaddleBackend:
             if enable_mkldnn:
                 config.enable_mkldnn()
                 config.set_mkldnn_cache_capacity(MKLDNN_CACHE_CAPACITY)
+                if precision == "bf16":
+                    config.enable_mkldnn_bfloat16()
             else:
                 config.disable_mkldnn()
         elif device.kind == "gpu":

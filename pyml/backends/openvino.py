@@ -1,0 +1,102 @@
+"""The OpenVINO backend (`pip install 'pyml[openvino]'`): CPU, fp32 by default, bf16 on request.
+
+It reads the model's converted ONNX file (pyml.backends.onnx_convert) and compiles it
+once per batch shape (a static shape runs faster than a dynamic one; the compiled
+shapes are kept, at most SHAPE_CACHE of them). Precision is pinned: on a CPU with bf16
+hardware OpenVINO would otherwise run bf16 by default and change the scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendError
+from .device import Device
+from .onnx_convert import onnx_for
+from .paddle import usable_cores
+
+log = logging.getLogger(__name__)
+SHAPE_CACHE = 16
+PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+
+
+def _import_openvino():
+    try:
+        import openvino  # noqa: PLC0415
+    except ImportError as exc:
+        raise BackendError(f"backend 'openvino' is not installed ({exc}): pip install 'pyml[openvino]'") from exc
+    return openvino
+
+
+def cpu_has_bf16(core) -> bool:
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVinoBackend:
+    name = "openvino"
+
+    def __init__(self, model_file: Path, params_file: Path, device: Device, cpu_threads: int = 0,
+                 precision: str = "fp32", **_ignored) -> None:
+        ov = _import_openvino()
+        if device.kind != "cpu":
+            raise BackendError(f"backend 'openvino' runs on the CPU here, not on '{device}' "
+                               "(use backend paddle for other devices)")
+        if precision not in PRECISIONS:
+            raise BackendError(f"backend 'openvino': precision must be one of {', '.join(PRECISIONS)}")
+        self._core = ov.Core()
+        if precision == "bf16" and not cpu_has_bf16(self._core):
+            raise BackendError("precision bf16 needs a CPU with bf16 instructions (avx512_bf16 or AMX); "
+                               "this one has none, so OpenVINO would emulate it slower than fp32")
+        self.onnx_file = onnx_for(Path(model_file), Path(params_file))
+        try:
+            self._model = self._core.read_model(str(self.onnx_file))
+        except Exception as exc:
+            raise BackendError(f"OpenVINO could not read {self.onnx_file}: {exc}") from exc
+        self.input_name = self._model.inputs[0].get_any_name()
+        self._settings = {"INFERENCE_PRECISION_HINT": PRECISIONS[precision],
+                          "INFERENCE_NUM_THREADS": cpu_threads if cpu_threads > 0 else usable_cores(),
+                          "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+        self._compiled: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._local = threading.local()  # an infer request per thread and shape
+        self.device, self.precision = device, precision
+        log.info("openvino %s: loaded %s (%s, %d threads)", ov.__version__, self.onnx_file, precision,
+                 self._settings["INFERENCE_NUM_THREADS"])
+
+    def _request(self, shape: tuple):
+        requests = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = self._local.requests = {}
+        with self._lock:
+            compiled = self._compiled.get(shape)
+            if compiled is None:
+                model = self._model.clone()
+                model.reshape({self.input_name: list(shape)})
+                compiled = self._core.compile_model(model, "CPU", self._settings)
+                self._compiled[shape] = compiled
+                if len(self._compiled) > SHAPE_CACHE:
+                    self._compiled.popitem(last=False)
+            else:
+                self._compiled.move_to_end(shape)
+        request = requests.get(shape)
+        if request is None or request[0] is not compiled:
+            request = requests[shape] = (compiled, compiled.create_infer_request())
+        return request[1]
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        try:
+            request = self._request(tuple(batch.shape))
+            request.infer({0: np.ascontiguousarray(batch, np.float32)})
+            return request.get_output_tensor(0).data.copy()
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"OpenVINO failed on a batch of shape {batch.shape}: {exc}") from exc
+
+    def clone(self) -> "OpenVinoBackend":
+        return self  # compiled models are shared; each thread has its own infer requests
