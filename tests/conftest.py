@@ -1,3 +1,6 @@
+import os
+import tempfile
+
 import pytest
 
 import images
@@ -6,6 +9,9 @@ from pyml.backends.paddle import import_paddle
 # paddle's first import warns about ccache; pyml's entry points import it quietly, and
 # so does the suite (whose warnings are errors), before any test imports paddle itself.
 import_paddle()
+
+# ONNX conversions and `backend: auto` choices go to a cache of the suite's own, never ~/.cache.
+os.environ.setdefault("PYML_CACHE_DIR", tempfile.mkdtemp(prefix="pyml-test-cache-"))
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +32,25 @@ def lcnet_export(exports_dir):
     from tools.export_arch import export
 
     return export("PP-LCNet_x1_0_ML", exports_dir / "PP-LCNet_x1_0_ML", seed=0)
+
+
+@pytest.fixture(scope="session")
+def architecture_export(exports_dir, request):
+    """name -> (model dir, input size): PP-LCNet at the official 448, the others at 224 to
+    keep the suite fast (same graphs, a quarter of the pixels); each exported once."""
+    from tools.export_arch import export
+
+    made = {}
+
+    def get(name: str):
+        if name not in made:
+            if name == "PP-LCNet_x1_0_ML":
+                made[name] = request.getfixturevalue("lcnet_export"), 448
+            else:
+                made[name] = export(name, exports_dir / f"{name}-224", seed=1, size=224), 224
+        return made[name]
+
+    return get
 
 
 @pytest.fixture(scope="session")

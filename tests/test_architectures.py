@@ -7,16 +7,12 @@ import pytest
 
 from pyml.backends import create_backend, parse_device
 from pyml.model_dir import load_model_dir
-from tools.export_arch import ARCHITECTURES, export
+from tools.export_arch import ARCHITECTURES
 
 
 @pytest.mark.parametrize("model_name", sorted(ARCHITECTURES))
-def test_export_loads_and_returns_80_probabilities(model_name, exports_dir, request):
-    if model_name == "PP-LCNet_x1_0_ML":
-        model_dir, size = request.getfixturevalue("lcnet_export"), 448
-    else:
-        size = 224
-        model_dir = export(model_name, exports_dir / f"{model_name}-{size}", seed=1, size=size)
+def test_export_loads_and_returns_80_probabilities(model_name, architecture_export):
+    model_dir, size = architecture_export(model_name)
     spec = load_model_dir(model_dir)
     assert spec.model_name == model_name and len(spec.labels) == 80
     assert spec.input_size == (size, size)
