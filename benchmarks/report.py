@@ -149,6 +149,10 @@ def write(results: dict, path: Path, plot_path: Path) -> None:
                       "| input | PaddleX MiB | pyml MiB |", "|---|---:|---:|"]
             lines += [f"| {size} | {row['paddlex']:.0f} | {row['exact']:.0f} |" for size, row in model["rss_mib"].items()]
             lines.append("")
+    if "backends" in results:
+        from benchmarks.bench_backends import table
+
+        lines += ["## Backends and precisions (pyml exact decode; PaddleX at its default)", "", *table(results["backends"])]
     if "serving" in results:
         lines += ["## Serving", "", *_serving(results["serving"]), ""]
     lines += ["![images/s by input size and batch size](results.png)", ""]

@@ -188,16 +188,14 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> str:
-    model = "unknown CPU"
+    """The CPU with the flags that decide the backends' speed (avx512_bf16 / AMX), and RAM."""
+    from benchmarks.bench_train import cpu
+
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
         mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
     except OSError:
         mem = 0.0
-    return f"{model}, {os.cpu_count()} logical cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+    return f"{cpu()}, {mem:.0f} GiB RAM, kernel {platform.release()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         results["models"][name] = per_model
         del sides
     if not quick:
+        from benchmarks import bench_backends
+
+        print("benchmarks: backends and precisions", file=sys.stderr)
+        results["backends"] = bench_backends.compare_backends(names, model_dirs, image_sets, args.threads, repeats)
         from benchmarks import serving_compare
 
         print("benchmarks: serving", file=sys.stderr)

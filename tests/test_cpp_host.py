@@ -25,10 +25,10 @@ def cmake(*args, cwd=None):
 def preprocess_dir(tmp_path_factory):
     work = tmp_path_factory.mktemp("cpp_host")
     prefix = work / "prefix"
-    cmake("-S", str(ROOT), "-B", str(work / "core"), "-DPYML_BUILD_PYTHON=OFF",
-          f"-DCMAKE_INSTALL_PREFIX={prefix}", "-DCMAKE_BUILD_TYPE=Release")
+    # The plain commands a C++ user types: no options, install into a prefix of their choice.
+    cmake("-S", str(ROOT), "-B", str(work / "core"))
     cmake("--build", str(work / "core"), "-j", "2")
-    cmake("--install", str(work / "core"))
+    cmake("--install", str(work / "core"), "--prefix", str(prefix))
     assert (prefix / "include" / "pyml" / "preprocess.h").is_file()
     cmake("-S", str(ROOT / "csrc" / "examples" / "preprocess_dir"), "-B", str(work / "example"),
           f"-DCMAKE_PREFIX_PATH={prefix}")

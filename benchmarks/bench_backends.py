@@ -1,0 +1,129 @@
+"""pyml's model backends and precisions against PaddleX at its default, in one process.
+
+    python -m benchmarks.bench_backends [--models PP-LCNet_x1_0_ML PP-HGNetV2-B0_ML] [--repeats 3]
+
+(`python -m benchmarks.run --suite all` runs it too and puts the table in RESULTS.md.)
+Per model, input size (640x480, 12 MP) and batch (1, 8): end-to-end images/s of
+PaddleX's `create_model(...).predict` (Paddle Inference, oneDNN fp32: its default) and
+of pyml (exact decode) with each backend and precision this machine can run, the ratio
+to PaddleX, the model alone on a ready batch, and the largest score difference from
+PaddleX over labels both kept plus how many pictures got a different label set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+BACKENDS = [("paddle", "fp32"), ("openvino", "fp32"), ("onnxruntime", "fp32"), ("auto", "fp32"),
+            ("paddle", "bf16"), ("openvino", "bf16")]
+SIZES = ("640x480", "12MP")
+BATCHES = (1, 8)
+
+
+def _load_pyml(name: str, model_dir: str, threads: int) -> dict:
+    import pyml
+    from pyml.errors import BackendError
+
+    loaded, skipped = {}, {}
+    for backend, precision in BACKENDS:
+        label = f"{backend} {precision}"
+        try:
+            loaded[label] = pyml.create_pipeline(model_dir=model_dir, model_name=name, cpu_threads=threads,
+                                                 backend=backend, precision=precision, batch_size=8)
+        except BackendError as exc:
+            skipped[label] = str(exc)
+            print(f"benchmarks: {name} {label} skipped: {exc}", file=sys.stderr)
+    return {"pipelines": loaded, "skipped": skipped}
+
+
+def compare_backends(names: list[str], model_dirs: dict[str, str], image_sets: dict[str, list[str]],
+                     threads: int, repeats: int) -> dict:
+    from benchmarks import paddlex_side
+    from benchmarks.measure import cycle, median_seconds
+    from pyml.inputs import iter_sources
+
+    results: dict = {}
+    for name in names:
+        paddlex = paddlex_side.load(name, model_dirs[name], threads)
+        pyml_side = _load_pyml(name, model_dirs[name], threads)
+        per_model: dict = {"skipped": pyml_side["skipped"], "rows": {}, "auto": None}
+        auto = pyml_side["pipelines"].get("auto fp32")
+        if auto is not None:
+            per_model["auto"] = getattr(auto._backend, "auto_choice", {"winner": auto.backend_name})
+        for size in SIZES:
+            for batch in BATCHES:
+                images = cycle(image_sets[size], 16)
+                key = f"{size} b{batch}"
+                print(f"benchmarks: backends {name} {key}", file=sys.stderr)
+                theirs = paddlex_side.predict(paddlex, images, batch)
+                base = len(images) / median_seconds(lambda: paddlex_side.predict(paddlex, images, batch), repeats)
+                row = {"paddlex": base, "pyml": {}}
+                for label, pipeline in pyml_side["pipelines"].items():
+                    def run():
+                        return [(r.class_ids, r.scores) for r in pipeline.predict(images, batch_size=batch)]
+
+                    ours = run()
+                    rate = len(images) / median_seconds(run, repeats)
+                    tensor = pipeline._prepare(list(iter_sources(images[:batch]))).tensor
+                    alone = batch / median_seconds(lambda: pipeline._backend(tensor), repeats + 2)
+                    pairs = [(dict(zip(*a)), dict(zip(*b))) for a, b in zip(theirs, ours)]
+                    row["pyml"][label] = {
+                        "images_per_s": rate, "model_alone": alone, "vs_paddlex": rate / base,
+                        "label_sets_differing": sum(t.keys() != o.keys() for t, o in pairs),
+                        "max_score_diff": max((abs(t[c] - o[c]) for t, o in pairs for c in t.keys() & o.keys()),
+                                              default=0.0)}
+                per_model["rows"][key] = row
+        results[name] = per_model
+        del paddlex, pyml_side
+    return results
+
+
+def table(results: dict) -> list[str]:
+    lines = []
+    for name, model in results.items():
+        lines += [f"#### {name}", ""]
+        if model["auto"]:
+            choice = model["auto"]
+            lines.append(f"`auto` chose **{choice['winner']}** (batch-8 model-alone ms at load: "
+                         f"{choice.get('ms', {})}; rejected: {choice.get('rejected') or 'none'}).")
+            lines.append("")
+        for label, why in model["skipped"].items():
+            lines.append(f"- {label}: not run here: {why}")
+        lines += ["", "| input, batch | backend | images/s | **vs PaddleX** | model alone images/s "
+                  "| label sets differing | max abs score diff |", "|---|---|---:|---:|---:|---:|---:|"]
+        for key, row in model["rows"].items():
+            lines.append(f"| {key} | PaddleX (oneDNN fp32) | {row['paddlex']:.1f} | 1.00x | | | |")
+            for label, r in row["pyml"].items():
+                lines.append(f"| {key} | pyml {label} | {r['images_per_s']:.1f} | **{r['vs_paddlex']:.2f}x** | "
+                             f"{r['model_alone']:.1f} | {r['label_sets_differing']}/16 | {r['max_score_diff']:.1e} |")
+        lines.append("")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from benchmarks.run import ROOT, OUT, ensure_paddlex, export_models
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["PP-LCNet_x1_0_ML", "PP-HGNetV2-B0_ML"])
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+    os.environ["PADDLE_PDX_CPU_NUM_THREADS"] = str(args.threads)
+    ensure_paddlex(argv, module="benchmarks.bench_backends")
+    from benchmarks.bench_train import cpu
+    from benchmarks.suite_images import write_image_set
+
+    os.chdir(ROOT)
+    model_dirs = export_models(args.models)
+    results = compare_backends(args.models, model_dirs, write_image_set(OUT / "images"), args.threads,
+                               args.repeats)
+    print(f"CPU: {cpu()}; {args.threads} threads\n")
+    print("\n".join(table(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
