@@ -185,3 +185,17 @@ def test_auto_measures_once_then_remembers(tmp_path, monkeypatch, caplog):
     assert second.backend_name == choice["winner"] and "remembered" in caplog.text
     image = str(demo_model_dir().parent / "images" / "digits_02.jpg")
     assert second(image)[0]["class_ids"] == pyml.create_pipeline()(image)[0]["class_ids"]
+
+
+def test_pipeline_yaml_carries_backend_and_precision(tmp_path):
+    from pyml.config import load_pipeline_config
+
+    path = tmp_path / "p.yaml"
+    path.write_text("pipeline_name: image_multilabel_classification\nSubModules:\n"
+                    "  ImageMultiLabelClassification:\n    model_dir: null\n"
+                    "    backend: auto\n    precision: bf16\n", encoding="utf-8")
+    config = load_pipeline_config(path)
+    assert (config.backend, config.precision) == ("auto", "bf16")
+    path.write_text(path.read_text().replace("bf16", "fp16"), encoding="utf-8")
+    with pytest.raises(pyml.ConfigError, match=r"p\.yaml: precision must be one of fp32, bf16, not 'fp16'"):
+        load_pipeline_config(path)
