@@ -104,7 +104,7 @@ def table(results: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from benchmarks.run import ROOT, OUT, ensure_paddlex, export_models
+    from benchmarks.run import OUT, ROOT, ensure_paddlex, export_models
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["PP-LCNet_x1_0_ML", "PP-HGNetV2-B0_ML"])

@@ -132,7 +132,7 @@ class JsonlOutput:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> "JsonlOutput":
+    def __enter__(self) -> JsonlOutput:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -168,7 +168,7 @@ class Progress:
         self.bar.close()
         self.ended = time.perf_counter()
 
-    def summary(self, output: Path, total: int, skipped: int, written: int) -> "BatchSummary":
+    def summary(self, output: Path, total: int, skipped: int, written: int) -> BatchSummary:
         startup = steady = 0.0
         if self.first is not None:
             startup = self.first[0] - self.started

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import cv2
+import images
 import numpy as np
 import pytest
 
-import images
 import pyml
 from pyml.batch import JsonlOutput, list_inputs, run_batch
 from pyml.errors import ConfigError

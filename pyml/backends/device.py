@@ -37,3 +37,12 @@ def parse_device(text: str | None) -> Device:
     if not index.isdigit():
         raise ConfigError(f"device '{text}': the index after ':' must be a non-negative integer")
     return Device(kind, int(index))
+
+
+def require_cpu(backend: str, device: Device) -> None:
+    """The ONNX-reading backends run on the CPU only; other devices go through Paddle."""
+    from ..errors import BackendError
+
+    if device.kind != "cpu":
+        raise BackendError(f"backend '{backend}' runs on the CPU here, not on '{device}' "
+                           "(use backend paddle for other devices)")

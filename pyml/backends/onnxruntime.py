@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .device import Device
+from .device import Device, require_cpu
 from .onnx_convert import onnx_for
 from .paddle import usable_cores
 
@@ -35,9 +35,7 @@ class OnnxRuntimeBackend:
     def __init__(self, model_file: Path, params_file: Path, device: Device, cpu_threads: int = 0,
                  precision: str = "fp32", **_ignored) -> None:
         ort = _import_ort()
-        if device.kind != "cpu":
-            raise BackendError(f"backend 'onnxruntime' runs on the CPU here, not on '{device}' "
-                               "(use backend paddle for other devices)")
+        require_cpu("onnxruntime", device)
         if precision != "fp32":
             raise BackendError(f"backend 'onnxruntime' runs fp32 only, not {precision} "
                                "(bf16 is offered by the openvino and paddle backends)")
@@ -62,5 +60,5 @@ class OnnxRuntimeBackend:
         except Exception as exc:
             raise BackendError(f"ONNX Runtime failed on a batch of shape {batch.shape}: {exc}") from exc
 
-    def clone(self) -> "OnnxRuntimeBackend":
+    def clone(self) -> OnnxRuntimeBackend:
         return self  # InferenceSession.run is thread-safe

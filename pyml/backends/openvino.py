@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .device import Device
+from .device import Device, require_cpu
 from .onnx_convert import onnx_for
 from .paddle import usable_cores
 
@@ -43,9 +43,7 @@ class OpenVinoBackend:
     def __init__(self, model_file: Path, params_file: Path, device: Device, cpu_threads: int = 0,
                  precision: str = "fp32", **_ignored) -> None:
         ov = _import_openvino()
-        if device.kind != "cpu":
-            raise BackendError(f"backend 'openvino' runs on the CPU here, not on '{device}' "
-                               "(use backend paddle for other devices)")
+        require_cpu("openvino", device)
         if precision not in PRECISIONS:
             raise BackendError(f"backend 'openvino': precision must be one of {', '.join(PRECISIONS)}")
         self._core = ov.Core()
@@ -98,5 +96,5 @@ class OpenVinoBackend:
         except Exception as exc:
             raise BackendError(f"OpenVINO failed on a batch of shape {batch.shape}: {exc}") from exc
 
-    def clone(self) -> "OpenVinoBackend":
+    def clone(self) -> OpenVinoBackend:
         return self  # compiled models are shared; each thread has its own infer requests
