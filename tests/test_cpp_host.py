@@ -86,3 +86,60 @@ def test_cpp_stream_client_against_a_real_server(stream_client, tmp_path):
         assert proc.returncode == 1 and "junk.png error" in proc.stdout
     finally:
         server.stop()
+
+
+def _openvino_cmake_dir() -> Path:
+    openvino = pytest.importorskip("openvino", reason="pyml[openvino] is not installed")
+    return Path(openvino.__file__).parent / "cmake"
+
+
+@pytest.fixture(scope="module")
+def classify_dir(tmp_path_factory):
+    """csrc/examples/classify_dir built against pyml installed with pyml::openvino."""
+    ov_dir = _openvino_cmake_dir()
+    work = tmp_path_factory.mktemp("classify_dir")
+    prefix = work / "prefix"
+    cmake("-S", str(ROOT), "-B", str(work / "core"), f"-DOpenVINO_DIR={ov_dir}", "-DPYML_BUILD_PYTHON=OFF")
+    cmake("--build", str(work / "core"), "-j", "2")
+    cmake("--install", str(work / "core"), "--prefix", str(prefix))
+    assert (prefix / "include" / "pyml" / "openvino_backend.h").is_file()
+    cmake("-S", str(ROOT / "csrc" / "examples" / "classify_dir"), "-B", str(work / "example"),
+          f"-DCMAKE_PREFIX_PATH={prefix}", f"-DOpenVINO_DIR={ov_dir}")
+    cmake("--build", str(work / "example"))
+    return work / "example" / "classify_dir"
+
+
+def test_cpp_classify_dir_prints_what_pyml_prints(classify_dir, photos, tmp_path):
+    import ast
+    import json
+    import sys
+
+    from pyml.pipeline import demo_model_dir
+
+    model = tmp_path / "model"
+    shutil.copytree(demo_model_dir(), model)
+    missing = subprocess.run([str(classify_dir), str(model), str(tmp_path)], capture_output=True, text=True,
+                             timeout=120)
+    assert missing.returncode == 2 and "pyml convert" in missing.stderr  # no inference.onnx yet
+    subprocess.run([sys.executable, "-m", "pyml.cli", "convert", str(model)], check=True, capture_output=True,
+                   timeout=600)
+    folder = tmp_path / "in"
+    shutil.copytree(demo_model_dir().parent / "images", folder, ignore=shutil.ignore_patterns("*.json"))
+    for name, rgb in photos.items():  # real photos too: every size goes through one batch shape
+        (folder / f"{name}.jpg").write_bytes(images.jpeg(rgb))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    proc = subprocess.run([str(classify_dir), str(model), str(folder), "4"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1, proc.stderr  # broken.jpg
+    cpp = {Path(row["img_path"]).name: row for row in map(json.loads, proc.stdout.splitlines())}
+    run = subprocess.run([sys.executable, "-m", "pyml.cli", "--pipeline", "image_multilabel_classification",
+                          "--input", str(folder), "--batch_size", "4"], capture_output=True, text=True, timeout=300)
+    python = {}
+    for line in run.stdout.splitlines():
+        row = ast.literal_eval(line)  # pyml prints a dict's repr, as PaddleX does
+        python[Path(row["img_path"]).name] = row
+    assert set(cpp) == set(python) | {"broken.jpg"} and "error" in cpp["broken.jpg"]
+    for name, row in python.items():
+        assert cpp[name]["class_ids"] == row["class_ids"], name
+        assert cpp[name]["label_names"] == row["label_names"], name
+        np.testing.assert_allclose(cpp[name]["scores"], row["scores"], atol=2e-5, err_msg=name)

@@ -5,6 +5,7 @@
 // with the Paddle Inference C++ SDK would wrap a paddle_infer::Predictor here
 // (copy_from_cpu the batch into input "x", Run(), copy_to_cpu the [N,C] output);
 // that SDK is not in this project's package registries, so no such backend ships.
+// pyml ships one over OpenVINO instead: pyml/openvino_backend.h.
 //
 // Example:
 //   class MyRuntime : public pyml::Backend { ... };
