@@ -47,7 +47,7 @@ def test_installed_library_matches_python_binding(preprocess_dir, photos, lcnet_
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1  # the broken PNG is reported, the rest are written
     assert "broken.png error corrupt" in proc.stdout or "broken.png error truncated" in proc.stdout
-    # The C++ host read inference.yml with yaml-cpp; Python reads it with its own reader.
+    # The installed C++ library and the Python binding: one reader, one preprocessor, same bits.
     pre = _native.Preprocessor(_native.PreprocessSpec(**load_model_dir(lcnet_export).preprocess), threads=1)
     for name in photos:
         cpp = np.fromfile(out / f"{name}.jpg.f32", dtype=np.float32).reshape(3, 448, 448)

@@ -114,3 +114,38 @@ def test_invalid_yaml(tmp_path):
     make_dir(tmp_path, "PreProcess: [unclosed")
     with pytest.raises(ModelError, match="not valid YAML"):
         load_model_dir(tmp_path)
+
+
+def test_one_reader_for_python_and_cpp():
+    """pyml.model_dir holds no rules of its own: it is the C++ reader C++ hosts call."""
+    import inspect
+
+    import pyml.model_dir as module
+
+    source = inspect.getsource(module)
+    assert "_native.read_model_dir" in source and "import yaml" not in source
+
+
+def test_per_class_threshold_list_and_unknown_section_warning(tmp_path, caplog):
+    def change(d):
+        d["PostProcess"]["MultiLabelThreshOutput"]["threshold"] = [0.35, 0.5, 0.7]
+        d["Extra"] = {"x": 1}
+    with caplog.at_level("WARNING", logger="pyml.model_dir"):
+        spec = load_model_dir(make_dir(tmp_path, edited(change)))
+    assert spec.threshold == [0.35, 0.5, 0.7]  # as written, not float32 approximations
+    assert "ignoring unknown section 'Extra'" in caplog.text
+
+
+@pytest.mark.parametrize("size, message", [
+    ('"448"', "is not a positive int or"), ("448.5", "is not a positive int or"), ("[448, 0]", "[w, h]"),
+    ("true", "is not a positive int"), ("-3", "is not a positive int"),
+])
+def test_sizes_must_be_positive_ints(tmp_path, size, message):
+    make_dir(tmp_path, PADDLEX_YML.replace("size: 448", f"size: {size}"))
+    with pytest.raises(ModelError, match=r"inference\.yml: ResizeImage\.size: .*" + message.replace("[", r"\[")):
+        load_model_dir(tmp_path)
+
+
+def test_size_list_is_width_then_height(tmp_path):
+    make_dir(tmp_path, PADDLEX_YML.replace("size: 448", "size: [320, 240]"))
+    assert load_model_dir(tmp_path).input_size == (320, 240)

@@ -14,6 +14,7 @@ void register_errors(pybind11::module_& m);
 void register_image(pybind11::module_& m);
 void register_preprocess(pybind11::module_& m);
 void register_postprocess(pybind11::module_& m);
+void register_model(pybind11::module_& m);
 
 // Raises pyml.errors.InputError(message, reason=kind, index=index) in Python.
 [[noreturn]] void raise_input_error(const std::string& message, InputErrorKind kind, long index = -1);

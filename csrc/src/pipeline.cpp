@@ -44,7 +44,10 @@ std::vector<Classification> Pipeline::classify(const std::vector<ImageInput>& it
     throw std::runtime_error("backend returned " + std::to_string(scores.size()) + " scores for " +
                              std::to_string(good.size()) + " images of " + std::to_string(classes) + " classes");
   }
-  const std::vector<Labels> labels = postprocess(scores.data(), good.size(), classes, {config_.threshold}, top_k, false);
+  const std::vector<Labels> labels = postprocess(scores.data(), good.size(), classes,
+                                                config_.class_thresholds.empty() ? std::vector<float>{config_.threshold}
+                                                                                 : config_.class_thresholds,
+                                                top_k, false);
   for (std::size_t r = 0; r < good.size(); ++r) {
     Classification& c = out[good[r]];
     c.class_ids = labels[r].class_ids;
