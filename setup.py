@@ -22,12 +22,37 @@ def generate_grpc_stubs() -> None:
     protos = sorted(str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto").rglob("*.proto"))
     out = ROOT / "pyml" / "v1"
     out.mkdir(exist_ok=True)
-    (out / "__init__.py").write_text('"""Generated gRPC stubs of proto/pyml/v1 (see setup.py)."""\n')
+    (out / "__init__.py").write_text(STUBS_INIT)
     include = Path(protoc.__file__).parent / "_proto"
     args = ["protoc", f"-I{ROOT / 'proto'}", f"-I{include}", f"--python_out={ROOT}",
             f"--pyi_out={ROOT}", f"--grpc_python_out={ROOT}", *protos]
     if protoc.main(args) != 0:
         raise RuntimeError("protoc failed on " + " ".join(protos))
+    for module in out.glob("*_pb2.py"):
+        _use_private_pool(module)
+
+
+# pyml's messages go into a descriptor pool of its own, not protobuf's default one: the
+# KServe messages (package `inference`) would otherwise collide with any other copy of
+# them in the process, e.g. tritonclient's ("duplicate symbol 'inference.ServerLiveRequest'").
+# Only the Python objects move; the wire form (service and message names, field numbers)
+# is the .proto's.
+STUBS_INIT = '''"""Generated gRPC stubs of proto/pyml/v1 (see setup.py), in POOL, pyml's own descriptor pool."""
+from google.protobuf import descriptor_pool
+
+POOL = descriptor_pool.DescriptorPool()
+'''
+DEFAULT_POOL_CALL = "_descriptor_pool.Default().AddSerializedFile("
+
+
+def _use_private_pool(module: Path) -> None:
+    text = module.read_text(encoding="utf-8")
+    if DEFAULT_POOL_CALL not in text:
+        raise RuntimeError(f"{module}: protoc's output changed shape; cannot move it to pyml's pool")
+    text = text.replace(DEFAULT_POOL_CALL, "_pyml_pool.AddSerializedFile(")
+    text = text.replace("# @@protoc_insertion_point(imports)",
+                        "from pyml.v1 import POOL as _pyml_pool\n# @@protoc_insertion_point(imports)", 1)
+    module.write_text(text, encoding="utf-8")
 
 
 

@@ -243,7 +243,7 @@ print(json.dumps(out))
 
 
 def test_tritonclient_model_infer_and_classification(server, demo_pipeline):
-    # tritonclient registers the same protobuf names as pyml's stubs, so it runs in its own process.
+    # tritonclient in its own process, as a real client is (it can also share one: test_triton_extensions.py).
     proc = subprocess.run([sys.executable, "-c", TRITON_CLIENT_SCRIPT, server.target, *DEMO_IMAGES[:3]],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

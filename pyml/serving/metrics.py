@@ -42,6 +42,9 @@ class ServerMetrics:
         self.queue_depth = Gauge(
             "pyml_queue_depth", "Images waiting in the dynamic batcher's queue (Triton: "
             "nv_inference_pending_request_count)", ["model"], registry=r)
+        self.last_inference = Gauge(
+            "pyml_last_inference_timestamp_seconds", "When the model last ran a batch, Unix time "
+            "(Triton: ModelStatistics.last_inference)", ["model"], registry=r)
         self._http = None
 
     def request(self, model: str, door: str, code: str, started: float) -> None:
@@ -51,6 +54,7 @@ class ServerMetrics:
 
     def batch(self, model: str, size: int, seconds: float, queue_waits: list[float]) -> None:
         self.batch_size.labels(model).observe(size)
+        self.last_inference.labels(model).set(time.time())
         self.inference_duration.labels(model).observe(seconds)
         histogram = self.queue_duration.labels(model)
         for wait in queue_waits:
@@ -69,6 +73,35 @@ class ServerMetrics:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
+
+    def _sum(self, sample_name: str, model: str, where=lambda labels: True) -> float:
+        """The sum of a metric's samples for one model, over its other labels."""
+        total = 0.0
+        for family in self.registry.collect():
+            for sample in family.samples:
+                if sample.name == sample_name and sample.labels.get("model") == model and where(sample.labels):
+                    total += sample.value
+        return total
+
+    def model_statistics(self, model: str) -> dict:
+        """One model's counts and cumulative durations (nanoseconds), as Triton's
+        ModelStatistics reports them, read from the same samples /metrics shows."""
+        def ns(seconds: float) -> int:
+            return int(round(seconds * 1e9))
+
+        ok = self._sum("pyml_requests_total", model, lambda labels: labels["code"] == "OK")
+        every = self._sum("pyml_requests_total", model)
+        return {
+            "last_inference_ms": int(self._sum("pyml_last_inference_timestamp_seconds", model) * 1000),
+            "inference_count": int(self._sum("pyml_batch_size_sum", model)),  # images
+            "execution_count": int(self._sum("pyml_batch_size_count", model)),  # batches
+            "success": (int(ok), ns(self._sum("pyml_request_duration_seconds_sum", model))),
+            "fail": (int(every - ok), 0),
+            "queue": (int(self._sum("pyml_queue_duration_seconds_count", model)),
+                      ns(self._sum("pyml_queue_duration_seconds_sum", model))),
+            "compute_infer": (int(self._sum("pyml_inference_duration_seconds_count", model)),
+                              ns(self._sum("pyml_inference_duration_seconds_sum", model))),
+        }
 
     def value(self, name: str, **labels: str) -> float:
         """A sample's current value (0 when absent): for tests and the statistics endpoints."""

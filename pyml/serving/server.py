@@ -85,6 +85,21 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         return self._deny_unary
 
 
+def _reflection_pool():
+    """pyml's descriptor pool (its messages live there, not in protobuf's default pool:
+    see setup.py) plus the health and reflection protos, so reflection describes all four."""
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    from ..v1 import POOL
+
+    for module in (health_pb2, reflection_pb2):
+        try:
+            POOL.FindFileByName(module.DESCRIPTOR.name)
+        except KeyError:
+            POOL.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
+    return POOL
+
+
 class ModelHost:
     """One hosted model: its pipeline and its batcher."""
 
@@ -230,7 +245,7 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, KSERVE_SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME), server)
+         reflection.SERVICE_NAME), server, pool=_reflection_pool())
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     if options.tls_cert or options.tls_key:
