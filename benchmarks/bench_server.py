@@ -1,22 +1,25 @@
 """gRPC serving speed next to in-process predict, in one run on the same images.
 
-    python -m benchmarks.bench_server [--arch PP-LCNet_x1_0_ML] [--images 256] [--quick]
+    python -m benchmarks.bench_server [--arch demo PP-LCNet_x1_0_ML] [--images 256] [--instances 1] [--quick]
 
 Starts a real pyml server on 127.0.0.1 (dynamic batching, max_batch_size 8) and
 measures images/s and per-image p50/p99 latency for unary calls and for
 bidirectional streams at concurrency 1, 4 and 16, beside `pipeline.predict` in
-the same process with batch size 8. Default model: the embedded demo model; with
---arch, a PaddleX architecture export made on the fly (seeded random weights).
+the server's process with batch size 8. The callers run in a separate client
+process, as real clients do (in one process they would share the server's GIL).
+Models: the embedded demo model and a PP-LCNet_x1_0_ML export made on the fly
+(seeded random weights).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -130,42 +133,53 @@ def streaming(target: str, blobs: list[bytes], concurrency: int, in_flight: int 
     return time.perf_counter() - start, latencies
 
 
+def bench_model(name: str, tmp: Path, count: int, instances: int, client: ProcessPoolExecutor) -> None:
+    if name == "demo":
+        pipeline = pyml.create_pipeline()
+    else:
+        from tools.export_arch import export
+
+        pipeline = pyml.create_pipeline(model_dir=str(export(name, tmp / name)), model_name=name)
+    paths = make_images(count, tmp)
+    blobs = [p.read_bytes() for p in paths]
+    print(f"\n{pipeline.model.model_name}: {count} JPEG images (~640x427), server max_batch_size 8, "
+          f"max_queue_delay 5 ms, {instances} instance(s); callers in a separate process")
+    print(f"{'path':<28}{'images/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs local':>10}")
+    list(pipeline.predict([str(p) for p in paths[:16]], batch_size=8))  # warm-up
+    start = time.perf_counter()
+    list(pipeline.predict([str(p) for p in paths], batch_size=8))
+    local = summarize("in-process predict (b=8)", count, time.perf_counter() - start, [], None)
+    server = ServerThread(pipeline, ServerOptions(max_batch_size=8, max_queue_delay_ms=5, max_queue=1024,
+                                                  instances=instances))
+    target = f"127.0.0.1:{server.port}"
+    try:
+        client.submit(unary, target, blobs[:16], 4).result()  # warm-up
+        for c in (1, 4, 16):
+            summarize(f"unary, concurrency {c}", count, *client.submit(unary, target, blobs, c).result(), local)
+        for c in (1, 4, 16):
+            summarize(f"stream, concurrency {c}", count, *client.submit(streaming, target, blobs, c).result(), local)
+        sizes = dict(sorted(server.service.hosts["model"].batcher.batch_sizes.items()))
+        print(f"server batch sizes (size: batches): {sizes}")
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", help="a PaddleX architecture to export and serve (default: demo model)")
+    parser.add_argument("--arch", nargs="+", default=["demo", "PP-LCNet_x1_0_ML"],
+                        help="models to serve: demo and/or PaddleX architectures (exported on the fly)")
     parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--instances", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="64 images")
     args = parser.parse_args()
     count = 64 if args.quick else args.images
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        if args.arch:
-            from tools.export_arch import export
+    from benchmarks.bench_train import cpu
 
-            pipeline = pyml.create_pipeline(model_dir=str(export(args.arch, tmp / "model")), model_name=args.arch)
-        else:
-            pipeline = pyml.create_pipeline()
-        paths = make_images(count, tmp)
-        blobs = [p.read_bytes() for p in paths]
-        print(f"pyml serving benchmark: {pipeline.model.model_name}, {count} JPEG images (~640x427), "
-              "server max_batch_size 8, max_queue_delay 5 ms")
-        print(f"{'path':<28}{'images/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs local':>10}")
-        list(pipeline.predict([str(p) for p in paths[:16]], batch_size=8))  # warm-up
-        start = time.perf_counter()
-        list(pipeline.predict([str(p) for p in paths], batch_size=8))
-        local = summarize("in-process predict (b=8)", count, time.perf_counter() - start, [], None)
-        server = ServerThread(pipeline, ServerOptions(max_batch_size=8, max_queue_delay_ms=5, max_queue=1024))
-        target = f"127.0.0.1:{server.port}"
-        try:
-            unary(target, blobs[:16], 4)  # warm-up
-            for c in (1, 4, 16):
-                summarize(f"unary, concurrency {c}", count, *unary(target, blobs, c), local)
-            for c in (1, 4, 16):
-                summarize(f"stream, concurrency {c}", count, *streaming(target, blobs, c), local)
-            sizes = dict(sorted(server.service.hosts["model"].batcher.batch_sizes.items()))
-            print(f"server batch sizes (size: batches): {sizes}")
-        finally:
-            server.stop()
+    print(f"CPU: {cpu()}")
+    spawn = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(1, mp_context=spawn) as client:
+        for name in args.arch:
+            bench_model(name, Path(tmp), count, args.instances, client)
 
 
 if __name__ == "__main__":

@@ -155,6 +155,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_batch_size", type=int, default=8)
     p.add_argument("--max_queue_delay_ms", type=float, default=5.0)
     p.add_argument("--max_queue", type=int, default=256, help="waiting requests before RESOURCE_EXHAUSTED")
+    p.add_argument("--instances", type=int, default=1, help="model instances per model, each running a batch "
+                   "at a time (default 1: one predictor using every core, preprocessing overlapped)")
     p.add_argument("--max_message_mb", type=int, default=64)
     p.add_argument("--grace_s", type=float, default=30.0, help="drain time on SIGTERM/SIGINT")
     p.add_argument("--tls_cert", help="PEM certificate (with --tls_key: serve TLS)")
@@ -206,7 +208,8 @@ def _serve(args) -> int:
                                    batch_size=args.max_batch_size)
         models[name or pipeline.model.model_name] = pipeline
     options = ServerOptions(max_batch_size=args.max_batch_size, max_queue_delay_ms=args.max_queue_delay_ms,
-                            max_queue=args.max_queue, max_message_bytes=args.max_message_mb * 1024 * 1024,
+                            max_queue=args.max_queue, instances=args.instances,
+                            max_message_bytes=args.max_message_mb * 1024 * 1024,
                             grace_s=args.grace_s, tls_cert=args.tls_cert, tls_key=args.tls_key,
                             token=_read_token(args.token_file), http_port=args.http_port,
                             allow_url_inputs=args.allow_url_inputs, visualize=not args.no_visualize,

@@ -104,14 +104,16 @@ class MultiLabelClassificationPipeline:
                 errors[index] = InputError(f"{name}: {message}", reason=reason, source=name)
         return _Prepared(sources, tensor, errors)
 
-    def _infer(self, batch: _Prepared, thresholds: list, top_ks: list) -> list[MultiLabelResult]:
-        """Runs the good rows of a prepared batch; thresholds/top_ks are per item."""
+    def _infer(self, batch: _Prepared, thresholds: list, top_ks: list, backend=None) -> list[MultiLabelResult]:
+        """Runs the good rows of a prepared batch; thresholds/top_ks are per item.
+        `backend`: one of instance_backends(), for a caller running several at once."""
+        backend = backend or self._backend
         good = [i for i in range(len(batch.sources)) if i not in batch.errors]
         labels_by_index: dict[int, tuple[list[int], list[float]]] = {}
         rows_by_index: dict[int, np.ndarray] = {}
         if good:
             tensor = batch.tensor if len(good) == len(batch.sources) else batch.tensor[good]
-            scores = self._backend(tensor)
+            scores = backend(tensor)
             if all(t is thresholds[good[0]] for t in thresholds) and len(set(top_ks)) == 1:
                 rows = _native.postprocess(scores, thresholds[good[0]], top_ks[0])  # one call
             else:
@@ -135,6 +137,19 @@ class MultiLabelClassificationPipeline:
     def resolve_threshold(self, threshold: Any):
         """A request's threshold in the native form; None means the pipeline's default."""
         return self._default_threshold if threshold is None else self._resolve(threshold, "threshold")
+
+    def instance_backends(self, count: int) -> list:
+        """`count` backends for running batches on `count` threads at once: this pipeline's
+        own and clones of it (each its own predictor, sharing the weights where the runtime can)."""
+        return [self._backend] + [self._backend.clone() for _ in range(count - 1)]
+
+    def prepare(self, sources: list[ImageSource]) -> _Prepared:
+        """The first half of run_batch: read and preprocess (native, GIL released)."""
+        return self._prepare(sources)
+
+    def infer_prepared(self, batch: _Prepared, thresholds: list, top_ks: list, backend=None) -> list[MultiLabelResult]:
+        """The second half of run_batch: the model and the labels, on `backend` if given."""
+        return self._infer(batch, thresholds, top_ks, backend)
 
     def run_batch(self, sources: list[ImageSource], thresholds: list | None = None,
                   top_ks: list | None = None) -> list[MultiLabelResult]:

@@ -1,6 +1,11 @@
 """Dynamic batching across callers: requests from every stream and unary call meet in
 one bounded queue; a batch closes at max_batch_size items or max_queue_delay_ms after
-its first item, and runs on a worker thread (the native core releases the GIL)."""
+its first item.
+
+Two stages on worker threads (the native core and the runtimes release the GIL), as
+`predict` overlaps them: one thread reads and preprocesses batch k+1 while batch k
+runs the model on one of `instances` model instances (each its own predictor). At most
+one prepared batch waits for a free instance, so the queue, not memory, takes the rest."""
 
 from __future__ import annotations
 
@@ -41,22 +46,30 @@ class Job:
 
 class DynamicBatcher:
     def __init__(self, pipeline, max_batch_size: int = 8, max_queue_delay_ms: float = 5.0,
-                 max_queue: int = 256, metrics=None, name: str = "") -> None:
+                 max_queue: int = 256, metrics=None, name: str = "", instances: int = 1) -> None:
         self.pipeline = pipeline
         self.name = name
         self.metrics = metrics  # a ServerMetrics, or None
         self.max_batch_size = max_batch_size
         self.max_queue_delay = max_queue_delay_ms / 1000.0
+        self.instances = instances
         self._queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=max_queue)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyml-infer")
+        self._prepare_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyml-prepare")
+        self._infer_threads = ThreadPoolExecutor(max_workers=instances, thread_name_prefix="pyml-infer")
+        self._backends = pipeline.instance_backends(instances)
+        self._free: asyncio.Queue | None = None  # backends not running a batch (made in start())
         self._task: asyncio.Task | None = None
-        self._running_batch = False
+        self._inferring: set[asyncio.Task] = set()
+        self._batches_in_flight = 0
         self.draining = False
         self.batch_sizes: collections.Counter[int] = collections.Counter()  # size -> batches run
         if metrics is not None:
             metrics.watch_queue(name, self._queue.qsize)
 
     def start(self) -> None:
+        self._free = asyncio.Queue()
+        for backend in self._backends:
+            self._free.put_nowait(backend)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="pyml-batcher")
 
     def submit(self, source: ImageSource, threshold: Any, top_k: int | None,
@@ -76,7 +89,7 @@ class DynamicBatcher:
 
     @property
     def idle(self) -> bool:
-        return self._queue.empty() and not self._running_batch
+        return self._queue.empty() and self._batches_in_flight == 0
 
     async def _gather(self) -> list[Job]:
         loop = asyncio.get_running_loop()
@@ -92,43 +105,68 @@ class DynamicBatcher:
                 break
         return batch
 
+    def _live(self, batch: list[Job], now: float) -> list[Job]:
+        """The jobs still wanted: not cancelled by their caller, deadline not passed."""
+        live = []
+        for job in batch:
+            if job.future.done():
+                continue
+            if job.deadline is not None and job.deadline <= now:
+                job.future.set_exception(DeadlineExpired("deadline passed while queued"))
+                continue
+            live.append(job)
+        return live
+
+    @staticmethod
+    def _fail(live: list[Job], exc: Exception) -> None:
+        for job in live:
+            if not job.future.done():
+                job.future.set_exception(exc)
+
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._gather()
-            self._running_batch = True
+            now = loop.time()
+            live = self._live(batch, now)
+            if not live:
+                continue
+            self._batches_in_flight += 1
+            started = time.perf_counter()
             try:
-                now = loop.time()
-                live = []
-                for job in batch:
-                    if job.future.done():  # the caller went away (cancelled)
-                        continue
-                    if job.deadline is not None and job.deadline <= now:
-                        job.future.set_exception(DeadlineExpired("deadline passed while queued"))
-                        continue
-                    live.append(job)
-                if not live:
-                    continue
-                self.batch_sizes[len(live)] += 1
-                started = time.perf_counter()
-                try:
-                    results = await loop.run_in_executor(
-                        self._executor, self.pipeline.run_batch, [j.source for j in live],
-                        [j.threshold for j in live], [j.top_k for j in live])
-                    if self.metrics is not None:
-                        self.metrics.batch(self.name, len(live), time.perf_counter() - started,
-                                           [now - j.queued_at for j in live])
-                except Exception as exc:  # a backend failure fails the batch, not the server
-                    log.exception("batch of %d failed", len(live))
-                    for job in live:
-                        if not job.future.done():
-                            job.future.set_exception(exc)
-                    continue
-                for job, result in zip(live, results):
-                    if not job.future.done():
-                        job.future.set_result(result)
-            finally:
-                self._running_batch = False
+                prepared = await loop.run_in_executor(self._prepare_thread, self.pipeline.prepare,
+                                                      [j.source for j in live])
+            except Exception as exc:  # noqa: BLE001 - fails this batch, not the server
+                log.exception("preparing a batch of %d failed", len(live))
+                self._fail(live, exc)
+                self._batches_in_flight -= 1
+                continue
+            prepare_s = time.perf_counter() - started
+            backend = await self._free.get()  # waits while every instance runs a batch
+            task = loop.create_task(self._infer(live, prepared, backend, now, prepare_s))
+            self._inferring.add(task)
+            task.add_done_callback(self._inferring.discard)
+
+    async def _infer(self, live: list[Job], prepared, backend, gathered_at: float, prepare_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self.batch_sizes[len(live)] += 1
+            started = time.perf_counter()
+            results = await loop.run_in_executor(
+                self._infer_threads, self.pipeline.infer_prepared, prepared, [j.threshold for j in live],
+                [j.top_k for j in live], backend)
+            if self.metrics is not None:
+                self.metrics.batch(self.name, len(live), prepare_s + time.perf_counter() - started,
+                                   [gathered_at - j.queued_at for j in live])
+            for job, result in zip(live, results):
+                if not job.future.done():
+                    job.future.set_result(result)
+        except Exception as exc:  # noqa: BLE001 - a backend failure fails the batch, not the server
+            log.exception("batch of %d failed", len(live))
+            self._fail(live, exc)
+        finally:
+            self._free.put_nowait(backend)
+            self._batches_in_flight -= 1
 
     async def drain(self, poll: float = 0.01) -> None:
         """Refuses new work and returns when everything accepted has been answered."""
@@ -137,13 +175,16 @@ class DynamicBatcher:
             await asyncio.sleep(poll)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in [self._task, *self._inferring]:
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-        self._executor.shutdown(wait=True)
+        self._prepare_thread.shutdown(wait=True)
+        self._infer_threads.shutdown(wait=True)
 
 
 __all__ = ["DynamicBatcher", "Overloaded", "DeadlineExpired", "Draining"]

@@ -150,7 +150,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         config.dynamic_batching.preferred_batch_size.append(batcher.max_batch_size)
         config.instance_group.add(name=host.name, kind=kv.ModelInstanceGroup.KIND_CPU
                                   if (pipeline.config.device or "cpu") == "cpu" else kv.ModelInstanceGroup.KIND_GPU,
-                                  count=1)
+                                  count=batcher.instances)
         for key, value in (("model_dir", str(pipeline.model.directory)), ("model_name", pipeline.model.model_name),
                            ("precision", pipeline.config.precision), ("decode_mode", pipeline.config.decode_mode)):
             config.parameters[key].string_value = value

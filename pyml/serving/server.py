@@ -50,6 +50,7 @@ class ServerOptions:
     max_batch_size: int = 8
     max_queue_delay_ms: float = 5.0
     max_queue: int = 256
+    instances: int = 1  # model instances per model, each its own predictor running a batch at a time
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     grace_s: float = 30.0
     tls_cert: str | None = None  # PEM paths; both set: TLS on
@@ -108,7 +109,7 @@ class ModelHost:
         self.pipeline = pipeline
         self.metrics = metrics
         self.batcher = DynamicBatcher(pipeline, options.max_batch_size, options.max_queue_delay_ms,
-                                      options.max_queue, metrics=metrics, name=name)
+                                      options.max_queue, metrics=metrics, name=name, instances=options.instances)
 
     async def classify(self, request: pb.ClassifyRequest, fallback_name: str,
                        timeout: float | None) -> pb.ClassifyResponse:
@@ -227,6 +228,8 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     if not models:
         raise ConfigError("a server needs at least one model")
     options = options or ServerOptions()
+    if options.instances < 1:
+        raise ConfigError(f"instances must be >= 1, not {options.instances}")
     metrics = ServerMetrics()
     hosts = {name: ModelHost(name, pipeline, options, metrics) for name, pipeline in models.items()}
     service = ClassifierService(hosts, metrics)
