@@ -68,6 +68,7 @@ class DynamicBatcher:
 
     def start(self) -> None:
         self._free = asyncio.Queue()
+        self._freed = asyncio.Event()  # set whenever an instance finishes a batch
         for backend in self._backends:
             self._free.put_nowait(backend)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="pyml-batcher")
@@ -103,6 +104,25 @@ class DynamicBatcher:
                 batch.append(await asyncio.wait_for(self._queue.get(), wait))
             except asyncio.TimeoutError:
                 break
+        # The delay has passed. If every instance is still busy, the batch could not run
+        # anyway: let it grow until one frees up (a full batch is prepared at once, and
+        # overlaps with the running one).
+        while len(batch) < self.max_batch_size and self._free.empty():
+            self._freed.clear()
+            getter = asyncio.ensure_future(self._queue.get())
+            freed = asyncio.ensure_future(self._freed.wait())
+            await asyncio.wait({getter, freed}, return_when=asyncio.FIRST_COMPLETED)
+            freed.cancel()
+            if getter.done():
+                batch.append(getter.result())
+            else:
+                getter.cancel()
+                try:
+                    await getter
+                except asyncio.CancelledError:
+                    pass
+                else:  # it got an item while being cancelled
+                    batch.append(getter.result())
         return batch
 
     def _live(self, batch: list[Job], now: float) -> list[Job]:
@@ -166,6 +186,7 @@ class DynamicBatcher:
             self._fail(live, exc)
         finally:
             self._free.put_nowait(backend)
+            self._freed.set()
             self._batches_in_flight -= 1
 
     async def drain(self, poll: float = 0.01) -> None:
