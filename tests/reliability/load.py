@@ -1,12 +1,15 @@
 """Load for the reliability tests: a `pyml serve` subprocess, its memory and file
 descriptors read from /proc, and an asyncio gRPC client that sends either closed
-loop (N callers back to back) or open loop (a fixed rate, whatever the answers).
+loop (N callers back to back) or open loop (a fixed rate, whatever the answers),
+the latter also from several processes at once (one asyncio process tops out
+below 4x the server's capacity).
 The full-length runs: PYML_RELIABILITY_LONG=1 pytest -s tests/reliability/test_load.py
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import socket
@@ -88,6 +91,30 @@ class Tally:
 Request = tuple[pb.ClassifyRequest, object]  # the request and a check(response) -> bool
 
 
+class GoodAnswer:
+    """Checks a good picture's answer: these class ids, in this order."""
+
+    def __init__(self, expected_ids: list[int]) -> None:
+        self.expected_ids = list(expected_ids)
+
+    def __call__(self, answer) -> bool:
+        return isinstance(answer, pb.ClassifyResponse) and [c.id for c in answer.categories] == self.expected_ids
+
+
+class RefusedFor:
+    """Checks a bad file's refusal: INVALID_ARGUMENT with one of these pyml-reason values."""
+
+    def __init__(self, reasons) -> None:
+        self.reasons = set(reasons)
+
+    def __call__(self, answer) -> bool:
+        if isinstance(answer, pb.ClassifyResponse):  # in a stream: the item's own error
+            return answer.HasField("error") and answer.error.reason in self.reasons
+        if not isinstance(answer, grpc.aio.AioRpcError):
+            return False
+        return dict(answer.trailing_metadata() or ()).get("pyml-reason") in self.reasons
+
+
 async def _one(stub, request: pb.ClassifyRequest, check, tally: Tally, timeout: float) -> None:
     try:
         response = await stub.Classify(request, timeout=timeout)
@@ -142,3 +169,109 @@ async def open_loop(target: str, requests: list[Request], rate: float, seconds: 
         if pending:
             await asyncio.wait(set(pending))
     return tally
+
+
+_STATUS_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def _tally_item(tally: Tally, by_id: dict, response) -> None:
+    status = _STATUS_NAMES.get(response.error.code, "UNKNOWN") if response.HasField("error") else "OK"
+    tally.statuses[status] += 1
+    if status in ("OK", "INVALID_ARGUMENT"):
+        _, check = by_id[response.request_id]
+        if not check(response):
+            tally.wrong.append((response.request_id, response))
+    else:
+        tally.details.setdefault(status, Counter())[response.error.message] += 1
+
+
+async def closed_loop_streams(target: str, requests: list[Request], streams: int = 16, in_flight: int = 4) -> Tally:
+    """Sends every request once over `streams` ClassifyStream calls, each keeping
+    `in_flight` messages outstanding: the server's capacity for streamed images."""
+    tally = Tally()
+    by_id = {request.request_id: (request, check) for request, check in requests}
+    shards = [requests[i::streams] for i in range(streams)]
+
+    async def one_stream(call, shard) -> None:
+        slots = asyncio.Semaphore(in_flight)
+
+        async def read() -> None:
+            async for response in call:
+                _tally_item(tally, by_id, response)
+                slots.release()
+
+        reader = asyncio.ensure_future(read())
+        for request, _ in shard:
+            await slots.acquire()
+            await call.write(request)
+        await call.done_writing()
+        await reader
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.MultiLabelClassifierStub(channel)
+        await asyncio.gather(*(one_stream(stub.ClassifyStream(timeout=600), shard) for shard in shards if shard))
+    return tally
+
+
+async def open_loop_streams(target: str, requests: list[Request], rate: float, seconds: float,
+                            streams: int = 4) -> Tally:
+    """Writes requests into `streams` ClassifyStream calls at `rate` in all, for `seconds`,
+    whatever comes back, and checks every answer (an item's status is its error code).
+    A message on a stream costs the client far less than a unary call, so this is how
+    one client process offers several times a server's capacity."""
+    tally = Tally()
+    by_id = {request.request_id: (request, check) for request, check in requests}
+
+    async def one_stream(call, share: float) -> None:
+        async def read() -> None:
+            async for response in call:
+                _tally_item(tally, by_id, response)
+
+        reader = asyncio.ensure_future(read())
+        start, sent = time.perf_counter(), 0
+        while (now := time.perf_counter() - start) < seconds:
+            for _ in range(int(now * share) - sent):
+                await call.write(requests[sent % len(requests)][0])
+                sent += 1
+            await asyncio.sleep(0.002)
+        await call.done_writing()
+        await reader
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.MultiLabelClassifierStub(channel)
+        await asyncio.gather(*(one_stream(stub.ClassifyStream(timeout=seconds + 60), rate / streams)
+                               for _ in range(streams)))
+    return tally
+
+
+def _open_loop_process(target: str, requests: list[Request], rate: float, seconds: float,
+                       max_outstanding: int, timeout: float, streams: int) -> Tally:
+    if streams:
+        tally = asyncio.run(open_loop_streams(target, requests, rate, seconds, streams))
+    else:
+        tally = asyncio.run(open_loop(target, requests, rate, seconds, max_outstanding, timeout))
+    tally.wrong = [(request_id, str(answer)) for request_id, answer in tally.wrong]  # picklable
+    return tally
+
+
+def open_loop_processes(target: str, requests: list[Request], rate: float, seconds: float, processes: int = 3,
+                        max_outstanding: int = 1000, timeout: float = 30, on_tick=None, streams: int = 0) -> Tally:
+    """open_loop (unary calls) or, with `streams`, open_loop_streams from `processes` client
+    processes, each at rate / processes; one Tally."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        pending = pool.starmap_async(_open_loop_process, [(target, requests, rate / processes, seconds,
+                                                           max_outstanding // processes, timeout, streams)]
+                                           * processes)
+        while not pending.ready():
+            if on_tick is not None:
+                on_tick()
+            pending.wait(0.05)
+        tallies = pending.get()
+    merged = Tally()
+    for tally in tallies:
+        merged.statuses.update(tally.statuses)
+        merged.wrong.extend(tally.wrong)
+        for status, details in tally.details.items():
+            merged.details.setdefault(status, Counter()).update(details)
+    return merged
