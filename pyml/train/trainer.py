@@ -23,7 +23,9 @@ import logging
 import math
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -290,49 +292,52 @@ class Trainer:
         if start_epoch >= o.epochs:
             log.info("already trained for %d epochs", start_epoch)
         bar = _progress_bar(total_steps, start_epoch * steps, progress)
-        try:
-            for epoch in range(start_epoch + 1, min(o.epochs, last_epoch) + 1):
-                paddle.seed(o.seed * 100003 + epoch)  # dropout etc.: the same draws with or without a resume
-                started, seen, losses = time.perf_counter(), 0, []
-                for k, batch in enumerate(train.epoch(epoch)):
-                    if k >= steps:
-                        break
-                    step = (epoch - 1) * steps + k
-                    optimizer.set_lr(lr_at(step, total_steps, warmup_steps, o.lr))
-                    loss = loss_fn(network(paddle.to_tensor(batch.images)), paddle.to_tensor(batch.targets))
-                    loss.backward()
-                    optimizer.step()
-                    optimizer.clear_grad()
-                    losses.append(float(loss))
-                    seen += len(batch.images)
-                    bar.update(1)
-                    bar.set_postfix_str(f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} "
-                                        f"{seen / (time.perf_counter() - started):.1f} img/s", refresh=False)
-                train_seconds = time.perf_counter() - started
-                targets, scores = network_scores(network, val)
-                evaluation = evaluate_scores(targets, scores)
-                record = {"epoch": epoch, "loss": float(np.mean(losses)), "lr": optimizer.get_lr(),
-                          "train_images_per_s": round(seen / train_seconds, 2),
-                          "train_seconds": round(train_seconds, 2),
-                          "val": evaluation.as_dict(self.dataset.labels)}
-                history.epochs.append(record)
-                # The first epoch always counts, so a model is exported even when mAP is undefined.
-                improved = history.best_epoch == 0 or evaluation.mAP > history.best_map
-                if improved:
-                    history.best_epoch, history.best_map = epoch, evaluation.mAP
-                    self._export_best(network)
-                self._save_checkpoint(epoch, network, optimizer, history)
-                self._write_metrics(history)
-                bar.write(f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
-                          f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
-                          f"{record['train_images_per_s']:.1f} img/s")
-        except KeyboardInterrupt:
-            bar.close()
-            done = len(history.epochs)
-            raise TrainingInterrupted(
-                f"interrupted; {self.out} holds the checkpoint of epoch {done}"
-                + (f" and the best model (epoch {history.best_epoch})" if done else "")
-                + f". Continue with: pyml train {o.dataset or 'DATASET'} --output {self.out} --resume") from None
+        with _StopRequest() as stop:
+            try:
+                for epoch in range(start_epoch + 1, min(o.epochs, last_epoch) + 1):
+                    paddle.seed(o.seed * 100003 + epoch)  # dropout etc.: the same draws with or without a resume
+                    started, seen, losses = time.perf_counter(), 0, []
+                    for k, batch in enumerate(train.epoch(epoch)):
+                        if k >= steps:
+                            break
+                        step = (epoch - 1) * steps + k
+                        optimizer.set_lr(lr_at(step, total_steps, warmup_steps, o.lr))
+                        loss = loss_fn(network(paddle.to_tensor(batch.images)), paddle.to_tensor(batch.targets))
+                        loss.backward()
+                        optimizer.step()
+                        optimizer.clear_grad()
+                        losses.append(float(loss))
+                        seen += len(batch.images)
+                        bar.update(1)
+                        if stop.requested:  # Ctrl-C: stop here, between steps
+                            raise KeyboardInterrupt
+                        bar.set_postfix_str(f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} "
+                                            f"{seen / (time.perf_counter() - started):.1f} img/s", refresh=False)
+                    train_seconds = time.perf_counter() - started
+                    targets, scores = network_scores(network, val)
+                    evaluation = evaluate_scores(targets, scores)
+                    record = {"epoch": epoch, "loss": float(np.mean(losses)), "lr": optimizer.get_lr(),
+                              "train_images_per_s": round(seen / train_seconds, 2),
+                              "train_seconds": round(train_seconds, 2),
+                              "val": evaluation.as_dict(self.dataset.labels)}
+                    history.epochs.append(record)
+                    # The first epoch always counts, so a model is exported even when mAP is undefined.
+                    improved = history.best_epoch == 0 or evaluation.mAP > history.best_map
+                    if improved:
+                        history.best_epoch, history.best_map = epoch, evaluation.mAP
+                        self._export_best(network)
+                    self._save_checkpoint(epoch, network, optimizer, history)
+                    self._write_metrics(history)
+                    bar.write(f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
+                              f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
+                              f"{record['train_images_per_s']:.1f} img/s")
+            except KeyboardInterrupt:
+                bar.close()
+                done = len(history.epochs)
+                raise TrainingInterrupted(
+                    f"interrupted; {self.out} holds the checkpoint of epoch {done}"
+                    + (f" and the best model (epoch {history.best_epoch})" if done else "")
+                    + f". Continue with: pyml train {o.dataset or 'DATASET'} --output {self.out} --resume") from None
         bar.close()
         return history
 
@@ -403,6 +408,31 @@ class _NoBar:
 
     def close(self) -> None:
         pass
+
+
+class _StopRequest:
+    """Ctrl-C (SIGINT) while training: noted by a handler and acted on between steps.
+    Raised straight from the signal, KeyboardInterrupt can land inside a finalizer (a
+    weakref callback), where Python prints and drops it and training goes on (seen in
+    CI). A second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):
