@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, InputError
-from .inputs import IMAGE_SUFFIXES
+from .inputs import image_files
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _expand(item: str) -> Iterator[str]:
         return
     path = Path(item).expanduser()  # the name the pipeline reports it under (./a.jpg -> a.jpg)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = image_files(path)
         if not files:
             yield str(path)  # classified, it becomes an error row saying the folder has no images
         yield from (str(p) for p in files)
@@ -66,6 +66,11 @@ def list_inputs(inputs: Iterable[str], from_list: str | Path | None = None) -> l
 
 
 # -- the output file -------------------------------------------------------
+
+def encode_row(row: dict) -> tuple[str, str, bool]:
+    """A result as the output file holds it: its name, its JSON line, whether it failed."""
+    return row["img_path"], json.dumps(row, ensure_ascii=False), "error" in row
+
 
 class JsonlOutput:
     """The result file: reads back what a previous run wrote, appends the rest.
@@ -110,22 +115,26 @@ class JsonlOutput:
             self.done.add(name)
             self.failed_before += "error" in row
 
-    def write(self, rows: Iterable[dict]) -> list[dict]:
-        """Appends the rows not written yet; returns those it wrote."""
-        new, lines = [], []
-        for row in rows:
-            name = row["img_path"]
+    def write(self, rows: Iterable[dict]) -> tuple[int, int]:
+        """Appends the rows not written yet; returns how many it wrote, and how many of those failed."""
+        return self.write_encoded(encode_row(row) for row in rows)
+
+    def write_encoded(self, rows: Iterable[tuple[str, str, bool]]) -> tuple[int, int]:
+        """write() for rows already in JSON: (img_path, JSON text, failed) each, as Ray's
+        workers send them, so the driver neither parses nor re-encodes them."""
+        lines, failed = [], 0
+        for name, text, row_failed in rows:
             if name in self.done:
                 continue
             self.done.add(name)
-            new.append(row)
-            lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+            lines.append(text + "\n")
+            failed += bool(row_failed)
         if lines:
             payload = "".join(lines).encode("utf-8")
             written = 0
             while written < len(payload):  # os.write may write less than asked (a full disk says so)
                 written += os.write(self._fd, payload[written:])
-        return new
+        return len(lines), failed
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -155,14 +164,13 @@ class Progress:
                         desc="pyml batch" + (f" (resumed, {already} done before)" if already else ""))
         self.bar.set_postfix(failed=0, refresh=False)
 
-    def step(self, rows: list[dict]) -> None:
-        if rows and self.first is None:
-            self.first = (time.perf_counter(), len(rows))
-        failed = sum("error" in row for row in rows)
+    def step(self, written: int, failed: int) -> None:
+        if written and self.first is None:
+            self.first = (time.perf_counter(), written)
         if failed:
             self.failed += failed
             self.bar.set_postfix(failed=self.failed, refresh=False)
-        self.bar.update(len(rows))
+        self.bar.update(written)
 
     def close(self) -> None:
         self.bar.close()
@@ -222,20 +230,23 @@ def run_batch(pipeline, inputs: Iterable[str], output: str | Path, from_list: st
         bar = Progress(len(todo), skipped, enabled=progress)
         written = 0
         pending: list[dict] = []
+
+        def flush() -> None:
+            nonlocal written
+            count, failed = out.write(pending)
+            written += count
+            bar.step(count, failed)
+            pending.clear()
+
         try:
             for result in pipeline.predict(todo, batch_size=batch_size, threshold=threshold, top_k=top_k,
                                            on_error="return"):
                 if save_path and result.error is None:
                     _save(result, save_path)
-                pending.append(dict(result))
+                pending.append(result)
                 if len(pending) >= batch_size:
-                    new = out.write(pending)
-                    written += len(new)
-                    bar.step(new)
-                    pending = []
-            new = out.write(pending)
-            written += len(new)
-            bar.step(new)
+                    flush()
+            flush()
         finally:
             bar.close()
     return bar.summary(out.path, len(names), skipped, written)

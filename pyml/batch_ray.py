@@ -15,7 +15,6 @@ YAML, input files, --save_path) as the driver: a shared file system, or URLs.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import BatchSummary, JsonlOutput, Progress, _save, list_inputs
+from .batch import BatchSummary, JsonlOutput, Progress, _save, encode_row, list_inputs
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -60,8 +59,9 @@ class Tagger:
             for result in results:
                 if result.error is None:
                     _save(result, self.save_path)
-        rows = [json.dumps(result, ensure_ascii=False) for result in results]
-        return {"row": np.array(rows, dtype=object)}
+        names, rows, failed = zip(*map(encode_row, results))
+        return {"img_path": np.array(names, dtype=object), "row": np.array(rows, dtype=object),
+                "failed": np.array(failed, dtype=bool)}
 
 
 def _connect(ray, address: str | None, local_cpus: int | None) -> None:
@@ -120,9 +120,9 @@ def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | 
                                                top_k=top_k,
                                                save_path=save_path))
                 for block in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                    new = out.write(json.loads(row) for row in block["row"])
-                    written += len(new)
-                    bar.step(new)
+                    count, failed = out.write_encoded(zip(block["img_path"], block["row"], block["failed"]))
+                    written += count
+                    bar.step(count, failed)
             finally:
                 bar.close()
                 ray.shutdown()

@@ -101,11 +101,11 @@ class _Progress:
 
 
 def _count_images(text: str) -> int:
-    from .inputs import IMAGE_SUFFIXES
+    from .inputs import image_files
 
     path = Path(text).expanduser()
     if path.is_dir():
-        return sum(1 for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        return len(image_files(path))
     return 1
 
 

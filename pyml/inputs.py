@@ -70,8 +70,13 @@ def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX
     return ImageSource(url, data)
 
 
+def image_files(directory: Path) -> list[Path]:
+    """The images a folder input covers: recursive, sorted, PaddleX's image suffixes."""
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def _walk_directory(directory: Path) -> Iterator[ImageSource]:
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(directory)
     if not files:
         name = str(directory)
         yield ImageSource(name, error=InputError(
