@@ -74,33 +74,33 @@ class ServerMetrics:
             self._http.server_close()
             self._http = None
 
-    def _sum(self, sample_name: str, model: str, where=lambda labels: True) -> float:
-        """The sum of a metric's samples for one model, over its other labels."""
-        total = 0.0
-        for family in self.registry.collect():
-            for sample in family.samples:
-                if sample.name == sample_name and sample.labels.get("model") == model and where(sample.labels):
-                    total += sample.value
-        return total
-
     def model_statistics(self, model: str) -> dict:
         """One model's counts and cumulative durations (nanoseconds), as Triton's
         ModelStatistics reports them, read from the same samples /metrics shows."""
-        def ns(seconds: float) -> int:
-            return int(round(seconds * 1e9))
+        totals: dict[str, float] = {}
+        ok = 0.0
+        for family in self.registry.collect():  # one pass over every sample
+            for sample in family.samples:
+                if sample.labels.get("model") != model:
+                    continue
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+                if sample.name == "pyml_requests_total" and sample.labels.get("code") == "OK":
+                    ok += sample.value
 
-        ok = self._sum("pyml_requests_total", model, lambda labels: labels["code"] == "OK")
-        every = self._sum("pyml_requests_total", model)
+        def total(name: str) -> float:
+            return totals.get(name, 0.0)
+
+        def duration(histogram: str) -> tuple[int, int]:
+            return int(total(f"{histogram}_count")), int(round(total(f"{histogram}_sum") * 1e9))
+
         return {
-            "last_inference_ms": int(self._sum("pyml_last_inference_timestamp_seconds", model) * 1000),
-            "inference_count": int(self._sum("pyml_batch_size_sum", model)),  # images
-            "execution_count": int(self._sum("pyml_batch_size_count", model)),  # batches
-            "success": (int(ok), ns(self._sum("pyml_request_duration_seconds_sum", model))),
-            "fail": (int(every - ok), 0),
-            "queue": (int(self._sum("pyml_queue_duration_seconds_count", model)),
-                      ns(self._sum("pyml_queue_duration_seconds_sum", model))),
-            "compute_infer": (int(self._sum("pyml_inference_duration_seconds_count", model)),
-                              ns(self._sum("pyml_inference_duration_seconds_sum", model))),
+            "last_inference_ms": int(total("pyml_last_inference_timestamp_seconds") * 1000),
+            "inference_count": int(total("pyml_batch_size_sum")),  # images
+            "execution_count": int(total("pyml_batch_size_count")),  # batches
+            "success": (int(ok), duration("pyml_request_duration_seconds")[1]),
+            "fail": (int(total("pyml_requests_total") - ok), 0),
+            "queue": duration("pyml_queue_duration_seconds"),
+            "compute_infer": duration("pyml_inference_duration_seconds"),
         }
 
     def value(self, name: str, **labels: str) -> float:
