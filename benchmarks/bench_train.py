@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pyml.backends.paddle import import_paddle, usable_cores
+from pyml.backends.device import cpu_description, usable_cores
+from pyml.backends.paddle import import_paddle
 from pyml.train.data import BatchLoader, parse_augment
 from pyml.train.dataset import Sample
 from pyml.train.loss import asymmetric_loss
@@ -32,14 +33,7 @@ OUT = Path(__file__).resolve().parent / "out"
 
 
 def cpu() -> str:
-    name, flags = "unknown CPU", ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name") and name == "unknown CPU":
-            name = line.split(":", 1)[1].strip()
-        if line.startswith("flags") and not flags:
-            wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-            flags = " ".join(f for f in line.split(":", 1)[1].split() if f in wanted)
-    return f"{name} ({os.cpu_count()} logical cores; {flags or 'no avx2'}), {platform.system()}"
+    return f"{cpu_description()}, {os.cpu_count()} logical cores, {platform.system()}"
 
 
 def samples(count: int, classes: int = 80) -> list[Sample]:

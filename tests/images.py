@@ -4,37 +4,22 @@ encoded with OpenCV or Pillow so that every JPEG/PNG variant is covered."""
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from tools.sample_photos import sample_photos
 
-@lru_cache(maxsize=None)
+# The photos the tests use (a subset of what tools/sample_photos.py finds; the model
+# exports are calibrated on all of them).
+TEST_PHOTOS = ("sklearn-china", "sklearn-flower", "mpl-grace_hopper", "skimage-astronaut", "skimage-coffee")
+
+
 def photos() -> dict[str, np.ndarray]:
     """Real RGB photos from scikit-learn, matplotlib and (if installed) scikit-image."""
-    from sklearn.datasets import load_sample_images
-
-    found = {}
-    sample = load_sample_images()
-    for name, image in zip(sample.filenames, sample.images):
-        found["sklearn-" + name.rsplit("/", 1)[-1].split(".")[0]] = image
-    try:
-        from matplotlib import cbook
-
-        with cbook.get_sample_data("grace_hopper.jpg") as f:
-            found["mpl-grace_hopper"] = np.asarray(Image.open(f).convert("RGB"))
-    except (ImportError, OSError, ValueError):
-        pass
-    try:
-        from skimage import data
-
-        found["skimage-astronaut"] = data.astronaut()
-        found["skimage-coffee"] = data.coffee()
-    except ImportError:
-        pass
-    return found
+    found = sample_photos()
+    return {name: found[name] for name in TEST_PHOTOS if name in found}
 
 
 def gradient(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -91,3 +76,12 @@ def png_variants() -> dict[str, bytes]:
         "grey16": cv2.imencode(".png", grey16)[1].tobytes(),
         "rgb16": cv2.imencode(".png", cv2.cvtColor(rgb16, cv2.COLOR_RGB2BGR))[1].tobytes(),
     }
+
+
+def photo_batch(size: int) -> np.ndarray:
+    """The test photos preprocessed for a model of input size x size (ImageNet mean and
+    std, Pillow bilinear: what the exports' inference.yml asks), float32 NCHW."""
+    from pyml import _native
+
+    pre = _native.Preprocessor(_native.PreprocessSpec(width=size, height=size), threads=0)
+    return pre.run([np.ascontiguousarray(rgb[:, :, ::-1]) for rgb in photos().values()])

@@ -5,6 +5,7 @@ Paddle Inference. PP-LCNet runs at the official 448x448; the others are exported
 import numpy as np
 import pytest
 
+import images
 from pyml.backends import create_backend, parse_device
 from pyml.model_dir import load_model_dir
 from tools.export_arch import ARCHITECTURES
@@ -17,8 +18,22 @@ def test_export_loads_and_returns_80_probabilities(model_name, architecture_expo
     assert spec.model_name == model_name and len(spec.labels) == 80
     assert spec.input_size == (size, size)
     backend = create_backend("paddle", spec.model_file, spec.params_file, parse_device("cpu"))
-    batch = np.random.default_rng(0).standard_normal((2, 3, size, size)).astype(np.float32)
+    batch = images.photo_batch(size)
     scores = backend(batch)
-    assert scores.shape == (2, 80) and scores.dtype == np.float32
+    assert scores.shape == (len(batch), 80) and scores.dtype == np.float32
     assert 0.0 <= scores.min() and scores.max() <= 1.0
     assert not np.allclose(scores[0], scores[1])  # the output depends on the input
+
+
+@pytest.mark.parametrize("model_name", sorted(ARCHITECTURES))
+def test_exports_are_calibrated_like_trained_networks(model_name, architecture_export):
+    """Random weights, trained statistics (tools/export_arch.calibrate): a photo passes 0.5
+    on a handful of the 80 labels, and scores are spread, not saturated at 0 or 1."""
+    model_dir, size = architecture_export(model_name)
+    spec = load_model_dir(model_dir)
+    scores = create_backend("paddle", spec.model_file, spec.params_file, parse_device("cpu"))(
+        images.photo_batch(size))
+    labels_per_photo = (scores > 0.5).sum(axis=1).mean()
+    assert 0.5 <= labels_per_photo <= 16, f"{labels_per_photo} labels per photo"
+    saturated = ((scores < 1e-6) | (scores > 1 - 1e-6)).mean()
+    assert saturated < 0.05, f"{saturated:.0%} of scores saturated"

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.needs_compiler
+
 import images
 from pyml import _native
 from pyml.model_dir import load_model_dir
@@ -66,7 +68,7 @@ def stream_client(tmp_path_factory):
 
 def test_cpp_stream_client_against_a_real_server(stream_client, tmp_path):
     import pyml
-    from pyml.pipeline import demo_model_dir
+    from pyml.models import demo_model_dir
     from pyml.serving import Client
     from serving_harness import RunningServer
 
@@ -114,7 +116,7 @@ def test_cpp_classify_dir_prints_what_pyml_prints(classify_dir, photos, tmp_path
     import json
     import sys
 
-    from pyml.pipeline import demo_model_dir
+    from pyml.models import demo_model_dir
 
     model = tmp_path / "model"
     shutil.copytree(demo_model_dir(), model)
@@ -132,7 +134,7 @@ def test_cpp_classify_dir_prints_what_pyml_prints(classify_dir, photos, tmp_path
                           timeout=300)
     assert proc.returncode == 1, proc.stderr  # broken.jpg
     cpp = {Path(row["img_path"]).name: row for row in map(json.loads, proc.stdout.splitlines())}
-    run = subprocess.run([sys.executable, "-m", "pyml.cli", "--pipeline", "image_multilabel_classification",
+    run = subprocess.run([sys.executable, "-m", "pyml.cli", "--pipeline", "pyml_demo",
                           "--input", str(folder), "--batch_size", "4"], capture_output=True, text=True, timeout=300)
     python = {}
     for line in run.stdout.splitlines():

@@ -39,9 +39,11 @@ def available_backends() -> list[str]:
 def create_backend(name: str, model_file: Path, params_file: Path, device: Device,
                    **options) -> Backend:
     """options: cpu_threads, enable_mkldnn, precision (fp32 | bf16), and for `auto`
-    input_shape (the batch shape it measures with); a backend ignores what it has no use for."""
+    input_shape, sample and model_name (what it measures with, and whose parity
+    tolerance applies); a backend ignores what it has no use for."""
     if name != "auto":
-        options.pop("input_shape", None)
+        for auto_only in ("input_shape", "sample", "model_name"):
+            options.pop(auto_only, None)
     if name in _BUILTIN:
         factory = _load(_BUILTIN[name])
     else:

@@ -1,8 +1,9 @@
 """`backend: auto`: the fastest backend for this model on this machine, by measurement.
 
-At load, on the CPU: every installed backend runs the same seeded batch at the model's
-input size; one whose scores differ from Paddle's (the reference) by more than
-PARITY_ATOL is rejected, and the fastest of the rest (median of TIMED_RUNS) wins. A
+At load, on the CPU: every installed backend runs the same batch at the model's input
+size (the pipeline's sample pictures, or seeded noise); one whose scores fail the
+parity rule against Paddle's (`parity.py`, the rule the tests use) is rejected, and
+the fastest of the rest (median of TIMED_RUNS) wins. A
 backend that cannot load (not installed, the ONNX conversion fails, the CPU lacks
 bf16) is skipped with its reason logged; Paddle is always there to fall back on. The
 winner is remembered in `$PYML_CACHE_DIR/auto.json` (default `~/.cache/pyml`) under the
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import statistics
 import time
 from importlib import metadata
@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .device import Device
+from . import parity
+from .device import Device, cpu_description, resolve_threads
 from .onnx_convert import cache_dir, model_hash
 
 log = logging.getLogger(__name__)
 CANDIDATES = ("paddle", "openvino", "onnxruntime")
-PARITY_ATOL = 1e-5
 WARMUP_RUNS = 2
 TIMED_RUNS = 7
 _DISTRIBUTIONS = {"paddle": "paddlepaddle", "openvino": "openvino", "onnxruntime": "onnxruntime"}
@@ -43,23 +43,9 @@ def _version(backend: str) -> str:
         return "absent"
 
 
-def cpu_signature() -> str:
-    name, flags = platform.processor() or "cpu", ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and name in ("cpu", platform.processor()):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-                flags = "+".join(f for f in line.split(":", 1)[1].split() if f in wanted)
-    except OSError:
-        pass
-    return f"{name} [{flags}]"
-
-
 def cache_key(digest: str, threads: int, shape: tuple, precision: str) -> str:
     versions = ",".join(f"{b}={_version(b)}" for b in CANDIDATES)
-    return f"{digest}|{cpu_signature()}|threads={threads}|shape={'x'.join(map(str, shape))}|{precision}|{versions}"
+    return f"{digest}|{cpu_description()}|threads={threads}|shape={'x'.join(map(str, shape))}|{precision}|{versions}"
 
 
 def _read_cache(path: Path) -> dict:
@@ -92,9 +78,8 @@ def _median_ms(backend, batch: np.ndarray) -> float:
     return statistics.median(times) * 1000
 
 
-def measure(create, shape: tuple, precision: str) -> dict:
+def measure(create, batch: np.ndarray, precision: str, model_name: str | None = None) -> dict:
     """Loads and times every candidate; returns {"winner", "ms": {...}, "rejected": {...}}."""
-    batch = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     loaded, ms, rejected = {}, {}, {}
     reference = None
     for name in CANDIDATES:
@@ -110,10 +95,10 @@ def measure(create, shape: tuple, precision: str) -> dict:
         if name == "paddle":
             reference = scores
         elif precision == "fp32":
-            diff = float(np.abs(scores - reference).max())
-            if not diff <= PARITY_ATOL:
-                rejected[name] = f"scores differ from Paddle's by {diff:.2e} (> {PARITY_ATOL:g})"
-                log.warning("backend auto: %s rejected: %s", name, rejected[name])
+            report = parity.compare(reference, scores, model_name)
+            if not report.ok:
+                rejected[name] = report.describe(name)
+                log.warning("backend auto: %s rejected: %s", name, report.failure_message(name))
                 continue
         loaded[name] = backend
         ms[name] = round(_median_ms(backend, batch), 3)
@@ -122,7 +107,10 @@ def measure(create, shape: tuple, precision: str) -> dict:
 
 
 def create_auto(model_file: Path, params_file: Path, device: Device, input_shape: tuple = (1, 3, 224, 224),
-                cpu_threads: int = 0, precision: str = "fp32", **options):
+                cpu_threads: int = 0, precision: str = "fp32", model_name: str | None = None,
+                sample: np.ndarray | None = None, **options):
+    """`sample`: a preprocessed batch of `input_shape` to compare and time with (seeded
+    noise if None); `model_name` picks the parity tolerance."""
     from . import create_backend  # noqa: PLC0415 (the registry imports this module)
 
     def create(name: str):
@@ -131,9 +119,7 @@ def create_auto(model_file: Path, params_file: Path, device: Device, input_shape
 
     if device.kind != "cpu":
         return create("paddle")
-    from .paddle import usable_cores  # noqa: PLC0415
-
-    threads = cpu_threads if cpu_threads > 0 else usable_cores()
+    threads = resolve_threads(cpu_threads)
     key = cache_key(model_hash(model_file, params_file), threads, tuple(input_shape), precision)
     path = cache_dir() / "auto.json"
     remembered = _read_cache(path).get(key)
@@ -145,7 +131,9 @@ def create_auto(model_file: Path, params_file: Path, device: Device, input_shape
         except BackendError as exc:
             log.warning("backend auto: the remembered %s no longer loads (%s); measuring again",
                         remembered["winner"], exc)
-    result = measure(create, tuple(input_shape), precision)
+    if sample is None or tuple(sample.shape) != tuple(input_shape):
+        sample = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
+    result = measure(create, sample, precision, model_name)
     log.info("backend auto: %s wins (%s ms per batch of %s; rejected: %s)", result["winner"],
              result["ms"], "x".join(map(str, input_shape)), result["rejected"] or "none")
     _write_cache(path, key, {k: v for k, v in result.items() if k != "backends"})

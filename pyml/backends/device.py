@@ -1,8 +1,13 @@
-"""Device strings as PaddleX spells them: `cpu`, `gpu`, `gpu:0`, `xpu:1`, `npu:0`, `mlu:0`."""
+"""Device strings as PaddleX spells them (`cpu`, `gpu`, `gpu:0`, `xpu:1`, `npu:0`, `mlu:0`), and
+what the CPU offers: usable cores, thread settings, its model and instruction flags."""
 
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from ..errors import ConfigError
 
@@ -46,3 +51,50 @@ def require_cpu(backend: str, device: Device) -> None:
     if device.kind != "cpu":
         raise BackendError(f"backend '{backend}' runs on the CPU here, not on '{device}' "
                            "(use backend paddle for other devices)")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(cpu_threads: int) -> int:
+    """A thread-count setting: 0 (or less) means one thread per usable core."""
+    return cpu_threads if cpu_threads > 0 else usable_cores()
+
+
+# The instruction sets that change which kernels the runtimes pick.
+RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+@lru_cache(maxsize=1)
+def _cpuinfo() -> tuple[str, frozenset]:
+    name, flags = platform.processor() or "unknown CPU", frozenset()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name in ("unknown CPU", platform.processor()):
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = frozenset(value.split())
+    except OSError:  # not Linux: the name only
+        pass
+    return name, flags
+
+
+def cpu_flags() -> frozenset:
+    return _cpuinfo()[1]
+
+
+def cpu_has_bf16() -> bool:
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+def cpu_description() -> str:
+    """The CPU model and its relevant flags, e.g. `AMD EPYC [avx2 avx512f avx512_bf16]`."""
+    name, flags = _cpuinfo()
+    present = [flag for flag in RELEVANT_FLAGS if flag in flags]
+    return f"{name} [{' '.join(present) or 'no avx2'}]"

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .device import Device, require_cpu
+from .device import Device, require_cpu, resolve_threads
 from .onnx_convert import onnx_for
-from .paddle import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class OnnxRuntimeBackend:
                                "(bf16 is offered by the openvino and paddle backends)")
         self.onnx_file = onnx_for(Path(model_file), Path(params_file))
         options = ort.SessionOptions()
-        options.intra_op_num_threads = cpu_threads if cpu_threads > 0 else usable_cores()
+        options.intra_op_num_threads = resolve_threads(cpu_threads)
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only

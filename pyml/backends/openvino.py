@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .device import Device, require_cpu
+from .device import Device, require_cpu, resolve_threads
 from .onnx_convert import onnx_for
-from .paddle import usable_cores
 
 log = logging.getLogger(__name__)
 SHAPE_CACHE = 16
@@ -57,7 +56,7 @@ class OpenVinoBackend:
             raise BackendError(f"OpenVINO could not read {self.onnx_file}: {exc}") from exc
         self.input_name = self._model.inputs[0].get_any_name()
         self._settings = {"INFERENCE_PRECISION_HINT": PRECISIONS[precision],
-                          "INFERENCE_NUM_THREADS": cpu_threads if cpu_threads > 0 else usable_cores(),
+                          "INFERENCE_NUM_THREADS": resolve_threads(cpu_threads),
                           "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
         self._compiled: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()

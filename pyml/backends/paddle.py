@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .device import Device
+from .device import Device, resolve_threads
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,6 @@ def _check_bf16(device: Device, enable_mkldnn: bool) -> None:
                            "this one has none, so oneDNN would emulate it slower than fp32")
 
 
-def usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 class PaddleBackend:
     """Runs a PaddleX inference directory's graph: float32 [N,3,H,W] in, [N,C] out."""
 
@@ -102,7 +95,7 @@ class PaddleBackend:
             config.disable_gpu()
             # 0: every core this process may use. Paddle's own default is one thread,
             # which left half of a 2-core machine idle (47 vs 66 images/s, PP-LCNet).
-            config.set_cpu_math_library_num_threads(cpu_threads if cpu_threads > 0 else usable_cores())
+            config.set_cpu_math_library_num_threads(resolve_threads(cpu_threads))
             if enable_mkldnn:
                 config.enable_mkldnn()
                 config.set_mkldnn_cache_capacity(MKLDNN_CACHE_CAPACITY)

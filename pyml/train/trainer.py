@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..models import OFFICIAL_MODELS, fetch_pretrained
 from .data import BatchLoader, parse_augment
 from .dataset import Dataset
 from .evaluate import evaluate_scores, network_scores
@@ -90,8 +91,8 @@ class History:
 
 
 def _set_device(device: str) -> None:
-    from ..backends.device import parse_device
-    from ..backends.paddle import check_device, import_paddle, usable_cores
+    from ..backends.device import parse_device, usable_cores
+    from ..backends.paddle import check_device, import_paddle
 
     paddle = import_paddle()
     parsed = parse_device(device)
@@ -198,8 +199,11 @@ class Trainer:
         notes = []
         if o.pretrained:
             path = Path(o.pretrained).expanduser()
+            if not path.is_file() and o.pretrained in OFFICIAL_MODELS:
+                path = fetch_pretrained(o.pretrained)  # PaddleX's training start, cached
             if not path.is_file():
-                raise ConfigError(f"--pretrained {path}: no such file")
+                raise ConfigError(f"--pretrained {path}: no such file, and not an official model name "
+                                  f"({', '.join(OFFICIAL_MODELS)})")
             count, fresh = load_matching(network, paddle.load(str(path)), str(path))
             notes.append(f"{count} tensors from {path}; {len(fresh)} initialised fresh")
         if o.from_dir:

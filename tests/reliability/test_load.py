@@ -13,6 +13,7 @@ import signal
 import time
 
 import grpc
+import pytest
 
 import pyml
 from bad_inputs import DEMO_IMAGES, bad_files
@@ -20,6 +21,7 @@ from load import (GoodAnswer, RefusedFor, ServerProcess, Tally, closed_loop, clo
                   open_loop_processes)
 from pyml.v1 import classifier_pb2 as pb
 
+pytestmark = pytest.mark.load
 LONG = os.environ.get("PYML_RELIABILITY_LONG") == "1"
 
 
