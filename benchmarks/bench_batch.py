@@ -89,7 +89,7 @@ def bench_model(name: str, model_dir: str | None, folder: Path, batch_size: int)
         rows["batch"] = {"seconds": min(batch)}
         result_rows = out.read_text().splitlines()
         for workers in (1, 2):
-            summary = run_batch_on_ray("image_multilabel_classification", [str(folder)],
+            summary = run_batch_on_ray("pyml_demo", [str(folder)],
                                        Path(tmp) / f"ray{workers}.jsonl", local_cpus=workers,
                                        batch_size=batch_size, progress=False, **options)
             rows[f"ray_local {workers}"] = {"seconds": summary.seconds, "fixed": summary.startup_s,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .errors import ConfigError, InputError
 from .inputs import image_files
+from .results import SaveLayout
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,19 @@ class JsonlOutput:
     A line is only ever written whole, ending in a newline, in one write() of a whole
     batch; what follows the last newline after a kill is a torn line and is cut off.
     A name already written is never written again (Ray may run a batch twice).
+    With retry_failed (and resume), the rows whose attempt failed are taken out of the
+    file first (rewritten whole, then renamed into place), so those images run again
+    and each image is in the file once.
     """
 
-    def __init__(self, path: str | Path, resume: bool = False, overwrite: bool = False) -> None:
+    def __init__(self, path: str | Path, resume: bool = False, overwrite: bool = False,
+                 retry_failed: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.done: set[str] = set()
         self.failed_before = 0
+        self.retried = 0  # failed rows taken out to run again
+        if retry_failed and not resume:
+            raise ConfigError("--retry_failed goes with --resume: it retries the failures of an earlier run")
         if self.path.is_dir():
             raise ConfigError(f"{self.path}: --output is a folder; give a file name such as results.jsonl")
         exists = self.path.exists() and self.path.stat().st_size > 0
@@ -92,17 +100,18 @@ class JsonlOutput:
                               "where it stopped, or --overwrite to start again")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if exists and resume:
-            self._recover()
+            self._recover(retry_failed)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if overwrite and not resume else 0)
         self._fd = os.open(self.path, flags, 0o644)
 
-    def _recover(self) -> None:
+    def _recover(self, retry_failed: bool) -> None:
         data = self.path.read_bytes()
         end = data.rfind(b"\n") + 1
         if end < len(data):
             log.warning("%s: cutting off a torn last line (%d bytes) left by an interrupted run",
                         self.path, len(data) - end)
             os.truncate(self.path, end)
+        kept: list[bytes] = []
         for number, line in enumerate(data[:end].splitlines(), 1):
             if not line.strip():
                 continue
@@ -112,8 +121,26 @@ class JsonlOutput:
             except (ValueError, KeyError, TypeError) as exc:
                 raise ConfigError(f"{self.path}:{number}: not a pyml result row ({exc}); "
                                   "is this the right --output file?") from exc
+            if retry_failed and "error" in row:
+                self.retried += 1
+                continue
+            kept.append(line + b"\n")
             self.done.add(name)
             self.failed_before += "error" in row
+        if self.retried:
+            self._rewrite(b"".join(kept))
+
+    def _rewrite(self, data: bytes) -> None:
+        """Replaces the file's content atomically: a kill leaves the old file or the new one."""
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, self.path)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def write(self, rows: Iterable[dict]) -> tuple[int, int]:
         """Appends the rows not written yet; returns how many it wrote, and how many of those failed."""
@@ -209,21 +236,28 @@ class BatchSummary:
 
 # -- the job ---------------------------------------------------------------
 
-def _save(result, save_path: str) -> None:
+def _save(result, layout) -> None:
     try:
-        result.save_to_json(save_path)
-        result.save_to_img(save_path)
+        layout.save(result)
     except (InputError, OSError) as exc:
         log.warning("%s: could not save the visualisation: %s", result.input_path, exc)
 
 
+def save_layout(save_path: str | None, names: list[str], inputs: Iterable[str]) -> SaveLayout | None:
+    """The run's save layout, from its whole input list (the same in every process)."""
+    return SaveLayout(save_path, names, folders=list(inputs)) if save_path else None
+
+
 def run_batch(pipeline, inputs: Iterable[str], output: str | Path, from_list: str | Path | None = None,
-              resume: bool = False, overwrite: bool = False, batch_size: int | None = None,
+              resume: bool = False, overwrite: bool = False, retry_failed: bool = False,
+              batch_size: int | None = None,
               threshold=None, top_k: int | None = None, save_path: str | None = None,
               progress: bool = True) -> BatchSummary:
     """Classifies every input not yet in `output` with `pipeline` on this machine."""
+    inputs = list(inputs)
     names = list_inputs(inputs, from_list)
-    with JsonlOutput(output, resume=resume, overwrite=overwrite) as out:
+    layout = save_layout(save_path, names, inputs)
+    with JsonlOutput(output, resume=resume, overwrite=overwrite, retry_failed=retry_failed) as out:
         todo = [n for n in names if n not in out.done]
         skipped = len(names) - len(todo)
         batch_size = pipeline.config.with_overrides(batch_size=batch_size).batch_size
@@ -241,8 +275,8 @@ def run_batch(pipeline, inputs: Iterable[str], output: str | Path, from_list: st
         try:
             for result in pipeline.predict(todo, batch_size=batch_size, threshold=threshold, top_k=top_k,
                                            on_error="return"):
-                if save_path and result.error is None:
-                    _save(result, save_path)
+                if layout is not None and result.error is None:
+                    _save(result, layout)
                 pending.append(result)
                 if len(pending) >= batch_size:
                     flush()

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import BatchSummary, JsonlOutput, Progress, _save, encode_row, list_inputs
+from .batch import BatchSummary, JsonlOutput, Progress, _save, encode_row, list_inputs, save_layout
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -43,22 +43,22 @@ class Tagger:
     """A Ray Data actor holding one pipeline; turns a block of image names into JSON rows."""
 
     def __init__(self, pipeline: str, overrides: dict[str, Any], threshold: Any, top_k: int | None,
-                 save_path: str | None) -> None:
+                 layout) -> None:
         from .registry import create_pipeline
 
         self.pipeline = create_pipeline(pipeline, **overrides)
         self.threshold, self.top_k = threshold, top_k
-        self.save_path = save_path
+        self.layout = layout  # the driver's SaveLayout (or None): every actor saves to the same places
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # The actor reads its own files: predict() overlaps reading and preprocessing
         # with inference, and image bytes never pass through the object store.
         results = list(self.pipeline.predict([str(name) for name in batch["item"]], threshold=self.threshold,
                                              top_k=self.top_k, on_error="return"))
-        if self.save_path:
+        if self.layout is not None:
             for result in results:
                 if result.error is None:
-                    _save(result, self.save_path)
+                    _save(result, self.layout)
         names, rows, failed = zip(*map(encode_row, results))
         return {"img_path": np.array(names, dtype=object), "row": np.array(rows, dtype=object),
                 "failed": np.array(failed, dtype=bool)}
@@ -83,7 +83,8 @@ def _connect(ray, address: str | None, local_cpus: int | None) -> None:
 def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | Path,
                      address: str | None = None, local_cpus: int | None = None, workers: int | None = None,
                      cpus_per_worker: int = 1, from_list: str | Path | None = None, resume: bool = False,
-                     overwrite: bool = False, batch_size: int | None = None, threshold: Any = None,
+                     overwrite: bool = False, retry_failed: bool = False, batch_size: int | None = None,
+                     threshold: Any = None,
                      top_k: int | None = None, save_path: str | None = None, progress: bool = True,
                      **overrides: Any) -> BatchSummary:
     """The batch job on a Ray cluster (`address`, e.g. 'auto', 'HOST:6379' or 'ray://HOST:10001')
@@ -94,11 +95,13 @@ def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | 
     if cpus_per_worker < 1:
         raise ConfigError(f"cpus_per_worker must be >= 1, not {cpus_per_worker}")
     ray = _import_ray()
+    inputs = list(inputs)
     names = list_inputs(inputs, from_list)
+    layout = save_layout(save_path, names, inputs)
     batch_size = batch_size or 8
     overrides = {k: v for k, v in overrides.items() if v is not None}
     overrides.update(cpu_threads=cpus_per_worker, preprocess_threads=cpus_per_worker, batch_size=batch_size)
-    with JsonlOutput(output, resume=resume, overwrite=overwrite) as out:
+    with JsonlOutput(output, resume=resume, overwrite=overwrite, retry_failed=retry_failed) as out:
         todo = [n for n in names if n not in out.done]
         skipped = len(names) - len(todo)
         written = 0
@@ -117,8 +120,7 @@ def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | 
                     Tagger, batch_size=block, num_cpus=cpus_per_worker,
                     compute=ray.data.ActorPoolStrategy(size=workers),
                     fn_constructor_kwargs=dict(pipeline=str(pipeline), overrides=overrides, threshold=threshold,
-                                               top_k=top_k,
-                                               save_path=save_path))
+                                               top_k=top_k, layout=layout))
                 for block in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                     count, failed = out.write_encoded(zip(block["img_path"], block["row"], block["failed"]))
                     written += count

@@ -4,6 +4,7 @@
          [--save_path out/] [--threshold 0.5] [--top_k 3] [--batch_size 8] [-y]
     pyml --get_pipeline_config image_multilabel_classification [--save_path DIR] [-y]
     pyml serve --pipeline image_multilabel_classification [--pipeline name=model.yaml ...]
+    pyml --serve --pipeline NAME|YAML [--port 8080]    (PaddleX's form: --port is the HTTP port)
          [--host 127.0.0.1] [--port 50051] [--max_batch_size 8] [--max_queue_delay_ms 5] ...
     pyml client --target 127.0.0.1:50051 --input photo.jpg [--stream]
     pyml check_dataset DATASET
@@ -11,7 +12,9 @@
     pyml train DATASET --model ARCH --output OUT [--epochs --batch_size --lr ...] [--resume]
     pyml eval MODEL_DIR DATASET
     pyml convert MODEL_DIR [--force]
-    pyml batch INPUT... --output results.jsonl [--from_list FILE] [--resume] [--save_path DIR]
+    pyml models
+    pyml download NAME... [--pretrained]
+    pyml batch INPUT... --output results.jsonl [--from_list FILE] [--resume [--retry_failed]] [--save_path DIR]
          [--ray ADDRESS | --ray_local N] [--workers N] [--cpus_per_worker N]
 
 Results go to stdout, one per line; progress and errors go to stderr. Exit
@@ -118,14 +121,21 @@ def _predict(args) -> int:
     progress = _Progress(_count_images(args.input))
     try:
         results = pipeline.predict(args.input, threshold=args.threshold, on_error="return")
-        failed = _emit(results, args.save_path, save_images=True, progress=progress)
+        failed = _emit(results, _layout(args.save_path, [args.input]), save_images=True, progress=progress)
     finally:
         progress.close()
     return 1 if failed else 0
 
 
-def _emit(results, save_path: str | None, save_images: bool, progress: "_Progress | None" = None) -> int:
-    """Prints each result (stdout) or its error (stderr), saves on request; returns the failures."""
+def _layout(save_path: str | None, inputs: list[str]):
+    from .results import SaveLayout
+
+    return SaveLayout(save_path, [], folders=inputs) if save_path else None
+
+
+def _emit(results, layout, save_images: bool, progress: "_Progress | None" = None) -> int:
+    """Prints each result (stdout) or its error (stderr), saves into `layout` (a
+    SaveLayout) if given; returns the failures."""
     failed = 0
     for result in results:
         if progress is not None:
@@ -135,10 +145,8 @@ def _emit(results, save_path: str | None, save_images: bool, progress: "_Progres
             print(f"pyml: error: {result.error} (reason: {result.error.reason})", file=sys.stderr)
             continue
         print(result, flush=True)
-        if save_path:
-            result.save_to_json(save_path)
-            if save_images:
-                result.save_to_img(save_path)
+        if layout is not None:
+            layout.save(result, images=save_images)
     return failed
 
 
@@ -181,6 +189,9 @@ def _client_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float)
     p.add_argument("--top_k", type=int)
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--max_message_mb", type=int, default=64,
+                   help="largest request to send (as the server's --max_message_mb); larger images are "
+                        "reported, not sent")
     p.add_argument("--save_path")
     p.add_argument("--tls_ca", help="PEM of the CA that signed the server certificate (turns TLS on)")
     p.add_argument("--token_file", help="file holding the bearer token")
@@ -219,16 +230,20 @@ def _serve(args) -> int:
 
 def _client(args) -> int:
     from .serving import Client
+    from .serving.client import check_options
 
-    with Client(args.target, timeout=args.timeout, tls_ca=args.tls_ca,
-                token=_read_token(args.token_file)) as client:
+    check_options(args.threshold, args.top_k)  # before connecting: a bad argument is rc 2, nothing sent
+    if args.max_message_mb <= 0:
+        raise ConfigError(f"--max_message_mb must be positive, not {args.max_message_mb}")
+    with Client(args.target, timeout=args.timeout, tls_ca=args.tls_ca, token=_read_token(args.token_file),
+                max_message_bytes=args.max_message_mb * 1024 * 1024) as client:
         if args.stream:
             results = client.classify_stream(args.input, model=args.model, threshold=args.threshold,
                                              top_k=args.top_k)
-        else:
+        else:  # one image's failure is its error line; the others still go
             results = client.classify(args.input, model=args.model, threshold=args.threshold,
-                                      top_k=args.top_k)
-        failed = _emit(results, args.save_path, save_images=False)
+                                      top_k=args.top_k, on_error="return")
+        failed = _emit(results, _layout(args.save_path, [args.input]), save_images=False)
     return 1 if failed else 0
 
 
@@ -288,7 +303,8 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--input_size", type=int, help="square input side (default: 448; the demo network 64)")
     p.add_argument("--device", default="cpu", help="cpu (default), gpu:N where paddle has CUDA")
     start = p.add_mutually_exclusive_group()
-    start.add_argument("--pretrained", help="a .pdparams to start from (e.g. PaddleClas ImageNet weights)")
+    start.add_argument("--pretrained", help="a .pdparams to start from, or an official model's name "
+                       "(e.g. PP-LCNet_x1_0_ML: PaddleX's <NAME>_pretrained.pdparams, fetched once)")
     start.add_argument("--from", dest="from_dir", help="a model directory to fine-tune to this dataset's labels")
     p.add_argument("--augment", default=DEFAULT_AUGMENT, help="per-batch augmentations, comma-separated "
                    "(flip, color, cutout) or none")
@@ -357,8 +373,12 @@ def _batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="the JSONL file of results")
     p.add_argument("--from_list", help="a text file of paths or URLs, one per line")
     p.add_argument("--pipeline", default="image_multilabel_classification",
-                   help="pipeline name or pipeline YAML path")
+                   help="pipeline name or pipeline YAML path (default: image_multilabel_classification, "
+                        "PP-LCNet_x1_0_ML's 80 COCO labels; pyml_demo runs the offline demo model)")
     p.add_argument("--resume", action="store_true", help="skip every input already in --output")
+    p.add_argument("--retry_failed", action="store_true",
+                   help="with --resume: run again the inputs whose last attempt failed (their rows are "
+                        "replaced, each image stays in --output once)")
     p.add_argument("--overwrite", action="store_true", help="start --output again from empty")
     p.add_argument("--save_path", help="also save <name>_res.json and <name>_res.<ext> here")
     p.add_argument("--device", help="cpu (default), gpu:N")
@@ -381,6 +401,7 @@ def _batch(args) -> int:
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite contradict each other")
     common = dict(inputs=args.inputs, output=args.output, from_list=args.from_list, resume=args.resume,
+                  retry_failed=args.retry_failed,
                   overwrite=args.overwrite, batch_size=args.batch_size, threshold=args.threshold,
                   top_k=args.top_k, save_path=args.save_path, progress=not args.no_progress)
     if args.ray or args.ray_local:
@@ -426,6 +447,59 @@ def _convert(args) -> int:
     return 0
 
 
+def _models_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml models", description="The models pyml finds by name: "
+                                "PaddleX's six official multi-label models and the demo, and where each is.")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _models(args) -> int:
+    from .models import (
+        DEMO_MODEL_NAME,
+        OFFICIAL_MODELS,
+        demo_model_dir,
+        download_dir,
+        find_local,
+        mirror,
+    )
+
+    print(f"{'model':30s} {'mAP':>6s} {'MB':>6s}  on this machine")
+    for model in OFFICIAL_MODELS.values():
+        found = find_local(model.name)
+        print(f"{model.name:30s} {model.map:6.2f} {model.size_mb:6.1f}  {found or '-'}")
+    print(f"{DEMO_MODEL_NAME:30s} {'':>6s} {'':>6s}  {demo_model_dir()} (embedded; --pipeline pyml_demo)")
+    print(f"mAP: COCO2017 multi-label, as PaddleX publishes it. Downloads go to {download_dir()} "
+          f"from {mirror()}.", file=sys.stderr)
+    return 0
+
+
+def _download_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyml download", description="Fetch official models ahead of "
+                                "time (for building images, or for offline use later).")
+    p.add_argument("names", nargs="+", metavar="NAME", help="official model names (see pyml models)")
+    p.add_argument("--pretrained", action="store_true",
+                   help="also fetch each one's training weights (<NAME>_pretrained.pdparams)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true")
+    return p
+
+
+def _download(args) -> int:
+    from .models import check_name, download_model, fetch_pretrained, find_local
+
+    for name in args.names:  # every name is checked before anything downloads
+        check_name(name, "pyml download")
+    for name in args.names:
+        found = find_local(name)
+        if found is None:
+            found = download_model(name, progress=not args.quiet)
+        print(f"{name}: {found}")
+        if args.pretrained:
+            print(f"{name}: {fetch_pretrained(name, progress=not args.quiet)}")
+    return 0
+
+
 SUBCOMMANDS = {
     "serve": (_serve_parser, _serve),
     "client": (_client_parser, _client),
@@ -435,6 +509,8 @@ SUBCOMMANDS = {
     "eval": (_eval_parser, _eval),
     "batch": (_batch_parser, _batch),
     "convert": (_convert_parser, _convert),
+    "models": (_models_parser, _models),
+    "download": (_download_parser, _download),
 }
 
 
@@ -457,8 +533,32 @@ def _run_guarded(fn, args) -> int:
         return 130
 
 
+PADDLEX_SERVE_PORT = 8080  # `paddlex --serve`'s default HTTP port
+
+
+def paddlex_serve_argv(argv: list[str]) -> list[str]:
+    """`pyml --serve --pipeline X [--port P]`, PaddleX's serving command, as `pyml serve`
+    arguments: its --port is the HTTP port (PaddleX serves HTTP only); gRPC keeps 50051
+    unless --grpc_port says otherwise."""
+    rest, http_port, grpc_port = [], str(PADDLEX_SERVE_PORT), None
+    items = iter(a for a in argv if a != "--serve")
+    for arg in items:
+        flag, eq, value = arg.partition("=")
+        if flag in ("--port", "--grpc_port"):
+            value = value if eq else next(items, "")
+            if flag == "--port":
+                http_port = value
+            else:
+                grpc_port = value
+        else:
+            rest.append(arg)
+    return [*rest, "--http_port", http_port, *(["--port", grpc_port] if grpc_port else [])]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "--serve" in argv and (not argv or argv[0] not in SUBCOMMANDS):
+        return _run_guarded(_serve, _serve_parser().parse_args(paddlex_serve_argv(argv)))
     if argv and argv[0] in SUBCOMMANDS:
         parser, run = SUBCOMMANDS[argv[0]]
         return _run_guarded(run, parser().parse_args(argv[1:]))

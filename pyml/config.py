@@ -20,20 +20,28 @@ import yaml
 
 from .backends.device import parse_device
 from .errors import ConfigError
+from .models import DEMO_MODEL_NAME, check_name, is_demo
 
 PIPELINE_NAME = "image_multilabel_classification"
+DEMO_PIPELINE = "pyml_demo"
+# The names a pipeline YAML's pipeline_name may carry (PaddleX uses both spellings).
 PIPELINE_ALIASES = {PIPELINE_NAME: PIPELINE_NAME, "multi_label_image_classification": PIPELINE_NAME}
+# The pipelines found by name, and the shipped YAML each one is: PaddleX's names run the
+# seed's official model (found or downloaded as PaddleX does); pyml_demo runs the
+# embedded demo model offline.
+BUILTIN_PIPELINES = {PIPELINE_NAME: "image_multilabel_classification.yaml",
+                     "multi_label_image_classification": "image_multilabel_classification.yaml",
+                     DEMO_PIPELINE: "pyml_demo.yaml"}
 SECTION = "ImageMultiLabelClassification"
 DECODE_MODES = ("exact", "fast")
 PRECISIONS = ("fp32", "bf16")
-DEMO_MODEL_NAME = "pyml-demo-digits_ML"
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     pipeline_name: str = PIPELINE_NAME
     model_name: str | None = DEMO_MODEL_NAME
-    model_dir: str | None = None  # None: the embedded demo model
+    model_dir: str | None = None  # None: found by model_name (pyml.models), or the demo model
     batch_size: int = 1
     threshold: Any = None  # None: the model's inference.yml decides
     top_k: int | None = None
@@ -88,11 +96,8 @@ def validate(config: PipelineConfig) -> PipelineConfig:
         parse_device(config.device)
     except ConfigError as exc:
         raise ConfigError(f"{src}: {exc}") from None
-    if config.model_dir is None and config.model_name not in (None, DEMO_MODEL_NAME):
-        raise ConfigError(
-            f"{src}: model '{config.model_name}' has no model_dir. pyml never downloads weights: "
-            "point model_dir at a PaddleX export of it (python -m tools.export_arch can make one), "
-            "or set model_dir: null with no model_name for the embedded demo model")
+    if config.model_dir is None and not is_demo(config.model_name):
+        check_name(config.model_name, f"{src}: model_name")
     return config
 
 
@@ -101,6 +106,22 @@ _SECTION_KEYS = {"module_name", "model_name", "model_dir", "batch_size", "thresh
                  "preprocess_threads"}
 _SEED_KEYS = {"model", "model_dir", "batch_size", "device", "threshold", "top_k", "decode_mode",
               "backend", "precision", "cpu_threads", "enable_mkldnn", "preprocess_threads"}
+
+
+def _resolve_relative_model_dir(value: str, source: str) -> Path:
+    """PaddleX reads a relative model_dir from the working directory; pyml also looks
+    beside the YAML file, so a config and its model can move together. The working
+    directory wins when both exist; when neither does, the error names both."""
+    model_dir = Path(value).expanduser()
+    if model_dir.is_absolute() or not Path(source).is_file():
+        return model_dir
+    candidates = [Path.cwd() / model_dir, Path(source).resolve().parent / model_dir]
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None:
+        raise ConfigError(f"{source}: model_dir '{value}' not found: looked in {candidates[0]} "
+                          f"(from the working directory, as PaddleX does) and {candidates[1]} "
+                          "(beside this file)")
+    return found
 
 
 def _from_mapping(data: dict, source: str) -> PipelineConfig:
@@ -134,33 +155,30 @@ def _from_mapping(data: dict, source: str) -> PipelineConfig:
         raise ConfigError(f"{source}: not a pipeline config (no SubModules or Pipeline section)")
     fields = {k: v for k, v in fields.items() if v is not None or k in ("model_dir", "threshold")}
     if fields.get("model_dir") is not None:
-        model_dir = Path(str(fields["model_dir"])).expanduser()
-        if not model_dir.is_absolute() and Path(source).is_file():
-            model_dir = Path(source).resolve().parent / model_dir  # relative to the YAML file
-        fields["model_dir"] = str(model_dir)
+        fields["model_dir"] = str(_resolve_relative_model_dir(str(fields["model_dir"]), source))
     if fields.get("model_name") is None:
         fields["model_name"] = DEMO_MODEL_NAME if fields.get("model_dir") is None else None
     return validate(PipelineConfig(pipeline_name=name, source=source, **fields))
 
 
 def builtin_config_text(name: str) -> str:
-    canonical = PIPELINE_ALIASES.get(name)
-    if canonical is None:
-        raise ConfigError(f"unknown pipeline '{name}': expected one of {', '.join(PIPELINE_ALIASES)} "
+    file_name = BUILTIN_PIPELINES.get(name)
+    if file_name is None:
+        raise ConfigError(f"unknown pipeline '{name}': expected one of {', '.join(BUILTIN_PIPELINES)} "
                           "or the path of a pipeline YAML file")
-    return resources.files("pyml.configs").joinpath(f"{canonical}.yaml").read_text(encoding="utf-8")
+    return resources.files("pyml.configs").joinpath(file_name).read_text(encoding="utf-8")
 
 
 def load_pipeline_config(pipeline: str | Path) -> PipelineConfig:
-    """A pipeline name (see PIPELINE_ALIASES) or the path of a pipeline YAML file."""
+    """A pipeline name (see BUILTIN_PIPELINES) or the path of a pipeline YAML file."""
     text_or_path = str(pipeline)
-    if text_or_path in PIPELINE_ALIASES:
+    if text_or_path in BUILTIN_PIPELINES:
         source, text = f"<pipeline {text_or_path}>", builtin_config_text(text_or_path)
     else:
         path = Path(text_or_path).expanduser()
         if not path.is_file():
             raise ConfigError(f"unknown pipeline '{text_or_path}': not a pipeline name "
-                              f"({', '.join(PIPELINE_ALIASES)}) and no such YAML file")
+                              f"({', '.join(BUILTIN_PIPELINES)}) and no such YAML file")
         source, text = str(path), path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
@@ -171,12 +189,20 @@ def load_pipeline_config(pipeline: str | Path) -> PipelineConfig:
     return _from_mapping(data, source)
 
 
+def pipeline_config_from_dict(data: Any, source: str = "<config dict>") -> PipelineConfig:
+    """A config given as a mapping (PaddleX 3.x's create_pipeline(config={...})), read
+    as the YAML file of the same content would be."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping, not {type(data).__name__}")
+    return _from_mapping(data, source)
+
+
 def write_pipeline_config(name: str, save_dir: str | Path, overwrite: bool) -> Path:
     """Copies the shipped YAML of pipeline `name` into save_dir (or to save_dir, if it ends in .yaml)."""
     text = builtin_config_text(name)
     target = Path(save_dir).expanduser()
     if target.suffix not in (".yaml", ".yml"):
-        target = target / f"{PIPELINE_ALIASES[name]}.yaml"
+        target = target / BUILTIN_PIPELINES[name]
     if target.exists() and not overwrite:
         raise FileExistsError(str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -184,5 +210,5 @@ def write_pipeline_config(name: str, save_dir: str | Path, overwrite: bool) -> P
     return target
 
 
-__all__ = ["PipelineConfig", "load_pipeline_config", "write_pipeline_config", "builtin_config_text",
-           "PIPELINE_ALIASES", "DEMO_MODEL_NAME"]
+__all__ = ["PipelineConfig", "load_pipeline_config", "pipeline_config_from_dict", "write_pipeline_config", "builtin_config_text",
+           "BUILTIN_PIPELINES", "DEMO_PIPELINE", "PIPELINE_ALIASES", "DEMO_MODEL_NAME"]

@@ -12,9 +12,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,15 +23,12 @@ from .config import PipelineConfig
 from .errors import ConfigError, InputError, ModelError
 from .inputs import ImageSource, iter_sources, native_item
 from .model_dir import ModelSpec, load_model_dir
+from .models import demo_model_dir, resolve_model_dir
 from .results import MultiLabelResult
 from .thresholds import resolve_threshold
 
 log = logging.getLogger(__name__)
 ON_ERROR = ("raise", "return")
-
-
-def demo_model_dir() -> Path:
-    return Path(str(resources.files("pyml") / "demo" / "model"))
 
 
 @dataclass
@@ -50,15 +45,17 @@ class MultiLabelClassificationPipeline:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
-        model_dir = Path(config.model_dir) if config.model_dir else demo_model_dir()
+        model_dir = resolve_model_dir(config.model_name, config.model_dir)
         self.model: ModelSpec = load_model_dir(model_dir)
         spec = _native.PreprocessSpec(**self.model.preprocess, decode_mode=config.decode_mode)
         self._preprocessor = _native.Preprocessor(spec, threads=config.preprocess_threads)
         size = self.model.input_size or (self.model.preprocess["short_side"],) * 2
+        shape = (config.batch_size, 3, size[1], size[0])
         self._backend = create_backend(config.backend, self.model.model_file, self.model.params_file,
                                        parse_device(config.device), cpu_threads=config.cpu_threads,
                                        enable_mkldnn=config.enable_mkldnn, precision=config.precision,
-                                       input_shape=(config.batch_size, 3, size[1], size[0]))
+                                       input_shape=shape, model_name=self.model.model_name,
+                                       sample=self._sample_batch(shape) if config.backend == "auto" else None)
         self.backend_name = getattr(self._backend, "name", config.backend)
         self._check_outputs()
         self._default_threshold = self._resolve(
@@ -66,6 +63,16 @@ class MultiLabelClassificationPipeline:
             "pipeline threshold" if config.threshold is not None else f"{model_dir}/inference.yml threshold")
         log.info("pipeline ready: %s from %s on %s (backend %s, %s, decode %s)", self.model.model_name,
                  model_dir, config.device or "cpu", self.backend_name, config.precision, config.decode_mode)
+
+    def _sample_batch(self, shape: tuple) -> np.ndarray | None:
+        """The demo pictures, preprocessed for this model: real-picture input for `auto`'s
+        parity check (a network sees noise very differently from photos)."""
+        pictures = sorted((demo_model_dir().parent / "images").glob("*.jpg"))
+        if not pictures:
+            return None
+        encoded = [pictures[i % len(pictures)].read_bytes() for i in range(shape[0])]
+        batch = self._preprocessor.run(encoded)
+        return batch if batch.shape == shape else None  # a resize_short model's shape varies
 
     @property
     def labels(self) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,54 @@ def _target(save_path: str | Path, name: str, suffix: str) -> Path:
         return target
     save_path.parent.mkdir(parents=True, exist_ok=True)
     return save_path
+
+
+class SaveLayout:
+    """Where a run's results go under one save_path: an image found in a folder input
+    keeps its path relative to that folder (`a/x.jpg` -> `a/x_res.json`), anything else
+    its stem at the top; a name another input of the same run already has gets `_2`,
+    `_3`, ... The layout is computed from the run's whole input list, in order, so it
+    is the same in every process of the run (Ray actors) and when a run is resumed.
+    (PaddleX writes every result to `<stem>_res.*` at the top of save_path, so inputs
+    sharing a file name overwrite each other.)"""
+
+    def __init__(self, save_path: str | Path, names: Iterable[str], folders: Iterable[str | Path] = ()) -> None:
+        self.save_path = Path(save_path).expanduser()
+        self._roots = [Path(f).expanduser().resolve() for f in folders if Path(f).expanduser().is_dir()]
+        self._stems: dict[str, Path] = {}
+        self._taken: set[str] = set()
+        for name in names:
+            self._assign(name)
+
+    def _assign(self, name: str) -> Path:
+        stem = Path(_safe_stem(name))
+        if "://" not in name:
+            path = Path(name).expanduser().resolve()
+            root = next((r for r in self._roots if path.is_relative_to(r)), None)
+            if root is not None:
+                folder = [re.sub(r"[^\w.-]+", "_", part) for part in path.relative_to(root).parent.parts]
+                stem = Path(*folder, stem.name)
+        unique, n = stem, 1
+        while unique.as_posix() in self._taken:
+            n += 1
+            unique = stem.with_name(f"{stem.name}_{n}")
+        self._taken.add(unique.as_posix())
+        self._stems[name] = unique
+        return unique
+
+    def targets(self, name: str) -> tuple[Path, Path]:
+        """(json file, drawing file) of the input `name`; a name not in the list given
+        at the start takes the next free place."""
+        stem = self._stems.get(name) or self._assign(name)
+        base = self.save_path / stem.parent
+        return base / f"{stem.name}_res.json", base / f"{stem.name}_res{_suffix_of(name)}"
+
+    def save(self, result: "MultiLabelResult", images: bool = True) -> list[Path]:
+        json_file, image_file = self.targets(result.input_path)
+        saved = [result.save_to_json(json_file)]
+        if images:
+            saved.append(result.save_to_img(image_file))
+        return saved
 
 
 class MultiLabelResult(dict):
@@ -87,8 +136,14 @@ class MultiLabelResult(dict):
         """A plain-dict copy (PaddleX 3.x wraps the same in {"res": ...}; pyml does not)."""
         return json.loads(json.dumps(self))
 
-    def print(self, format_json: bool = True, indent: int = 4, ensure_ascii: bool = False) -> None:
-        print(json.dumps(self, indent=indent, ensure_ascii=ensure_ascii) if format_json else str(self))
+    def print(self, format_json: bool | None = None, indent: int = 4, ensure_ascii: bool = False, *,
+              json_format: bool | None = None) -> None:
+        """JSON (the default) or the dict's repr. `format_json` is the seed tutorial's name,
+        `json_format` PaddleX 3.x's; either works."""
+        if format_json is not None and json_format is not None and format_json != json_format:
+            raise TypeError("print(): format_json and json_format disagree; pass one of them")
+        as_json = next((v for v in (json_format, format_json) if v is not None), True)
+        print(json.dumps(self, indent=indent, ensure_ascii=ensure_ascii) if as_json else str(self))
 
     def save_to_json(self, save_path: str | Path, indent: int = 4, ensure_ascii: bool = False) -> Path:
         target = _target(save_path, self.input_path, ".json")

@@ -122,13 +122,13 @@ def test_existing_output_needs_resume_or_overwrite(demo, collection, tmp_path):
 
 def test_cli_exit_status_progress_and_summary(collection, tmp_path):
     out = tmp_path / "results.jsonl"
-    run = subprocess.run([*PYML, "batch", str(collection / "a"), "--output", str(out), "--batch_size", "4"],
+    run = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(collection / "a"), "--output", str(out), "--batch_size", "4"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stderr  # corrupt.jpg failed
     assert "img/s" in run.stderr and "failed=1" in run.stderr  # the tqdm bar
     assert "1 failed" in run.stderr.splitlines()[-1] and str(out) in run.stderr.splitlines()[-1]
     assert run.stdout == ""
-    again = subprocess.run([*PYML, "batch", str(collection / "a"), "--output", str(out)],
+    again = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(collection / "a"), "--output", str(out)],
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "--resume" in again.stderr
 
@@ -149,7 +149,7 @@ def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
     folder = tmp_path / "many"
     names = _write_collection(folder, 1500, size=(320, 240))
     out = tmp_path / "results.jsonl"
-    job = subprocess.Popen([*PYML, "batch", str(folder), "--output", str(out), "--batch_size", "4",
+    job = subprocess.Popen([*PYML, "batch", "--pipeline", "pyml_demo", str(folder), "--output", str(out), "--batch_size", "4",
                             "--no_progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_rows(out, 40, job)
@@ -161,7 +161,7 @@ def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
     assert 40 <= len(before) < len(names), "the job was not killed partway"
     with open(out, "ab") as f:  # and a kill inside a write: a torn last line
         f.write(b'{"img_path": "' + names[-1].encode() + b'", "class_i')
-    resumed = subprocess.run([*PYML, "batch", str(folder), "--output", str(out), "--resume", "--batch_size", "4"],
+    resumed = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(folder), "--output", str(out), "--resume", "--batch_size", "4"],
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(before)} were already done" in resumed.stderr
@@ -176,11 +176,17 @@ def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
 def test_ray_local_gives_the_single_process_rows(collection, expected, tmp_path):
     pytest.importorskip("ray.data", reason="pyml[ray] is not installed")
     out = tmp_path / "ray.jsonl"
-    run = subprocess.run([*PYML, "batch", str(collection), "--output", str(out), "--ray_local", "2",
-                          "--batch_size", "4", "--no_progress"], capture_output=True, text=True, timeout=600,
-                         env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
+    saved = tmp_path / "saved"
+    run = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(collection), "--output", str(out),
+                          "--ray_local", "2", "--batch_size", "4", "--no_progress", "--save_path", str(saved)],
+                         capture_output=True, text=True, timeout=600, env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
     assert run.returncode == 1, run.stderr[-3000:]  # the three bad files
     _assert_same_rows(_by_name(_rows(out)), expected)
+    # every actor saves where the driver's layout says: the collection's folders kept, one file per image
+    good = [row["img_path"] for row in _rows(out) if "error" not in row]
+    written = sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*_res.json"))
+    assert written == sorted(str(Path(name).relative_to(collection).with_name(Path(name).stem + "_res.json"))
+                             for name in good)
 
 
 def _free_port() -> int:
@@ -213,7 +219,7 @@ def ray_cluster(tmp_path_factory):
 
 
 def _ray_job(address: str, env: dict, inputs: list[str], out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([*PYML, "batch", *inputs, "--output", str(out), "--ray", address, "--batch_size", "4",
+    return subprocess.Popen([*PYML, "batch", "--pipeline", "pyml_demo", *inputs, "--output", str(out), "--ray", address, "--batch_size", "4",
                              "--no_progress", *extra], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
 
@@ -259,3 +265,27 @@ def test_ray_resume_skips_what_is_done(ray_cluster, collection, expected, tmp_pa
     assert job.returncode == 1, stderr
     assert "10 were already done" in stderr
     _assert_same_rows(_by_name(_rows(out)), expected)
+
+
+def test_retry_failed_runs_the_failures_again_and_keeps_each_image_once(demo, tmp_path):
+    """A failure (here a file that was not there yet, as after a transient download error)
+    counts as done for --resume; --retry_failed runs it again and replaces its row."""
+    good = tmp_path / "good.jpg"
+    good.write_bytes(images.jpeg(images.gradient(120, 90)))
+    late = tmp_path / "late.jpg"
+    out = tmp_path / "r.jsonl"
+    first = run_batch(demo, [str(good), str(late)], out, progress=False)
+    assert (first.written, first.failed) == (2, 1)
+    late.write_bytes(images.jpeg(images.gradient(100, 80, seed=3)))
+    resumed = run_batch(demo, [str(good), str(late)], out, resume=True, progress=False)
+    assert resumed.written == 0 and "error" in _by_name(_rows(out))[str(late)]  # a plain resume skips it
+    with pytest.raises(ConfigError, match="--retry_failed goes with --resume"):
+        run_batch(demo, [str(good)], out, retry_failed=True, overwrite=True, progress=False)
+    before = _by_name(_rows(out))[str(good)]
+    retried = run_batch(demo, [str(good), str(late)], out, resume=True, retry_failed=True, progress=False)
+    assert (retried.written, retried.failed, retried.skipped) == (1, 0, 1)
+    rows = _by_name(_rows(out))  # each image once
+    assert set(rows) == {str(good), str(late)} and "error" not in rows[str(late)] and rows[str(good)] == before
+    cli = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(good), str(late), "--output", str(out),
+                          "--resume", "--retry_failed", "--no_progress"], capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0 and _by_name(_rows(out)) == rows, cli.stderr

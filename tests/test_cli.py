@@ -69,7 +69,7 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path):
     proc = run("--pipeline", str(path), "--input", "x.jpg")
     assert proc.returncode == 2
     assert "batch_size" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run("--pipeline", "image_multilabel_classification", "--input", "x.jpg", "--device", "gpu:0")
+    proc = run("--pipeline", "pyml_demo", "--input", "x.jpg", "--device", "gpu:0")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 

@@ -14,11 +14,17 @@ def write(tmp_path, text, name="pipeline.yaml"):
     return path
 
 
-def test_both_pipeline_names_give_the_shipped_config():
+def test_both_pipeline_names_give_the_seed_tutorials_config():
     a = load_pipeline_config("image_multilabel_classification")
     b = load_pipeline_config("multi_label_image_classification")
-    assert a.model_dir is None and a.model_name == "pyml-demo-digits_ML"
-    assert (a.batch_size, a.threshold) == (b.batch_size, b.threshold) == (4, 0.5)
+    assert a.model_dir is None and a.model_name == b.model_name == "PP-LCNet_x1_0_ML"
+    assert (a.batch_size, a.threshold) == (b.batch_size, b.threshold) == (1, 0.5)
+
+
+def test_the_demo_has_a_pipeline_name_of_its_own():
+    demo = load_pipeline_config("pyml_demo")
+    assert demo.model_dir is None and demo.model_name == "pyml-demo-digits_ML"
+    assert demo.pipeline_name == "image_multilabel_classification"  # the same pipeline kind
 
 
 def test_paddlex3_layout(tmp_path):
@@ -60,7 +66,8 @@ Pipeline:
     ("SubModules:\n  ImageMultiLabelClassification:\n    batch_size: 0\n", "batch_size"),
     ("SubModules:\n  ImageMultiLabelClassification:\n    decode_mode: turbo\n", "decode_mode"),
     ("SubModules:\n  ImageMultiLabelClassification:\n    device: tpu\n", "tpu"),
-    ("SubModules:\n  ImageMultiLabelClassification:\n    model_name: ResNet50_ML\n", "never downloads"),
+    ("SubModules:\n  ImageMultiLabelClassification:\n    model_name: ResNet_ML\n",
+     "model 'ResNet_ML' has no model_dir and is not a model pyml can find by name"),
     ("pipeline_name: object_detection\nSubModules:\n  ImageMultiLabelClassification: {}\n", "pipeline_name"),
     ("Pipeline:\n  modle: x\n", "modle"),
     ("just: text\n", "not a pipeline config"),
@@ -87,9 +94,11 @@ def test_overrides_are_validated():
 def test_write_pipeline_config(tmp_path):
     path = write_pipeline_config("multi_label_image_classification", tmp_path, overwrite=False)
     assert path.name == "image_multilabel_classification.yaml"
-    assert load_pipeline_config(path).batch_size == 4
+    assert load_pipeline_config(path).model_name == "PP-LCNet_x1_0_ML"
     with pytest.raises(FileExistsError):
         write_pipeline_config("image_multilabel_classification", tmp_path, overwrite=False)
+    demo = write_pipeline_config("pyml_demo", tmp_path, overwrite=False)
+    assert demo.name == "pyml_demo.yaml" and load_pipeline_config(demo).model_name == "pyml-demo-digits_ML"
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -109,3 +118,21 @@ def test_threshold_forms(value, expected):
 def test_threshold_errors(value, message):
     with pytest.raises(ConfigError, match=message):
         resolve_threshold(value, 3)
+
+
+def test_a_relative_model_dir_is_read_as_paddlex_does_then_beside_the_yaml(tmp_path, monkeypatch):
+    text = ("SubModules:\n  ImageMultiLabelClassification:\n    model_name: mine\n"
+            "    model_dir: models/mine\n")
+    configs, work = tmp_path / "configs", tmp_path / "work"
+    (configs / "models" / "mine").mkdir(parents=True)
+    (work / "models" / "mine").mkdir(parents=True)
+    path = write(configs, text)
+    monkeypatch.chdir(work)  # PaddleX: relative to the working directory; that wins
+    assert load_pipeline_config(path).model_dir == str(work / "models" / "mine")
+    monkeypatch.chdir(tmp_path)  # not there: beside the YAML
+    assert load_pipeline_config(path).model_dir == str(configs / "models" / "mine")
+    (configs / "models" / "mine").rmdir()
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_config(path)
+    assert str(tmp_path / "models" / "mine") in str(caught.value)
+    assert str(configs / "models" / "mine") in str(caught.value) and "as PaddleX does" in str(caught.value)

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 import pyml
-from pyml.pipeline import demo_model_dir
+from pyml.models import demo_model_dir
 from tools.demo_data import LABELS, draw_batch, load_splits
 
 IMAGES = demo_model_dir().parent / "images"
@@ -16,7 +16,7 @@ IMAGES = demo_model_dir().parent / "images"
 def test_demo_model_on_held_out_pictures():
     # Fresh pictures from the test split's handwriting (a seed the training never used).
     images, truth = draw_batch(load_splits()["test"], np.random.default_rng(4242), 300)
-    pipeline = pyml.create_pipeline("image_multilabel_classification", batch_size=32)
+    pipeline = pyml.create_pipeline("pyml_demo", batch_size=32)
     results = list(pipeline.predict(images, threshold=0.0))
     scores = np.zeros(truth.shape)
     for i, r in enumerate(results):
@@ -30,7 +30,7 @@ def test_demo_model_on_held_out_pictures():
 def test_demo_model_labels_its_shipped_samples():
     expected = json.loads((IMAGES / "labels.json").read_text())
     assert len(expected) >= 5
-    pipeline = pyml.create_pipeline("image_multilabel_classification")
+    pipeline = pyml.create_pipeline("pyml_demo")
     assert pipeline.model.model_name == "pyml-demo-digits_ML"
     results = list(pipeline.predict(str(IMAGES)))
     assert [Path(r.input_path).name for r in results] == sorted(expected)

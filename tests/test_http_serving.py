@@ -16,7 +16,7 @@ from PIL import Image
 
 import images
 import pyml
-from pyml.pipeline import demo_model_dir
+from pyml.models import demo_model_dir
 from reliability.load import free_port
 
 DEMO_IMAGES = sorted(str(p) for p in (demo_model_dir().parent / "images").glob("*.jpg"))
@@ -28,7 +28,7 @@ class HttpServer:
         self.http_port, self.metrics_port = free_port(), free_port()
         self.grpc_port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "image_multilabel_classification",
+            [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo",
              "--port", str(self.grpc_port), "--http_port", str(self.http_port),
              "--metrics_port", str(self.metrics_port), "--max_message_mb", str(MAX_MESSAGE_MB), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -73,7 +73,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def demo():
-    return pyml.create_pipeline("image_multilabel_classification")
+    return pyml.create_pipeline("pyml_demo")
 
 
 def b64(path: str) -> str:
@@ -278,7 +278,38 @@ def test_a_taken_http_port_is_a_clear_error():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        run = subprocess.run([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "image_multilabel_classification",
+        run = subprocess.run([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo",
                               "--port", str(free_port()), "--http_port", str(taken.getsockname()[1])],
                              capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "cannot open a door of the server" in run.stderr, run.stderr
+
+
+def test_paddlex_serve_command_starts_the_http_door():
+    """`paddlex --serve --pipeline X --port P` is PaddleX's serving command; P is its HTTP port."""
+    from pyml.cli import paddlex_serve_argv
+
+    assert paddlex_serve_argv(["--serve", "--pipeline", "a.yaml"]) == ["--pipeline", "a.yaml", "--http_port", "8080"]
+    assert paddlex_serve_argv(["--serve", "--port=9", "--pipeline", "x", "--grpc_port", "7"]) == \
+        ["--pipeline", "x", "--http_port", "9", "--port", "7"]
+    http_port, grpc_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pyml.cli", "--serve", "--pipeline", "pyml_demo",
+                             "--port", str(http_port), "--grpc_port", str(grpc_port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=60) as http:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    if http.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None and time.time() < deadline, proc.communicate()[1]
+                time.sleep(0.2)
+            image = base64.b64encode(Path(DEMO_IMAGES[0]).read_bytes()).decode()
+            answer = http.post("/multilabel-image-classification", json={"image": image}).json()
+        assert answer["errorCode"] == 0 and answer["result"]["categories"]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0

@@ -26,6 +26,12 @@ def test_printed_form_is_paddlex_seed_form(result, capsys):
     assert json.loads(capsys.readouterr().out) == result.json
     result.print(format_json=False)
     assert capsys.readouterr().out.strip() == str(result)
+    result.print(json_format=False)  # PaddleX 3.x's name for the same switch
+    assert capsys.readouterr().out.strip() == str(result)
+    result.print(json_format=True, indent=2)
+    assert json.loads(capsys.readouterr().out) == result.json
+    with pytest.raises(TypeError, match="disagree"):
+        result.print(format_json=True, json_format=False)
 
 
 def test_save_to_json_in_directory_and_as_file(result, tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pyml
-from pyml.pipeline import demo_model_dir
+from pyml.models import demo_model_dir
 from pyml.train import DatasetError, read_dataset
 from pyml.train.coco import convert_coco
 from pyml.train.trainer import Trainer, TrainOptions
@@ -184,7 +184,7 @@ def test_the_export_loads_and_equals_the_training_graph(trained, digits):
     with paddle.no_grad():
         direct = paddle.nn.functional.sigmoid(network(paddle.to_tensor(tensor))).numpy()
     np.testing.assert_allclose(served, direct, atol=1e-5, rtol=0)
-    run = run_cli("--pipeline", "image_multilabel_classification", "--input", str(samples[0].path))
+    run = run_cli("--pipeline", "pyml_demo", "--input", str(samples[0].path))
     assert run.returncode == 0
 
 

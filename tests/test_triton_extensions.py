@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import pyml
-from pyml.pipeline import demo_model_dir
+from pyml.models import demo_model_dir
 from serving_harness import RunningServer
 
 pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed")

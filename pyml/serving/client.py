@@ -17,12 +17,13 @@ from typing import Any
 import grpc
 import numpy as np
 
-from ..errors import InputError, ServiceError
+from ..errors import ConfigError, InputError, ServiceError
 from ..inputs import ImageSource, iter_sources
 from ..results import MultiLabelResult
+from ..thresholds import resolve_threshold
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
-from .server import DEFAULT_MAX_MESSAGE_BYTES
+from .server import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_METADATA
 
 
 def _service_error(exc: grpc.RpcError) -> ServiceError:
@@ -39,6 +40,24 @@ def _threshold(value: Any) -> pb.Threshold | None:
         return pb.Threshold(per_class=pb.PerClassThreshold(default_value=float(value["default"]),
                                                            classes=classes))
     return pb.Threshold(value=float(value))
+
+
+# Per-call statuses that concern one image, not the connection: with on_error="return"
+# they become that image's result and the other images still go.
+_PER_IMAGE = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
+_ENVELOPE_BYTES = 1024  # gRPC framing and metadata beside the serialised request
+
+
+def check_options(threshold: Any, top_k: Any) -> None:
+    """ConfigError for a threshold or top_k the server would refuse, before anything is sent."""
+    if threshold is not None:
+        if isinstance(threshold, dict):
+            resolve_threshold(threshold, 1 + max((int(k) for k in threshold if str(k).isdigit()), default=0),
+                              "threshold")
+        else:
+            resolve_threshold(threshold, 1, "threshold")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
+        raise ConfigError(f"top_k must be a positive integer, not {top_k!r}")
 
 
 def request_of(source: ImageSource, model: str = "", threshold: Any = None,
@@ -73,6 +92,8 @@ class Client:
         """tls_ca: PEM file of the CA that signed the server's certificate (turns TLS on);
         token: sent as "authorization: Bearer <token>" on every call."""
         self.timeout = timeout
+        self.max_message_bytes = max_message_bytes
+        self._limit_checked = False
         options = [("grpc.max_receive_message_length", max_message_bytes),
                    ("grpc.max_send_message_length", max_message_bytes)]
         if tls_server_name:
@@ -102,41 +123,85 @@ class Client:
         except grpc.RpcError as exc:
             raise _service_error(exc) from None
 
+    def _learn_server_limit(self, model: str) -> None:
+        """Lowers max_message_bytes to the server's, which a pyml server states on
+        GetModelInfo; another server, or no answer, leaves it as it is."""
+        if self._limit_checked:
+            return
+        self._limit_checked = True
+        try:
+            _, call = self._stub.GetModelInfo.with_call(pb.ModelInfoRequest(model=model), timeout=self.timeout,
+                                                         metadata=self._metadata)
+        except grpc.RpcError:
+            return  # the call that follows reports what is wrong
+        stated = dict(call.initial_metadata() or ()).get(MAX_MESSAGE_METADATA, "")
+        if stated.isdigit():
+            self.max_message_bytes = min(self.max_message_bytes, int(stated))
+
+    def _request(self, source: ImageSource, model: str, threshold: Any,
+                 top_k: int | None) -> pb.ClassifyRequest:
+        """The request for one image; InputError (too_large) when it cannot be sent."""
+        self._learn_server_limit(model)
+        if source.error is not None:
+            raise source.error
+        request = request_of(source, model, threshold, top_k)
+        size = request.ByteSize() + _ENVELOPE_BYTES
+        if size > self.max_message_bytes:
+            raise InputError(f"{source.name}: the request would be {size} bytes, over the "
+                             f"{self.max_message_bytes}-byte message limit (the server's --max_message_mb, "
+                             "the client's max_message_bytes)", reason="too_large", source=source.name)
+        return request
+
     def classify(self, images: Any, model: str = "", threshold: Any = None,
-                 top_k: int | None = None) -> list[MultiLabelResult]:
-        """One unary call per image. A bad image raises (its status is the call's status)."""
+                 top_k: int | None = None, on_error: str = "raise") -> list[MultiLabelResult]:
+        """One unary call per image. A bad image raises InputError (on_error="raise") or
+        becomes that image's result with `.error` set, and the others still go
+        (on_error="return"). A failure of the connection always raises ServiceError."""
+        check_options(threshold, top_k)
         results = []
         for source in iter_sources(images):
-            if source.error is not None:
-                raise source.error
             try:
-                response = self._stub.Classify(request_of(source, model, threshold, top_k),
-                                               timeout=self.timeout, metadata=self._metadata)
+                request = self._request(source, model, threshold, top_k)
+                response = self._stub.Classify(request, timeout=self.timeout, metadata=self._metadata)
+            except InputError as exc:
+                if on_error == "raise":
+                    raise
+                results.append(MultiLabelResult(source.name, error=exc))
+                continue
             except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                    reason = dict(exc.trailing_metadata() or ()).get("pyml-reason") or "rejected"
-                    raise InputError(f"{source.name}: {exc.details()}", reason=reason,
-                                     source=source.name) from None
-                raise _service_error(exc) from None
+                if exc.code() not in _PER_IMAGE:
+                    raise _service_error(exc) from None
+                reason = dict(exc.trailing_metadata() or ()).get("pyml-reason") or (
+                    "too_large" if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else "rejected")
+                error = InputError(f"{source.name}: {exc.details()}", reason=reason, source=source.name)
+                if on_error == "raise":
+                    raise error from None
+                results.append(MultiLabelResult(source.name, error=error))
+                continue
             results.append(result_of(response, source.data))
         return results
 
     def classify_stream(self, images: Any, model: str = "", threshold: Any = None,
                         top_k: int | None = None, max_in_flight: int = 64) -> Iterator[MultiLabelResult]:
         """One bidirectional stream; yields results as they arrive (not in input order).
-        At most `max_in_flight` images are sent ahead of their answers."""
+        At most `max_in_flight` images are sent ahead of their answers. An image that
+        cannot be read or sent (too large for the message limit) is yielded as a result
+        with `.error` set and never sent; the stream goes on."""
+        check_options(threshold, top_k)
         slots = threading.Semaphore(max_in_flight)
         kept: dict[str, Any] = {}
         local_errors: queue.SimpleQueue = queue.SimpleQueue()
 
         def requests() -> Iterable[pb.ClassifyRequest]:
             for source in iter_sources(images):
-                if source.error is not None:
-                    local_errors.put(MultiLabelResult(source.name, error=source.error))
+                try:
+                    request = self._request(source, model, threshold, top_k)
+                except InputError as exc:
+                    local_errors.put(MultiLabelResult(source.name, error=exc))
                     continue
                 slots.acquire()
                 kept[source.name] = source.data
-                yield request_of(source, model, threshold, top_k)
+                yield request
 
         try:
             for response in self._stub.ClassifyStream(requests(), timeout=self.timeout,

@@ -145,6 +145,7 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         self.hosts = hosts
         self.default = next(iter(hosts))
         self.metrics = metrics
+        self.max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
         self.draining = False
         self.http: HttpDoor | None = None  # the PaddleX HTTP door, when it is on
         self.metrics_port: int | None = None
@@ -217,9 +218,13 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
 
     async def GetModelInfo(self, request, context):  # noqa: N802
         host = await self._host(request.model, context)
+        # The message limit, so a client can report an image too large for it instead of
+        # sending it (in a stream, one oversized message would end the whole stream).
+        await context.send_initial_metadata(((MAX_MESSAGE_METADATA, str(self.max_message_bytes)),))
         return host.info(list(self.hosts))
 
 
+MAX_MESSAGE_METADATA = "pyml-max-message-bytes"
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 
@@ -233,6 +238,7 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     metrics = ServerMetrics()
     hosts = {name: ModelHost(name, pipeline, options, metrics) for name, pipeline in models.items()}
     service = ClassifierService(hosts, metrics)
+    service.max_message_bytes = options.max_message_bytes
     # PaddleX's form (HTTP door and HPS model) answers with the first model, as PaddleX
     # serves one pipeline.
     paddlex = PaddlexApi(hosts[service.default], lambda: service.draining, metrics,

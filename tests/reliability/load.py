@@ -38,7 +38,7 @@ class ServerProcess:
     def __init__(self, *args: str) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "image_multilabel_classification",
+            [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo",
              "--port", str(self.port), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with grpc.insecure_channel(self.target) as channel:
             grpc.channel_ready_future(channel).result(timeout=120)

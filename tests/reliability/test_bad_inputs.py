@@ -120,7 +120,7 @@ def test_cli_bad_files(bad_dir, tmp_path):
     with open(GOOD, "rb") as src, open(good_copy, "wb") as dst:
         dst.write(src.read())
     try:
-        proc = pyml_cli("--pipeline", "image_multilabel_classification", "--input", str(folder),
+        proc = pyml_cli("--pipeline", "pyml_demo", "--input", str(folder),
                         "--save_path", str(tmp_path))
     finally:
         os.remove(good_copy)
@@ -141,13 +141,13 @@ def test_cli_bad_files(bad_dir, tmp_path):
     (["--input", "/nonexistent/picture.jpg"], 1, "/nonexistent/picture.jpg"),
 ])
 def test_cli_bad_arguments(args, status, words):
-    proc = pyml_cli("--pipeline", "image_multilabel_classification", *args)
+    proc = pyml_cli("--pipeline", "pyml_demo", *args)
     assert proc.returncode == status, proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_cli_empty_folder(tmp_path):
-    proc = pyml_cli("--pipeline", "image_multilabel_classification", "--input", str(tmp_path))
+    proc = pyml_cli("--pipeline", "pyml_demo", "--input", str(tmp_path))
     assert proc.returncode == 1 and str(tmp_path) in proc.stderr and "Traceback" not in proc.stderr
 
 

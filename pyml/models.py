@@ -1,0 +1,371 @@
+"""Models by name: the six official PaddleX multi-label models and the embedded demo,
+found the way PaddleX finds them, downloaded only when nothing local has them.
+
+For a name without a model_dir (create_model(name), a pipeline YAML's model_name with
+`model_dir: null`, `--pipeline multi_label_image_classification`), in this order:
+1. PaddleX's cache, `${PADDLE_PDX_CACHE_HOME:-~/.paddlex}/official_models/<NAME>`, as is;
+2. `$PYML_MODEL_HOME/<NAME>`, if that variable is set;
+3. a download of PaddleX's official package
+   `<base>/official_inference_model/paddle3.0.0/<NAME>_infer.tar`, unpacked into (2) if
+   set, else into (1), so that PaddleX and pyml share one copy.
+`<base>` is `$PYML_MODEL_MIRROR` if set (a copy of the same tree), else PaddleX's server;
+with `PYML_OFFLINE=1` step 3 is an error instead. An explicit model_dir never gets here.
+
+A download streams to a temporary file (resumed by HTTP Range after a dropped
+connection, retried with back-off, capped in size), is unpacked into a staging folder
+with every member checked, must load as the model asked for, and is then renamed into
+place under a cross-process lock: two processes asking at once download once, and a
+failure leaves no folder behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import http.client
+import logging
+import os
+import shutil
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+
+DEMO_MODEL_NAME = "pyml-demo-digits_ML"
+DEFAULT_MODEL_NAME = "PP-LCNet_x1_0_ML"  # the seed tutorial's pipeline config names it
+OFFICIAL_BASE = "https://paddle-model-ecology.bj.bcebos.com/paddlex"
+INFERENCE_PATH = "official_inference_model/paddle3.0.0/{name}_infer.tar"
+PRETRAINED_PATH = "official_pretrained_model/{name}_pretrained.pdparams"
+MAX_DOWNLOAD_BYTES = 2 << 30  # the largest official package is ~330 MB
+TIMEOUT_S = 30.0  # connect, and each read
+RETRIES = 4  # after the first attempt, with back-off 1, 2, 4, 8 s
+BACKOFF_S = 1.0
+_RETRYABLE_HTTP = {408, 425, 429, 500, 502, 503, 504}
+MODEL_FILES = ("inference.yml", "inference.pdiparams")
+
+
+@dataclass(frozen=True)
+class OfficialModel:
+    name: str
+    map: float  # mAP on COCO2017 multi-label, as PaddleX publishes it
+    size_mb: float  # the inference model's size, as PaddleX publishes it
+
+
+OFFICIAL_MODELS = {m.name: m for m in (
+    OfficialModel("PP-LCNet_x1_0_ML", 77.96, 29.4),
+    OfficialModel("PP-HGNetV2-B0_ML", 80.98, 39.6),
+    OfficialModel("PP-HGNetV2-B4_ML", 87.96, 88.5),
+    OfficialModel("PP-HGNetV2-B6_ML", 91.25, 286.5),
+    OfficialModel("ResNet50_ML", 83.50, 108.9),
+    OfficialModel("CLIP_vit_base_patch16_448_ML", 89.15, 325.6),
+)}
+
+
+def demo_model_dir() -> Path:
+    return Path(str(resources.files("pyml") / "demo" / "model"))
+
+
+def is_demo(name: str | None) -> bool:
+    return name in (None, DEMO_MODEL_NAME)
+
+
+def known_names() -> list[str]:
+    return [*OFFICIAL_MODELS, DEMO_MODEL_NAME]
+
+
+def check_name(name: str, source: str = "model_name") -> None:
+    """A ConfigError unless `name` can be found without a model_dir."""
+    if name not in OFFICIAL_MODELS and not is_demo(name):
+        raise ConfigError(
+            f"{source}: model '{name}' has no model_dir and is not a model pyml can find by name "
+            f"({', '.join(known_names())}); for your own export, set model_dir to its folder")
+
+
+def mirror() -> str:
+    return os.environ.get("PYML_MODEL_MIRROR", "").strip().rstrip("/") or OFFICIAL_BASE
+
+
+def offline() -> bool:
+    return os.environ.get("PYML_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def inference_url(name: str) -> str:
+    return f"{mirror()}/{INFERENCE_PATH.format(name=name)}"
+
+
+def pretrained_url(name: str) -> str:
+    return f"{mirror()}/{PRETRAINED_PATH.format(name=name)}"
+
+
+def paddlex_models_dir() -> Path:
+    home = os.environ.get("PADDLE_PDX_CACHE_HOME") or "~/.paddlex"
+    return Path(home).expanduser() / "official_models"
+
+
+def download_dir() -> Path:
+    """Where a download lands: $PYML_MODEL_HOME if set, else PaddleX's cache."""
+    own = os.environ.get("PYML_MODEL_HOME")
+    return Path(own).expanduser() if own else paddlex_models_dir()
+
+
+def pretrained_dir() -> Path:
+    own = os.environ.get("PYML_MODEL_HOME")
+    return (Path(own).expanduser() if own else paddlex_models_dir().parent) / "official_pretrained"
+
+
+def locations(name: str) -> list[Path]:
+    """The folders looked in for `name`, in order."""
+    found = [paddlex_models_dir() / name]
+    if os.environ.get("PYML_MODEL_HOME"):
+        found.append(download_dir() / name)
+    return found
+
+
+def is_model_dir(path: Path) -> bool:
+    return (path.is_dir() and all((path / f).is_file() for f in MODEL_FILES)
+            and any((path / f).is_file() for f in ("inference.json", "inference.pdmodel")))
+
+
+def find_local(name: str) -> Path | None:
+    if is_demo(name):
+        return demo_model_dir()
+    return next((path for path in locations(name) if is_model_dir(path)), None)
+
+
+def resolve_model_dir(model_name: str | None, model_dir: str | Path | None, progress: bool = True) -> Path:
+    """The one place that decides which folder a pipeline loads: an explicit model_dir,
+    else the demo for the demo's name (or none), else an official model by name."""
+    if model_dir:
+        return Path(model_dir).expanduser()
+    if is_demo(model_name):
+        return demo_model_dir()
+    check_name(model_name)
+    return find_local(model_name) or download_model(model_name, progress=progress)
+
+
+# -- downloads ---------------------------------------------------------------------------
+
+def _failure(name: str, url: str, reason: str, target: Path) -> ModelError:
+    return ModelError(
+        f"cannot get model {name} from {url}: {reason}. Fetch that file by hand and unpack it into "
+        f"{target} (inference.json or inference.pdmodel, inference.pdiparams, inference.yml), or set "
+        f"PYML_MODEL_MIRROR to a copy of {OFFICIAL_BASE}; to try pyml offline, --pipeline pyml_demo "
+        "runs the embedded demo model")
+
+
+class _Fatal(Exception):
+    """A download failure that retrying cannot mend."""
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path):
+    """A cross-process lock (flock): the second process waits, then finds the work done."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _progress_bar(label: str, total: int | None, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=label, file=sys.stderr, disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+def _fetch_once(url: str, part: Path, label: str, progress: bool) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 (http/https only)
+        resumed = have > 0 and response.status == 206
+        if not resumed:
+            have = 0  # the server sent the whole file
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length and length.isdigit() else None
+        if total is not None and total > MAX_DOWNLOAD_BYTES:
+            raise _Fatal(f"{total} bytes is over the {MAX_DOWNLOAD_BYTES}-byte limit")
+        with open(part, "ab" if resumed else "wb") as out, \
+                _progress_bar(label, total, have, progress) as bar:
+            while True:
+                chunk = response.read(1 << 16)
+                if not chunk:
+                    break
+                have += len(chunk)
+                if have > MAX_DOWNLOAD_BYTES:
+                    raise _Fatal(f"more than the {MAX_DOWNLOAD_BYTES}-byte limit")
+                out.write(chunk)
+                bar.update(len(chunk))
+        if total is not None and have < total:
+            raise http.client.IncompleteRead(b"", total - have)
+
+
+def fetch(url: str, part: Path, label: str, progress: bool = True) -> None:
+    """Streams `url` into `part`, resuming after a dropped connection where the server
+    honours Range, retrying transient failures. Raises _Fatal with the reason."""
+    for attempt in range(RETRIES + 1):
+        try:
+            _fetch_once(url, part, label, progress)
+            return
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's socket
+            if exc.code == 416:  # our partial file is no prefix of theirs: start again
+                part.unlink(missing_ok=True)
+            elif exc.code not in _RETRYABLE_HTTP:
+                raise _Fatal(f"HTTP {exc.code} {exc.reason}") from None
+            reason = f"HTTP {exc.code} {exc.reason}"
+        except urllib.error.URLError as exc:
+            reason = f"cannot connect ({exc.reason})"
+        except (http.client.HTTPException, OSError) as exc:
+            reason = f"connection lost ({type(exc).__name__}: {exc})"
+        if attempt == RETRIES:
+            raise _Fatal(f"{reason}, after {RETRIES + 1} attempts")
+        delay = BACKOFF_S * 2 ** attempt
+        log.warning("download of %s: %s; trying again in %g s", url, reason, delay)
+        time.sleep(delay)
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    path = Path(member.name)
+    if member.name.startswith(("/", "\\")) or path.is_absolute() or ".." in path.parts:
+        raise _Fatal(f"the archive has an unsafe path '{member.name}'")
+    if member.isdev() or member.isfifo():
+        raise _Fatal(f"the archive has a device or pipe '{member.name}'")
+    if member.issym() or member.islnk():
+        target = Path(member.linkname)
+        resolved = target.parts if member.islnk() else (path.parent / target).parts
+        depth = 0
+        for part in resolved:
+            depth += -1 if part == ".." else (0 if part in ("", ".") else 1)
+            if depth < 0 or target.is_absolute():
+                raise _Fatal(f"the archive has a link '{member.name}' pointing outside it")
+
+
+def unpack(archive: Path, staging: Path) -> Path:
+    """Unpacks a model tar safely; returns the folder holding the model files (a single
+    top folder, as PaddleX's packages have, or the archive's root)."""
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_member(member)
+            staging.mkdir(parents=True)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(staging, members, filter="data")
+            else:  # Python < 3.10.12 / 3.11.4: the checks above are the whole guard
+                tar.extractall(staging, members)  # noqa: S202
+    except (tarfile.TarError, EOFError) as exc:
+        raise _Fatal(f"not a readable tar archive ({exc})") from None
+    entries = [p for p in staging.iterdir() if not p.name.startswith("._")]
+    root = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
+    if not is_model_dir(root):
+        raise _Fatal("the archive holds no model (inference.json or .pdmodel, inference.pdiparams, "
+                     "inference.yml)")
+    return root
+
+
+def _check_loads(root: Path, name: str) -> None:
+    from .model_dir import load_model_dir
+
+    try:
+        loaded = load_model_dir(root).model_name
+    except ModelError as exc:
+        raise _Fatal(f"the unpacked model does not load: {exc}") from None
+    if loaded != name:
+        raise _Fatal(f"the archive holds model '{loaded}', not '{name}'")
+
+
+def download_model(name: str, progress: bool = True) -> Path:
+    """Downloads official model `name` into download_dir(), unless another process has
+    meanwhile; returns its folder. Every failure is a ModelError."""
+    check_name(name)
+    url = inference_url(name)
+    root = download_dir()
+    target = root / name
+    if offline():
+        raise _failure(name, url, "PYML_OFFLINE is set, so pyml does not download", target)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _failure(name, url, f"cannot create {root} ({exc.strerror})", target) from None
+    with _locked(root / f".{name}.lock"):
+        found = find_local(name)
+        if found is not None:
+            return found
+        tag = f"{name}.{os.getpid()}"
+        part, staging = root / f".{tag}.tar.part", root / f".{tag}.staging"
+        print(f"pyml: downloading {name} from {url} into {target}", file=sys.stderr)
+        try:
+            fetch(url, part, name, progress)
+            model_root = unpack(part, staging)
+            _check_loads(model_root, name)
+            if target.exists():  # a broken folder of the same name (no lock held it): replace it
+                shutil.rmtree(target)
+            os.replace(model_root, target)
+        except _Fatal as exc:
+            raise _failure(name, url, str(exc), target) from None
+        except OSError as exc:
+            raise _failure(name, url, f"{type(exc).__name__}: {exc}", target) from None
+        finally:
+            part.unlink(missing_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def fetch_pretrained(name: str, progress: bool = True) -> Path:
+    """PaddleX's training start for official model `name` (`<NAME>_pretrained.pdparams`),
+    cached in pretrained_dir() and fetched (locked, checked) when missing."""
+    check_name(name, "--pretrained")
+    if is_demo(name):
+        raise ConfigError("--pretrained: the demo model has no published training weights; "
+                          "use --from with its folder instead")
+    url = pretrained_url(name)
+    folder = pretrained_dir()
+    target = folder / f"{name}_pretrained.pdparams"
+    if target.is_file():
+        return target
+    if offline():
+        raise _failure(name, url, "PYML_OFFLINE is set, so pyml does not download", target)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder / f".{name}.lock"):
+        if target.is_file():
+            return target
+        part = folder / f".{name}.{os.getpid()}.part"
+        print(f"pyml: downloading {name} training weights from {url}", file=sys.stderr)
+        try:
+            fetch(url, part, target.name, progress)
+            _check_pdparams(part)
+            os.replace(part, target)
+        except _Fatal as exc:
+            raise _failure(name, url, str(exc), target) from None
+        except OSError as exc:
+            raise _failure(name, url, f"{type(exc).__name__}: {exc}", target) from None
+        finally:
+            part.unlink(missing_ok=True)
+    return target
+
+
+def _check_pdparams(path: Path) -> None:
+    from .backends.paddle import import_paddle
+
+    paddle = import_paddle()
+    try:
+        state = paddle.load(str(path))
+    except Exception as exc:  # paddle raises many kinds for a file that is not its own
+        raise _Fatal(f"not a Paddle parameters file ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or not state:
+        raise _Fatal("not a Paddle state dict")
+
+
+__all__ = ["DEFAULT_MODEL_NAME", "DEMO_MODEL_NAME", "OFFICIAL_MODELS", "OfficialModel", "demo_model_dir",
+           "download_model", "fetch_pretrained", "find_local", "known_names", "locations", "resolve_model_dir"]

@@ -1,0 +1,62 @@
+"""`pyml client` behaves like the local CLI: arguments are checked before anything is
+sent, one image that cannot go is one error line naming it, and the others still run."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import pyml
+from pyml.models import demo_model_dir
+from serving_harness import RunningServer
+
+DEMO = sorted((demo_model_dir().parent / "images").glob("*.jpg"))[:3]
+
+
+@pytest.fixture(scope="module")
+def server():
+    # The server's own limit is 2 MiB, so a client with the default 64 MiB limit sends a
+    # 3 MiB image and the server refuses that one call.
+    running = RunningServer({"digits": pyml.create_pipeline()}, max_message_bytes=2 * 1024 * 1024)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("client")
+    for path in DEMO:
+        shutil.copy(path, root / path.name)
+    big = DEMO[0].read_bytes()
+    (root / "digits_99_big.jpg").write_bytes(big + b"\0" * (3 * 1024 * 1024))  # a JPEG with 3 MiB of tail
+    return root
+
+
+def client(server, *args):
+    return subprocess.run([sys.executable, "-m", "pyml.cli", "client", "--target", server.target, *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("mode", [[], ["--stream"]])
+@pytest.mark.parametrize("limit", [[], ["--max_message_mb", "1"]])  # refused by the server, or never sent
+def test_one_image_too_large_is_one_line_and_the_others_run(server, folder, mode, limit):
+    run = client(server, "--input", str(folder), *mode, *limit)
+    assert run.returncode == 1, run.stderr
+    assert sorted(line.split("'img_path': '")[1].split("'")[0].rsplit("/", 1)[-1]
+                  for line in run.stdout.splitlines()) == sorted(p.name for p in DEMO)
+    errors = [line for line in run.stderr.splitlines() if line.startswith("pyml: error")]
+    assert len(errors) == 1 and "digits_99_big.jpg" in errors[0] and "too_large" in errors[0]
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--threshold", "3"], "threshold"),
+    (["--top_k", "-1"], "top_k must be a positive integer"),
+    (["--top_k", "0"], "top_k must be a positive integer"),
+    (["--max_message_mb", "0"], "--max_message_mb"),
+])
+def test_bad_arguments_are_rc_2_before_anything_is_sent(server, folder, args, says):
+    run = client(server, "--input", str(folder), *args)
+    assert run.returncode == 2 and says in run.stderr, run.stderr
+    assert run.stdout == "" and "Traceback" not in run.stderr
