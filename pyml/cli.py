@@ -251,14 +251,23 @@ def _check_dataset_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pyml check_dataset", description="Check a PaddleX multi-label "
                                 "dataset (images/, label.txt, train.txt, val.txt) and count its labels.")
     p.add_argument("dataset")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--all", action="store_true", help="list every problem (default: the first 50)")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
 def _check_dataset(args) -> int:
-    from .train import read_dataset
+    from .train import DatasetError, read_dataset
 
-    print(read_dataset(args.dataset).summary())
+    try:
+        print(read_dataset(args.dataset).summary())
+    except DatasetError as exc:
+        if not args.all:
+            raise
+        print(f"pyml: error: {exc.root}: {len(exc.problems)} problem(s) in the dataset:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     return 0
 
 

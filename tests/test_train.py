@@ -69,7 +69,7 @@ BAD_DATASETS = {
     "missing image": (lambda d: (d / "images" / "train_00002.jpg").unlink(),
                       "train.txt:3: image images/train_00002.jpg not found"),
     "unreadable image": (lambda d: (d / "images" / "val_00004.jpg").write_text("not a picture"),
-                         "val.txt:5: image val_00004.jpg cannot be decoded"),
+                         "val.txt:5: image images/val_00004.jpg cannot be decoded"),
     "wrong vector length": (lambda d: _edit_line(d / "train.txt", 7, "images/train_00006.jpg\t0,1,0\n"),
                             "train.txt:7: 3 label values, but label.txt has 10 classes"),
     "values other than 0/1": (lambda d: _edit_line(d / "val.txt", 2, "images/val_00001.jpg\t0,2,0,0,0,0,0,0,0,1\n"),
@@ -109,6 +109,29 @@ def test_all_problems_are_reported_at_once(digits, tmp_path):
     with pytest.raises(DatasetError) as caught:
         read_dataset(dataset)
     assert len(caught.value.problems) == 2
+
+
+def test_a_gap_in_label_txt_is_reported_once_and_hides_nothing(digits, tmp_path):
+    """ids 0..8 then 10: every vector has 10 values but label.txt reads as 11 classes.
+    That is one cause, said once with the lines it affects; a missing image and a
+    corrupt one are still reported, and everything is in file and line order."""
+    dataset = _copy(digits, tmp_path)
+    _edit_line(dataset / "label.txt", 10, "10 nine\n")
+    (dataset / "images" / "train_00002.jpg").unlink()
+    (dataset / "images" / "val_00004.jpg").write_text("not a picture")
+    with pytest.raises(DatasetError) as caught:
+        read_dataset(dataset)
+    problems = caught.value.problems
+    train_lines = len((dataset / "train.txt").read_text().splitlines())
+    assert problems[0] == f"{dataset}/label.txt: class ids must run 0..10 with no gaps; missing 9"
+    assert any(p.startswith(f"{dataset}/train.txt:1: {train_lines} lines have 10 label values, but label.txt "
+                            "has 11 classes (label.txt lists 10 classes but its ids have a gap") for p in problems)
+    assert f"{dataset}/train.txt:3: image images/train_00002.jpg not found" in problems
+    assert len(problems) == 5, problems  # the gap; per list the lengths once; the missing and the corrupt image
+    assert problems == sorted(problems, key=lambda p: (p.split(":")[0], int(p.split(":")[1] or 0)
+                                                       if p.split(":")[1].isdigit() else 0))
+    run = run_cli("check_dataset", str(dataset), "--all")
+    assert run.returncode == 2 and run.stderr.count("\n  ") == len(problems), run.stderr
 
 
 def test_coco_conversion_renumbers_categories(digits, tmp_path):

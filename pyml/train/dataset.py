@@ -28,11 +28,13 @@ MAX_PROBLEMS_SHOWN = 50
 
 
 class DatasetError(PymlError, ValueError):
-    """A dataset that cannot be trained on; `problems` lists every `file:line: what`."""
+    """A dataset that cannot be trained on; `problems` lists every `file:line: what`, in
+    file and line order (the message shows the first MAX_PROBLEMS_SHOWN)."""
 
     def __init__(self, root: Path, problems: list[str]) -> None:
         shown = problems[:MAX_PROBLEMS_SHOWN]
-        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        more = (f"\n  ... and {len(problems) - len(shown)} more (pyml check_dataset --all shows them)"
+                if len(problems) > len(shown) else "")
         super().__init__(f"{root}: {len(problems)} problem(s) in the dataset:\n  " + "\n  ".join(shown) + more)
         self.root = root
         self.problems = problems
@@ -70,70 +72,119 @@ class Dataset:
         return "\n".join(lines)
 
 
-def _read_lines(path: Path, problems: list[str]) -> list[tuple[int, str]]:
+class Problems:
+    """What is wrong with a dataset, each kept with its file and line so that the report
+    reads in file and line order, whatever order the checks found them in."""
+
+    def __init__(self) -> None:
+        self._found: list[tuple[str, int, str]] = []
+
+    def add(self, path: Path, line: int, what: str) -> None:
+        """line 0: the file as a whole."""
+        self._found.append((str(path), line, what))
+
+    def __bool__(self) -> bool:
+        return bool(self._found)
+
+    def lines(self) -> list[str]:
+        return [f"{path}:{line}: {what}" if line else f"{path}: {what}" for path, line, what in sorted(self._found)]
+
+
+def _read_lines(path: Path, problems: Problems) -> list[tuple[int, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        problems.append(f"{path}: missing")
+        problems.add(path, 0, "missing")
         return []
     except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: cannot read ({exc})")
+        problems.add(path, 0, f"cannot read ({exc})")
         return []
     return [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
 
 
-def read_labels(root: Path, problems: list[str]) -> list[str]:
+@dataclass
+class Labels:
+    names: list[str]  # by class id; a missing id gets its number as its name
+    missing: list[int]  # ids absent from label.txt (each one a gap)
+
+    @property
+    def listed(self) -> int:
+        """How many classes label.txt actually lists."""
+        return len(self.names) - len(self.missing)
+
+
+def read_labels(root: Path, problems: Problems) -> Labels:
     path = root / "label.txt"
     names: dict[int, str] = {}
     for n, line in _read_lines(path, problems):
-        where = f"{path}:{n}"
         head, _, name = line.partition(" ")
         if not head.isdigit() or not name.strip():
-            problems.append(f"{where}: expected '<id> <name>', got {line!r}")
+            problems.add(path, n, f"expected '<id> <name>', got {line!r}")
             continue
         cid = int(head)
         if cid in names:
-            problems.append(f"{where}: duplicate class id {cid} (also '{names[cid]}')")
+            problems.add(path, n, f"duplicate class id {cid} (also '{names[cid]}')")
             continue
         names[cid] = name.strip()
     if not names:
         if path.exists():
-            problems.append(f"{path}: no classes")
-        return []
+            problems.add(path, 0, "no classes")
+        return Labels([], [])
     missing = sorted(set(range(max(names) + 1)) - set(names))
     if missing:
-        problems.append(f"{path}: class ids must run 0..{max(names)} with no gaps; missing "
-                        + ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else ""))
-    return [names.get(c, str(c)) for c in range(max(names) + 1)]
+        problems.add(path, 0, f"class ids must run 0..{max(names)} with no gaps; missing "
+                     + ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else ""))
+    return Labels([names.get(c, str(c)) for c in range(max(names) + 1)], missing)
 
 
-def read_split(root: Path, split: str, num_classes: int, problems: list[str]) -> list[Sample]:
+def _line_list(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:8]))
+    return shown + (f" and {len(numbers) - 8} more" if len(numbers) > 8 else "")
+
+
+def read_split(root: Path, split: str, labels: Labels, problems: Problems) -> tuple[list[Sample], list[Sample]]:
+    """(the usable samples, every line whose image exists: the ones to decode-check)."""
     path = root / f"{split}.txt"
-    samples = []
+    num_classes = len(labels.names)
+    samples, present = [], []
     lines = _read_lines(path, problems)
     if path.exists() and not lines:
-        problems.append(f"{path}: the {split} split is empty")
+        problems.add(path, 0, f"the {split} split is empty")
+    wrong_length: dict[int, list[int]] = {}  # value count -> line numbers: one cause, reported once
     for n, line in lines:
         where = f"{path}:{n}"
         parts = line.split("\t")
         if len(parts) != 2:
-            problems.append(f"{where}: expected '<image path><TAB><0/1 per class>', got {line!r}")
+            problems.add(path, n, f"expected '<image path><TAB><0/1 per class>', got {line!r}")
             continue
         image, vector = parts
         image_path = root / image.strip()
         values = [v.strip() for v in vector.split(",")]
+        usable = True
         if any(v not in ("0", "1") for v in values):
             bad = next(v for v in values if v not in ("0", "1"))
-            problems.append(f"{where}: label values must be 0 or 1, found {bad!r}")
+            problems.add(path, n, f"label values must be 0 or 1, found {bad!r}")
+            usable = False
+        elif num_classes and len(values) != num_classes:
+            wrong_length.setdefault(len(values), []).append(n)
+            usable = False
+        if not image_path.is_file():  # checked whatever else is wrong with the line
+            problems.add(path, n, f"image {image.strip()} not found")
             continue
-        if num_classes and len(values) != num_classes:
-            problems.append(f"{where}: {len(values)} label values, but label.txt has {num_classes} classes")
-            continue
-        if not image_path.is_file():
-            problems.append(f"{where}: image {image.strip()} not found")
-            continue
-        samples.append(Sample(image_path, np.array(values, np.float32), where))
-    return samples
+        sample = Sample(image_path, np.array(values if usable else [], np.float32), where)
+        present.append(sample)
+        if usable:
+            samples.append(sample)
+    for count, numbers in sorted(wrong_length.items()):
+        cause = ""
+        if labels.missing and count == labels.listed:
+            cause = (f" (label.txt lists {labels.listed} classes but its ids have a gap, so it reads as "
+                     f"{num_classes}: fix the ids in label.txt)")
+        what = (f"{count} label values, but label.txt has {num_classes} classes{cause}" if len(numbers) == 1 else
+                f"{len(numbers)} lines have {count} label values, but label.txt has {num_classes} classes"
+                f"{cause}: lines {_line_list(numbers)}")
+        problems.add(path, numbers[0], what)
+    return samples, present
 
 
 def decode_file(path: Path):
@@ -149,16 +200,19 @@ def decode_file(path: Path):
     return decoded
 
 
-def _unreadable(samples: list[Sample], threads: int = 0) -> list[str]:
+def _unreadable(root: Path, samples: list[Sample], problems: Problems, threads: int = 0) -> None:
     def check(sample: Sample) -> str | None:
         try:
             decode_file(sample.path)
         except Exception as exc:  # noqa: BLE001 - any failure to decode is this sample's problem
-            return f"{sample.where}: image {sample.path.name} cannot be decoded ({exc})"
+            return f"image {sample.path.relative_to(root).as_posix()} cannot be decoded ({exc})"
         return None
 
     with ThreadPoolExecutor(max_workers=threads or None) as pool:
-        return [p for p in pool.map(check, samples) if p]
+        for sample, problem in zip(samples, pool.map(check, samples)):
+            if problem:
+                file, _, line = sample.where.rpartition(":")
+                problems.add(Path(file), int(line), problem)
 
 
 def read_dataset(root: str | Path, check_images: bool = True, splits: tuple[str, ...] = SPLITS) -> Dataset:
@@ -166,16 +220,17 @@ def read_dataset(root: str | Path, check_images: bool = True, splits: tuple[str,
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(root, [f"{root}: not a directory"])
-    problems: list[str] = []
+    problems = Problems()
     labels = read_labels(root, problems)
-    dataset = Dataset(root, labels)
+    dataset = Dataset(root, labels.names)
+    present = []
     for split in splits:
-        dataset.splits[split] = read_split(root, split, len(labels), problems)
-    if check_images:
-        for split in splits:
-            problems.extend(_unreadable(dataset.splits[split]))
+        dataset.splits[split], images = read_split(root, split, labels, problems)
+        present += images
+    if check_images:  # every image a line names, even on a line with other problems
+        _unreadable(root, present, problems)
     if problems:
-        raise DatasetError(root, problems)
+        raise DatasetError(root, problems.lines())
     return dataset
 
 
