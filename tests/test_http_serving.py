@@ -278,10 +278,26 @@ def test_a_taken_http_port_is_a_clear_error():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
+        port = taken.getsockname()[1]
         run = subprocess.run([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo",
-                              "--port", str(free_port()), "--http_port", str(taken.getsockname()[1])],
+                              "--port", str(free_port()), "--http_port", str(port)],
                              capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and "cannot open a door of the server" in run.stderr, run.stderr
+    assert run.returncode == 2 and f"the HTTP door on 127.0.0.1:{port}" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_a_taken_grpc_port_is_one_line_naming_the_door():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo", "--port", str(port)],
+                             capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines() == [f"pyml: error: cannot open a door of the server: the gRPC door on "
+                                               f"127.0.0.1:{port}: Address already in use"]
 
 
 def test_paddlex_serve_command_starts_the_http_door():

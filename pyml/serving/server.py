@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import socket
 import signal
 import time
 from dataclasses import dataclass
@@ -228,6 +229,24 @@ MAX_MESSAGE_METADATA = "pyml-max-message-bytes"
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 
+def _check_port_free(address: str) -> None:
+    """ConfigError naming the gRPC door and its port when another process listens there.
+    gRPC would log a C-core error line and fail with a bare RuntimeError; and with its
+    SO_REUSEPORT default it could even share the port with another gRPC server."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not port.isdigit() or int(port) == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host or "0.0.0.0", int(port)))
+        except OSError as exc:
+            raise ConfigError(f"cannot open a door of the server: the gRPC door on {host}:{port}: "
+                              f"{exc.strerror or exc}") from None
+
+
 async def create_server(models: dict, address: str = "127.0.0.1:0", options: ServerOptions | None = None):
     """Builds, binds and starts a server; returns (server, port, service, health)."""
     if not models:
@@ -244,7 +263,8 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     paddlex = PaddlexApi(hosts[service.default], lambda: service.draining, metrics,
                          options.allow_url_inputs, options.visualize)
     limits = [("grpc.max_receive_message_length", options.max_message_bytes),
-              ("grpc.max_send_message_length", options.max_message_bytes)]
+              ("grpc.max_send_message_length", options.max_message_bytes),
+              ("grpc.so_reuseport", 0)]  # a second server on a taken port fails instead of sharing it
     interceptors = [BearerTokenInterceptor(options.token)] if options.token else []
     server = grpc.aio.server(options=limits, interceptors=interceptors)
     # Registered with lenient parsing: a malformed message is INVALID_ARGUMENT, not UNKNOWN.
@@ -257,6 +277,7 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
          reflection.SERVICE_NAME), server, pool=_reflection_pool())
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    _check_port_free(address)
     if options.tls_cert or options.tls_key:
         if not (options.tls_cert and options.tls_key):
             raise ConfigError("TLS needs both a certificate and a key")
@@ -271,10 +292,12 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     for host in hosts.values():
         host.batcher.start()
     bind_host = address.rsplit(":", 1)[0].strip("[]")
+    door = "HTTP"
     try:
         if options.http_port is not None:
             service.http = HttpDoor(paddlex, lambda: service.draining, options.max_message_bytes)
             await service.http.start(bind_host, options.http_port)
+        door = "metrics"
         if options.metrics_port is not None:
             service.metrics_port = metrics.serve(bind_host, options.metrics_port)
     except (ConfigError, OSError) as exc:  # a port in use: leave nothing running behind
@@ -282,7 +305,10 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
         for host in hosts.values():
             await host.batcher.close()
         metrics.close()
-        raise ConfigError(f"cannot open a door of the server: {exc}") from exc
+        port_asked = options.http_port if door == "HTTP" else options.metrics_port
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot open a door of the server: the {door} door on {bind_host}:{port_asked}: "
+                          f"{reason}") from exc
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s (port %d)", ", ".join(hosts), address, port)
