@@ -127,6 +127,19 @@ def _predict(args) -> int:
     return 1 if failed else 0
 
 
+def _log_cause_chain(error: BaseException) -> None:
+    """With --verbose: what the error came from (its kind, the input, and each cause)."""
+    log = logging.getLogger("pyml.cli")
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    log.debug("%s: reason=%s source=%s index=%s", type(error).__name__, getattr(error, "reason", None),
+              getattr(error, "source", None), getattr(error, "index", None))
+    cause = error.__cause__ or error.__context__
+    while cause is not None:
+        log.debug("caused by %s: %s", type(cause).__name__, cause)
+        cause = cause.__cause__ or cause.__context__
+
+
 def _layout(save_path: str | None, inputs: list[str]):
     from .results import SaveLayout
 
@@ -143,6 +156,7 @@ def _emit(results, layout, save_images: bool, progress: "_Progress | None" = Non
         if result.error is not None:
             failed += 1
             print(f"pyml: error: {result.error} (reason: {result.error.reason})", file=sys.stderr)
+            _log_cause_chain(result.error)
             continue
         print(result, flush=True)
         if layout is not None:
@@ -176,7 +190,7 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--no_visualize", action="store_true",
                    help="HTTP/HPS answers omit the drawn image unless a request asks (PaddleX: on)")
     p.add_argument("--metrics_port", type=int, help="serve Prometheus metrics at /metrics on this port")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
@@ -195,7 +209,7 @@ def _client_parser() -> argparse.ArgumentParser:
     p.add_argument("--save_path")
     p.add_argument("--tls_ca", help="PEM of the CA that signed the server certificate (turns TLS on)")
     p.add_argument("--token_file", help="file holding the bearer token")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
@@ -281,7 +295,7 @@ def _convert_dataset_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", help="COCO JSON of the validation images (default: split off --val_percent)")
     p.add_argument("--val_percent", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
@@ -326,7 +340,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
@@ -361,7 +375,7 @@ def _eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("val", "train"), default="val")
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--device")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
@@ -402,7 +416,7 @@ def _batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="Ray actors, one pipeline each (default: CPUs / --cpus_per_worker)")
     p.add_argument("--cpus_per_worker", type=int, default=1, help="CPUs (and threads) per Ray actor")
     p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
@@ -436,7 +450,7 @@ def _convert_parser() -> argparse.ArgumentParser:
                                 "(paddle2onnx + constant folding) for the openvino and onnxruntime backends.")
     p.add_argument("model_dir")
     p.add_argument("--force", action="store_true", help="convert again even if an up-to-date file is there")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
@@ -459,7 +473,7 @@ def _convert(args) -> int:
 def _models_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pyml models", description="The models pyml finds by name: "
                                 "PaddleX's six official multi-label models and the demo, and where each is.")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 
@@ -490,7 +504,7 @@ def _download_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", action="store_true",
                    help="also fetch each one's training weights (<NAME>_pretrained.pdparams)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
 

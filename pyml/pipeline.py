@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _native
 from .backends import create_backend, parse_device
+from .backends.device import resolve_threads, usable_cores
 from .config import PipelineConfig
 from .errors import ConfigError, InputError, ModelError
 from .inputs import ImageSource, iter_sources, native_item
@@ -61,8 +62,10 @@ class MultiLabelClassificationPipeline:
         self._default_threshold = self._resolve(
             config.threshold if config.threshold is not None else self.model.threshold,
             "pipeline threshold" if config.threshold is not None else f"{model_dir}/inference.yml threshold")
-        log.info("pipeline ready: %s from %s on %s (backend %s, %s, decode %s)", self.model.model_name,
-                 model_dir, config.device or "cpu", self.backend_name, config.precision, config.decode_mode)
+        log.info("pipeline ready: %s from %s on %s (backend %s, %s, batch %d, %s math threads, "
+                 "%s preprocess threads, decode %s)", self.model.model_name, model_dir, config.device or "cpu",
+                 self.backend_name, config.precision, config.batch_size, resolve_threads(config.cpu_threads),
+                 config.preprocess_threads or usable_cores(), config.decode_mode)
 
     def _sample_batch(self, shape: tuple) -> np.ndarray | None:
         """The demo pictures, preprocessed for this model: real-picture input for `auto`'s

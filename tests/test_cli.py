@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import images
+from pyml.models import demo_model_dir
 
 
 def run(*args, cwd=None):
@@ -84,3 +85,20 @@ def test_get_pipeline_config_asks_before_overwriting(tmp_path):
     proc = run("--get_pipeline_config", "image_multilabel_classification", "--config_save_path",
                str(tmp_path), "-y")
     assert proc.returncode == 0 and "SubModules" in written.read_text()
+
+
+def test_verbose_says_the_same_on_every_backend_and_explains_a_bad_image(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a picture")
+    good = str(demo_model_dir().parent / "images" / "digits_01.jpg")
+    for backend in ("paddle", "onnxruntime"):
+        proc = run("--pipeline", "pyml_demo", "--input", good, "--backend", backend, "--verbose")
+        assert proc.returncode == 0, proc.stderr
+        ready = [line for line in proc.stderr.splitlines() if "pipeline ready" in line]
+        assert len(ready) == 1 and f"backend {backend}" in ready[0], proc.stderr
+        assert "batch 4" in ready[0] and "math threads" in ready[0] and "preprocess threads" in ready[0]
+    proc = run("--pipeline", "pyml_demo", "--input", str(bad), "--verbose")
+    assert proc.returncode == 1 and "InputError: reason=unsupported" in proc.stderr, proc.stderr
+    for command in ("check_dataset", "train", "batch", "serve", "client", "eval"):
+        helped = run(command, "--help")
+        assert "--verbose" in helped.stdout and "log details" in helped.stdout, command

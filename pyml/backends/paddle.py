@@ -31,9 +31,12 @@ def import_paddle():
     # Paddle's C++ log (glog) prints INFO/WARNING lines about its internals (e.g. while
     # exporting a graph); errors still show. A GLOG_minloglevel the user set wins.
     os.environ.setdefault("GLOG_minloglevel", "2")
+    root = logging.getLogger()
+    level = root.level  # paddle's first import sets the root logger to WARNING: keep the caller's
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
         import paddle  # noqa: PLC0415
+    root.setLevel(level)
     return paddle
 
 
