@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -181,14 +180,13 @@ class Progress:
     """A tqdm bar on stderr: rate, ETA and failures so far."""
 
     def __init__(self, total: int, already: int, enabled: bool = True) -> None:
-        from tqdm import tqdm
+        from .progress import progress_bar
 
         self.failed = 0
         self.started = time.perf_counter()
         self.first: tuple[float, int] | None = None  # when the first rows were written, and how many
-        self.bar = tqdm(total=total, unit="img", file=sys.stderr, disable=not enabled,
-                        dynamic_ncols=True, mininterval=0.5, smoothing=0.1,
-                        desc="pyml batch" + (f" (resumed, {already} done before)" if already else ""))
+        self.bar = progress_bar(total, "pyml batch" + (f" (resumed, {already} done before)" if already else ""),
+                                enabled=enabled, mininterval=0.5, smoothing=0.1)
         self.bar.set_postfix(failed=0, refresh=False)
 
     def step(self, written: int, failed: int) -> None:

@@ -16,6 +16,7 @@ YAML, input files, --save_path) as the driver: a shared file system, or URLs.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,9 @@ def _connect(ray, address: str | None, local_cpus: int | None) -> None:
     if not log.isEnabledFor(logging.INFO):  # Ray's notices are for --verbose only
         for name in ("ray", "ray.data"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        # Ray's C++ core worker logs its warnings to stderr (e.g. core_worker.cc on actor
+        # restarts), in the middle of the progress bar; a level the user set wins.
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     options = dict(include_dashboard=False, log_to_driver=False,
                    logging_level=logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR)
     if address:

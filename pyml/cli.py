@@ -81,28 +81,6 @@ def _get_config(args) -> int:
     return 0
 
 
-class _Progress:
-    """`n/total` on stderr for more than a few images; a redrawn line on a terminal."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
-        self.enabled = total > 4
-        self.tty = sys.stderr.isatty()
-
-    def step(self) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        if self.tty:
-            print(f"\rpyml: {self.done}/{self.total} images", end="", file=sys.stderr, flush=True)
-        elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
-            print(f"pyml: {self.done}/{self.total} images", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            print(file=sys.stderr)
-
-
 def _count_images(text: str) -> int:
     from .inputs import image_files
 
@@ -118,7 +96,10 @@ def _predict(args) -> int:
     pipeline = create_pipeline(args.pipeline, device=args.device, batch_size=args.batch_size,
                                top_k=args.top_k, decode_mode=args.decode_mode, backend=args.backend,
                                precision=args.precision)
-    progress = _Progress(_count_images(args.input))
+    from .progress import progress_bar
+
+    total = _count_images(args.input)
+    progress = progress_bar(total, "pyml", enabled=total > 4)
     try:
         results = pipeline.predict(args.input, threshold=args.threshold, on_error="return")
         failed = _emit(results, _layout(args.save_path, [args.input]), save_images=True, progress=progress)
@@ -146,19 +127,21 @@ def _layout(save_path: str | None, inputs: list[str]):
     return SaveLayout(save_path, [], folders=inputs) if save_path else None
 
 
-def _emit(results, layout, save_images: bool, progress: "_Progress | None" = None) -> int:
+def _emit(results, layout, save_images: bool, progress=None) -> int:
     """Prints each result (stdout) or its error (stderr), saves into `layout` (a
     SaveLayout) if given; returns the failures."""
+    from .progress import write
+
     failed = 0
     for result in results:
         if progress is not None:
-            progress.step()
+            progress.update()
         if result.error is not None:
             failed += 1
-            print(f"pyml: error: {result.error} (reason: {result.error.reason})", file=sys.stderr)
+            write(f"pyml: error: {result.error} (reason: {result.error.reason})", sys.stderr)
             _log_cause_chain(result.error)
             continue
-        print(result, flush=True)
+        write(str(result))
         if layout is not None:
             layout.save(result, images=save_images)
     return failed

@@ -36,6 +36,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError, ModelError
+from .progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +179,8 @@ def _locked(lock_path: Path):
 
 
 def _progress_bar(label: str, total: int | None, initial: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=label, file=sys.stderr, disable=not enabled, leave=False, dynamic_ncols=True)
+    return progress_bar(total, label, unit="B", enabled=enabled, initial=initial, unit_scale=True,
+                        unit_divisor=1024, leave=False)
 
 
 def _fetch_once(url: str, part: Path, label: str, progress: bool) -> None:

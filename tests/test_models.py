@@ -127,7 +127,7 @@ def test_the_seeds_quick_start_answers_with_coco_labels(mirror, lcnet_export, tm
                "--input", str(photo)]
     first = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env_for(mirror, tmp_path))
     assert first.returncode == 0, first.stderr
-    assert f"downloading {NAME}" in first.stderr and "B/s" in first.stderr  # tqdm's bar
+    assert f"downloading {NAME}" in first.stderr  # (the bar itself is drawn only on a terminal)
     coco = set(load_model_dir(lcnet_export).labels)
     printed = [n.strip(" '\"") for n in first.stdout.split("'label_names': [")[1].split("]")[0].split(",") if n]
     assert printed and set(printed) <= coco

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..models import OFFICIAL_MODELS, fetch_pretrained
+from ..progress import progress_bar, write
 from .data import BatchLoader, parse_augment
 from .dataset import Dataset
 from .evaluate import evaluate_scores, network_scores
@@ -295,7 +296,8 @@ class Trainer:
             log.info("%s", note)
         if start_epoch >= o.epochs:
             log.info("already trained for %d epochs", start_epoch)
-        bar = _progress_bar(total_steps, start_epoch * steps, progress)
+        bar = progress_bar(total_steps, "pyml train", unit="step", enabled=progress,
+                           initial=start_epoch * steps, mininterval=0.5)
         with _StopRequest() as stop:
             try:
                 for epoch in range(start_epoch + 1, min(o.epochs, last_epoch) + 1):
@@ -332,9 +334,10 @@ class Trainer:
                         self._export_best(network)
                     self._save_checkpoint(epoch, network, optimizer, history)
                     self._write_metrics(history)
-                    bar.write(f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
-                              f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
-                              f"{record['train_images_per_s']:.1f} img/s")
+                    # always shown (--quiet hides only the bar), on stderr beside the bar
+                    write(f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
+                          f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
+                          f"{record['train_images_per_s']:.1f} img/s", sys.stderr)
             except KeyboardInterrupt:
                 bar.close()
                 done = len(history.epochs)
@@ -400,20 +403,6 @@ def plot_curve(history: History, path: Path) -> None:
     plt.close(fig)
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
-        pass
-
-    def write(self, text: str) -> None:
-        log.info("%s", text)
-
-    def close(self) -> None:
-        pass
-
-
 class _StopRequest:
     """Ctrl-C (SIGINT) while training: noted by a handler and acted on between steps.
     Raised straight from the signal, KeyboardInterrupt can land inside a finalizer (a
@@ -437,15 +426,6 @@ class _StopRequest:
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-def _progress_bar(total: int, initial: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="step", file=sys.stderr, dynamic_ncols=True,
-                mininterval=0.5 if sys.stderr.isatty() else 15)
 
 
 __all__ = ["Trainer", "TrainOptions", "TrainingInterrupted", "History", "lr_at", "load_matching"]
