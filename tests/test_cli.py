@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import images
+from terminal import run_on_terminal
 from pyml.models import demo_model_dir
 
 
@@ -104,40 +105,6 @@ def test_verbose_says_the_same_on_every_backend_and_explains_a_bad_image(tmp_pat
         assert "--verbose" in helped.stdout and "log details" in helped.stdout, command
 
 
-def run_on_terminal(*args, timeout=300) -> str:
-    """Runs the CLI with stdout and stderr on one pseudo-terminal, as a person sees it."""
-    import os
-    import pty
-    import select
-    import time
-
-    import fcntl
-    import struct
-    import termios
-
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))  # 40 rows, 100 columns
-    proc = subprocess.Popen([sys.executable, "-m", "pyml.cli", *args], stdout=follower, stderr=follower,
-                            stdin=subprocess.DEVNULL)
-    os.close(follower)
-    seen, deadline = b"", time.time() + timeout
-    while time.time() < deadline:
-        ready, _, _ = select.select([leader], [], [], 1.0)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-        elif proc.poll() is not None:
-            break
-    proc.wait(timeout=60)
-    os.close(leader)
-    return seen.decode("utf-8", "replace")
-
-
 def test_on_a_terminal_the_bar_never_runs_into_a_result(tmp_path):
     import re
 
@@ -147,7 +114,7 @@ def test_on_a_terminal_the_bar_never_runs_into_a_result(tmp_path):
     for i, picture in enumerate(pictures):
         shutil.copy(picture, folder / f"{i:02d}.jpg")
     (folder / "zz_bad.jpg").write_text("not a picture")
-    screen = run_on_terminal("--pipeline", "pyml_demo", "--input", str(folder))
+    screen = run_on_terminal("-m", "pyml.cli", "--pipeline", "pyml_demo", "--input", str(folder))
     assert f"{len(pictures) + 1}/{len(pictures) + 1}" in screen  # the bar was drawn
     shown = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).rstrip("\r").split("\r")[-1]
              for line in screen.split("\n")]  # what stays visible of each line

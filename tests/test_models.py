@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import images
+from terminal import run_on_terminal
 import pyml
 from pyml import models
 from pyml.errors import ConfigError, ModelError
@@ -125,16 +126,19 @@ def test_the_seeds_quick_start_answers_with_coco_labels(mirror, lcnet_export, tm
     photo.write_bytes(images.jpeg(next(iter(photos.values()))))
     command = [sys.executable, "-m", "pyml.cli", "--pipeline", "multi_label_image_classification",
                "--input", str(photo)]
+    screen = run_on_terminal(*command[1:], env=env_for(mirror, tmp_path))  # as a person sees it
+    assert f"downloading {NAME}" in screen and f"{NAME}:" in screen and "B/s" in screen, screen  # tqdm's bar
+    assert mirror.gets(TAR_PATH) == 1 and "'label_names'" in screen
     first = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env_for(mirror, tmp_path))
     assert first.returncode == 0, first.stderr
-    assert f"downloading {NAME}" in first.stderr  # (the bar itself is drawn only on a terminal)
+    assert "downloading" not in first.stderr  # found in the cache now
     coco = set(load_model_dir(lcnet_export).labels)
     printed = [n.strip(" '\"") for n in first.stdout.split("'label_names': [")[1].split("]")[0].split(",") if n]
     assert printed and set(printed) <= coco
     assert (cache(tmp_path) / NAME / "inference.yml").is_file()
     second = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env_for(mirror, tmp_path))
     assert second.returncode == 0 and second.stdout == first.stdout
-    assert mirror.gets(TAR_PATH) == 1 and "downloading" not in second.stderr
+    assert mirror.gets(TAR_PATH) == 1 and "downloading" not in second.stderr  # no request after the first
 
 
 def test_a_paddlex_cache_folder_is_used_with_no_network(mirror, lcnet_export, tmp_path):

@@ -36,4 +36,4 @@ else
 fi
 
 echo "== Python tests"
-"$PYTHON" -m pytest "$@"
+"$PYTHON" -m pytest --durations=30 "$@"  # the slowest tests, to keep the quick tier honest
