@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, count
 from .inputs import image_files
 from .results import SaveLayout
 
@@ -228,7 +228,7 @@ class BatchSummary:
 
     def line(self) -> str:
         resumed = f", {self.skipped} were already done" if self.skipped else ""
-        return (f"pyml batch: {self.written} images in {self.seconds:.1f} s ({self.rate:.1f} img/s), "
+        return (f"pyml batch: {count(self.written, 'image')} in {self.seconds:.1f} s ({self.rate:.1f} img/s), "
                 f"{self.failed} failed{resumed}; results in {self.output}")
 
 

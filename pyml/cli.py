@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline's YAML")
     p.add_argument("--config_save_path", help="where --get_pipeline_config writes (default: .)")
     p.add_argument("-y", "--yes", action="store_true", help="overwrite files without asking")
+    p.add_argument("-V", "--version", action="store_true", help="print pyml's version")
     p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
@@ -75,7 +76,7 @@ def _get_config(args) -> int:
         path = write_pipeline_config(args.get_pipeline_config, target_dir, overwrite=False)
     except FileExistsError as exc:
         if not _confirm_overwrite(str(exc), args.yes):
-            return 1
+            return 2  # not done, as for any other argument the command cannot act on
         path = write_pipeline_config(args.get_pipeline_config, target_dir, overwrite=True)
     print(f"pipeline config written to {path}", file=sys.stderr)
     return 0
@@ -363,9 +364,11 @@ def _eval_parser() -> argparse.ArgumentParser:
 
 
 def _eval(args) -> int:
+    from .model_dir import load_model_dir
     from .train import read_dataset
     from .train.evaluate import evaluate_model_dir
 
+    load_model_dir(args.model_dir)  # the model's problems first: cheaper than reading a dataset
     dataset = read_dataset(args.dataset, splits=(args.split,))
     evaluation = evaluate_model_dir(args.model_dir, dataset, args.split, args.batch_size, args.device)
     print(evaluation.table(dataset.labels))
@@ -561,8 +564,27 @@ def paddlex_serve_argv(argv: list[str]) -> list[str]:
     return [*rest, "--http_port", http_port, *(["--port", grpc_port] if grpc_port else [])]
 
 
+def _suggest_command(argv: list[str]) -> None:
+    """`pyml trian ...`: an unknown word where a subcommand goes is an error naming the
+    closest subcommand, not argparse's 'unrecognized arguments'."""
+    import difflib
+
+    if not argv or argv[0].startswith("-") or argv[0] in SUBCOMMANDS:
+        return
+    close = difflib.get_close_matches(argv[0], SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f"; did you mean 'pyml {close[0]}'?" if close else f"; commands: {', '.join(SUBCOMMANDS)}"
+    print(f"pyml: error: unknown command '{argv[0]}'{hint}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        from . import __version__
+
+        print(f"pyml {__version__}")
+        return 0
+    _suggest_command(argv)
     if "--serve" in argv and (not argv or argv[0] not in SUBCOMMANDS):
         return _run_guarded(_serve, _serve_parser().parse_args(paddlex_serve_argv(argv)))
     if argv and argv[0] in SUBCOMMANDS:

@@ -56,3 +56,17 @@ class ServiceError(PymlError):
 
 
 __all__ = ["PymlError", "InputError", "ModelError", "ConfigError", "BackendError", "ServiceError"]
+
+
+def count(n: int, noun: str) -> str:
+    """'1 image', '2 images': for messages a person reads."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def named(source: str, message: str) -> str:
+    """`source: message`, unless the message already starts with the source's name (a
+    server's or a library's message often does): a name is said once."""
+    base = source.rsplit("/", 1)[-1]
+    if message.startswith((f"{source}:", f"{base}:")):
+        return message
+    return f"{source}: {message}"

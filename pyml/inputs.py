@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,16 +114,22 @@ def _sources(item: Any, counter: _Counter) -> Iterator[ImageSource]:
             raise InputError(f"a dict input must be {{'img': <image>}}, got keys {sorted(item)}",
                              reason="unsupported")
         yield from _sources(item["img"], counter)
-    elif isinstance(item, (list, tuple)):
-        for element in item:
-            yield from _sources(element, counter)
     elif isinstance(item, (bytes, bytearray, memoryview)):
         raise InputError("raw bytes are not an input: pass a path, URL or decoded array "
                          "(the gRPC service takes encoded bytes)", reason="unsupported")
+    elif isinstance(item, (list, tuple)) or _is_stream(item):
+        # any iterable (a generator feeding a stream, a set, a pandas Series), read lazily
+        for element in item:
+            yield from _sources(element, counter)
     else:
         raise InputError(f"cannot read an image from a {type(item).__name__}: expected a path, URL, "
-                         "directory, numpy array, {'img': ...} or a list of these",
+                         "directory, numpy array, {'img': ...} or a list or other iterable of these",
                          reason="unsupported")
+
+
+def _is_stream(item: Any) -> bool:
+    """An iterable of inputs, other than the kinds that are one input themselves."""
+    return isinstance(item, Iterable) and not isinstance(item, (str, bytes, dict, np.ndarray))
 
 
 def iter_sources(inputs: Any) -> Iterator[ImageSource]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _native
+from .errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,13 @@ class ModelSpec:
 
 def load_model_dir(directory: str | Path) -> ModelSpec:
     directory = Path(directory)
-    read = _native.read_model_dir(str(directory))
+    try:
+        read = _native.read_model_dir(str(directory))
+    except ModelError as exc:
+        inner = directory / "inference"  # pyml train's best_model/ and PaddleX's output/ hold it there
+        if (inner / "inference.yml").is_file():
+            raise ModelError(f"{exc}; the model is in {inner}: pass that folder") from None
+        raise
     for section in read["ignored_sections"]:
         log.warning("%s: ignoring unknown section '%s'", directory / "inference.yml", section)
     return ModelSpec(directory=directory, model_file=Path(read["model_file"]), params_file=Path(read["params_file"]),

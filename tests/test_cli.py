@@ -82,7 +82,7 @@ def test_get_pipeline_config_asks_before_overwriting(tmp_path):
     assert "SubModules" in written.read_text()
     written.write_text("edited")
     proc = run("--get_pipeline_config", "image_multilabel_classification", "--config_save_path", str(tmp_path))
-    assert proc.returncode == 1 and "-y" in proc.stderr and written.read_text() == "edited"
+    assert proc.returncode == 2 and "-y" in proc.stderr and written.read_text() == "edited"
     proc = run("--get_pipeline_config", "image_multilabel_classification", "--config_save_path",
                str(tmp_path), "-y")
     assert proc.returncode == 0 and "SubModules" in written.read_text()

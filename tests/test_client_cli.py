@@ -60,3 +60,14 @@ def test_bad_arguments_are_rc_2_before_anything_is_sent(server, folder, args, sa
     run = client(server, "--input", str(folder), *args)
     assert run.returncode == 2 and says in run.stderr, run.stderr
     assert run.stdout == "" and "Traceback" not in run.stderr
+
+
+def test_a_refused_image_is_named_once(server, tmp_path):
+    from PIL import Image
+
+    bomb = tmp_path / "bomb.png"
+    Image.new("L", (20000, 20000)).save(bomb)  # 400 megapixels: over the decoder's limit
+    run = client(server, "--input", str(bomb))
+    assert run.returncode == 1, run.stderr
+    error = run.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"pyml: error: {bomb}: PNG image is 20000x20000") and error.count("bomb.png") == 1

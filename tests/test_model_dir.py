@@ -149,3 +149,19 @@ def test_sizes_must_be_positive_ints(tmp_path, size, message):
 def test_size_list_is_width_then_height(tmp_path):
     make_dir(tmp_path, PADDLEX_YML.replace("size: 448", "size: [320, 240]"))
     assert load_model_dir(tmp_path).input_size == (320, 240)
+
+
+def test_a_folder_holding_the_model_one_level_down_says_where(tmp_path):
+    """`pyml eval runs/x/best_model` (the model is in best_model/inference)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from pyml.models import demo_model_dir
+
+    shutil.copytree(demo_model_dir(), tmp_path / "best_model" / "inference")
+    with pytest.raises(ModelError, match=r"the model is in .*best_model/inference: pass that folder"):
+        load_model_dir(tmp_path / "best_model")
+    run = subprocess.run([sys.executable, "-m", "pyml", "eval", str(tmp_path / "best_model"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "best_model/inference: pass that folder" in run.stderr, run.stderr

@@ -145,3 +145,25 @@ def test_devices_that_are_not_here_fail_clearly(lcnet_export):
         pyml.create_pipeline(model_dir=str(lcnet_export), model_name="x", device="xpu:0")
     with pytest.raises(ConfigError, match="unknown device"):
         pyml.create_pipeline(model_dir=str(lcnet_export), model_name="x", device="quantum")
+
+
+def test_predict_takes_any_iterable_lazily():
+    """A generator is the natural input for a stream; it is read as the batches need it."""
+    import pyml
+    from pyml.models import demo_model_dir
+
+    paths = sorted(str(p) for p in (demo_model_dir().parent / "images").glob("*.jpg"))
+    pipeline = pyml.create_pipeline(batch_size=2)
+    expected = [r["class_ids"] for r in pipeline.predict(paths)]
+    taken = []
+
+    def feed():
+        for path in paths:
+            taken.append(path)
+            yield path
+
+    results = pipeline.predict(feed())
+    first = next(iter(results))
+    assert first["class_ids"] == expected[0] and len(taken) < len(paths)  # lazily
+    assert [first["class_ids"], *(r["class_ids"] for r in results)] == expected
+    assert [r["class_ids"] for r in pipeline.predict(iter(paths[:3]))] == expected[:3]

@@ -345,3 +345,30 @@ def test_environment_is_quiet_for_training(digits, tmp_path):
     assert "Warning" not in run.stderr and "warn" not in run.stderr, run.stderr
     assert not re.search(r"^[IW]\d{4} ", run.stderr, re.MULTILINE), run.stderr  # paddle's glog lines
     assert os.path.isdir(tmp_path / "o" / "best_model" / "inference")
+
+
+def test_the_training_curve_has_whole_epochs_on_its_axis(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pyml.train.trainer import History, plot_curve
+
+    history = History()
+    history.epochs = [{"epoch": e, "loss": 1.0 / e, "val": {"mAP": 0.3 * e}} for e in (1, 2, 3)]
+    history.best_epoch, history.best_map = 3, 0.9
+    seen = {}
+    original = plt.Figure.savefig
+
+    def keep_ticks(fig, *args, **kwargs):
+        seen["ticks"] = list(fig.axes[0].get_xticks())
+        return original(fig, *args, **kwargs)
+
+    plt.Figure.savefig = keep_ticks
+    try:
+        plot_curve(history, tmp_path / "curve.png")
+    finally:
+        plt.Figure.savefig = original
+    assert (tmp_path / "curve.png").stat().st_size > 0
+    assert seen["ticks"] and all(float(t).is_integer() for t in seen["ticks"]), seen["ticks"]

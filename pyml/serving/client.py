@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 import numpy as np
 
-from ..errors import ConfigError, InputError, ServiceError
+from ..errors import ConfigError, InputError, ServiceError, named
 from ..inputs import ImageSource, iter_sources
 from ..results import MultiLabelResult
 from ..thresholds import resolve_threshold
@@ -173,7 +173,7 @@ class Client:
                     raise _service_error(exc) from None
                 reason = dict(exc.trailing_metadata() or ()).get("pyml-reason") or (
                     "too_large" if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else "rejected")
-                error = InputError(f"{source.name}: {exc.details()}", reason=reason, source=source.name)
+                error = InputError(named(source.name, exc.details() or ""), reason=reason, source=source.name)
                 if on_error == "raise":
                     raise error from None
                 results.append(MultiLabelResult(source.name, error=error))

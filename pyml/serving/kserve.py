@@ -24,7 +24,7 @@ import grpc
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, count
 from ..inputs import ImageSource
 from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
@@ -209,7 +209,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         items = bytes_elements(request)
         if len(items) != shape[0]:
             raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"input shape says {shape[0]} images but {len(items)} were sent")
+                              f"input shape says {count(shape[0], 'image')} but {len(items)} were sent")
         return items
 
     async def _infer_hps(self, request) -> kv.ModelInferResponse:

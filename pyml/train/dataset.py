@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _native
-from ..errors import PymlError
+from ..errors import PymlError, count
 
 SPLITS = ("train", "val")
 MAX_PROBLEMS_SHOWN = 50
@@ -65,7 +65,7 @@ class Dataset:
         width = max(8, *(len(n) for n in self.labels))
         counts = {split: self.targets(split).sum(axis=0).astype(int) for split in self.splits}
         lines = [f"{self.root}: {self.num_classes} classes, "
-                 + ", ".join(f"{len(v)} {k} images" for k, v in self.splits.items()),
+                 + ", ".join(f"{count(len(v), k + ' image')}" for k, v in self.splits.items()),
                  f"{'id':>4}  {'class':<{width}}" + "".join(f"{s:>8}" for s in self.splits)]
         for c, name in enumerate(self.labels):
             lines.append(f"{c:>4}  {name:<{width}}" + "".join(f"{counts[s][c]:>8}" for s in self.splits))
@@ -175,13 +175,14 @@ def read_split(root: Path, split: str, labels: Labels, problems: Problems) -> tu
         present.append(sample)
         if usable:
             samples.append(sample)
-    for count, numbers in sorted(wrong_length.items()):
+    for values_per_line, numbers in sorted(wrong_length.items()):
         cause = ""
-        if labels.missing and count == labels.listed:
+        if labels.missing and values_per_line == labels.listed:
             cause = (f" (label.txt lists {labels.listed} classes but its ids have a gap, so it reads as "
                      f"{num_classes}: fix the ids in label.txt)")
-        what = (f"{count} label values, but label.txt has {num_classes} classes{cause}" if len(numbers) == 1 else
-                f"{len(numbers)} lines have {count} label values, but label.txt has {num_classes} classes"
+        what = (f"{values_per_line} label values, but label.txt has {num_classes} classes{cause}"
+                if len(numbers) == 1 else
+                f"{len(numbers)} lines have {values_per_line} label values, but label.txt has {num_classes} classes"
                 f"{cause}: lines {_line_list(numbers)}")
         problems.add(path, numbers[0], what)
     return samples, present

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, count
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Evaluation:
 
     def table(self, labels: list[str]) -> str:
         width = max(8, *(len(n) for n in labels))
-        lines = [f"mAP {self.mAP:.4f} on {self.images} images", f"{'id':>4}  {'class':<{width}}  AP"]
+        lines = [f"mAP {self.mAP:.4f} on {count(self.images, 'image')}", f"{'id':>4}  {'class':<{width}}  AP"]
         for c, (name, ap) in enumerate(zip(labels, self.ap)):
             lines.append(f"{c:>4}  {name:<{width}}  {'-' if ap is None else f'{ap:.4f}'}")
         return "\n".join(lines)

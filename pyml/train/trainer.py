@@ -387,11 +387,13 @@ def plot_curve(history: History, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [e["epoch"] for e in history.epochs]
     fig, left = plt.subplots(figsize=(6, 3.5), dpi=100)
     left.plot(epochs, [e["loss"] for e in history.epochs], "o-", color="tab:red", label="train loss")
     left.set_xlabel("epoch")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.5 on the axis
     left.set_ylabel("train loss", color="tab:red")
     right = left.twinx()
     right.plot(epochs, [e["val"]["mAP"] for e in history.epochs], "s-", color="tab:blue", label="val mAP")
