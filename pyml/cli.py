@@ -299,7 +299,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pyml train", description="Fine-tune a multi-label model on a "
                                 "PaddleX multi-label dataset; the best epoch is exported as a model directory.")
     p.add_argument("dataset")
-    p.add_argument("--model", required=True, choices=architectures(), metavar="ARCH",
+    p.add_argument("--model", choices=architectures(), metavar="ARCH",
                    help=f"architecture: {', '.join(architectures())}")
     p.add_argument("--output", required=True, help="folder for checkpoints, metrics and the exported model")
     p.add_argument("--epochs", type=int, help="total epochs (default 20; with --resume: the first run's)")
@@ -328,19 +328,25 @@ def _train_parser() -> argparse.ArgumentParser:
     return p
 
 
+_TRAIN_FLAG_FIELDS = {"model": "arch", "from": "from_dir"}  # flag -> TrainOptions field where they differ
+
+
 def _train(args) -> int:
     from .train import read_dataset
     from .train.trainer import Trainer, TrainingInterrupted, TrainOptions
 
+    if not args.model and not args.resume:
+        raise ConfigError("--model is required (with --resume it is read from the run)")
     dataset = read_dataset(args.dataset)  # fails before anything is written to --output
     print(dataset.summary(), file=sys.stderr)
-    options = TrainOptions(arch=args.model, output=args.output, epochs=args.epochs or (0 if args.resume else 20),
+    options = TrainOptions(arch=args.model or "", output=args.output, epochs=args.epochs or (0 if args.resume else 20),
                            batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                            warmup_epochs=args.warmup_epochs, input_size=args.input_size, device=args.device,
                            pretrained=args.pretrained, from_dir=args.from_dir, seed=args.seed,
                            augment=args.augment, loss=args.loss, threshold=args.threshold, model_name=args.model_name,
                            steps_per_epoch=args.steps_per_epoch, dataset=str(dataset.root))
-    trainer = Trainer(dataset, options, resume=args.resume)
+    given = {_TRAIN_FLAG_FIELDS.get(flag, flag) for flag in args.given}
+    trainer = Trainer(dataset, options, resume=args.resume, given=given)
     try:
         history = trainer.run(progress=not args.quiet)
     except TrainingInterrupted as exc:
@@ -589,7 +595,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run_guarded(_serve, _serve_parser().parse_args(paddlex_serve_argv(argv)))
     if argv and argv[0] in SUBCOMMANDS:
         parser, run = SUBCOMMANDS[argv[0]]
-        return _run_guarded(run, parser().parse_args(argv[1:]))
+        args = parser().parse_args(argv[1:])
+        args.given = {a[2:].split("=", 1)[0] for a in argv[1:] if a.startswith("--")}  # flags typed
+        return _run_guarded(run, args)
     args = _parser().parse_args(argv)
     return _run_guarded(_main_job, args)
 

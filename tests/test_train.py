@@ -262,8 +262,12 @@ def test_ctrl_c_leaves_a_usable_checkpoint(digits, tmp_path):
     assert (out / "checkpoints" / f"epoch_{done}" / "model.pdparams").is_file()
     assert not list((out / "checkpoints").glob(".*partial"))
     pyml.create_model(model_dir=out / "best_model" / "inference")  # the best epoch so far is usable
-    resumed = run_cli("train", str(digits), "--model", SMALL, "--output", str(out), "--resume",
-                      "--epochs", str(done + 1), "--quiet")
+    hint = err.split("Continue with: ")[1].split()
+    assert hint[:2] == ["pyml", "train"] and "--model" not in hint
+    changed = run_cli("train", str(digits), "--output", str(out), "--resume", "--lr", "0.5")
+    assert changed.returncode == 2 and "--lr 0.5 differs from the run" in changed.stderr, changed.stderr
+    # the hint's own command, as printed (no --model), with a longer run
+    resumed = run_cli(*hint[1:], "--lr", "3e-3", "--epochs", str(done + 1), "--quiet")  # the same lr: fine
     assert resumed.returncode == 0, resumed.stderr
     assert (out / "checkpoints" / "latest").read_text() == f"epoch_{done + 1}"
 

@@ -167,7 +167,13 @@ def _rename_optimizer_state(state: dict, names: dict[str, str]) -> dict:
 
 
 class Trainer:
-    def __init__(self, dataset: Dataset, options: TrainOptions, resume: bool = False) -> None:
+    # What a resumed run may change; the rest of the recipe is the first run's.
+    RESUMABLE = {"epochs", "output", "dataset", "device", "resume", "quiet", "verbose"}
+
+    def __init__(self, dataset: Dataset, options: TrainOptions, resume: bool = False,
+                 given: set[str] | None = None) -> None:
+        """given: the option fields the caller set explicitly; with resume, one that
+        differs from the recorded run is refused rather than silently ignored."""
         from ..backends.paddle import import_paddle
 
         import_paddle()  # first, so that paddle's import is quiet wherever it is imported next
@@ -179,6 +185,12 @@ class Trainer:
             if not saved.is_file():
                 raise ConfigError(f"{self.out}: nothing to resume (no train_config.json)")
             recorded = json.loads(saved.read_text())
+            for name in sorted((given or set()) - self.RESUMABLE):
+                if name in recorded and getattr(options, name) != recorded[name]:
+                    raise ConfigError(
+                        f"--{name} {getattr(options, name)} differs from the run in {self.out} "
+                        f"({recorded[name]}): a resumed run keeps its recipe (only --epochs may grow); "
+                        "choose another --output to train with the new value")
             # The recipe comes from the first run; only the length may grow.
             options = TrainOptions(**{**recorded, "epochs": options.epochs or recorded["epochs"],
                                       "output": str(self.out)})
