@@ -150,9 +150,12 @@ def test_bad_requests_are_422_and_the_server_keeps_serving(server, case):
 
 
 def test_oversized_and_malformed_bodies(server):
+    model = "pyml-demo-digits_ML"
+    refused_before = server.metric("pyml_requests_total", model=model, door="http", code="413")
     huge = {"image": "A" * (MAX_MESSAGE_MB * 1024 * 1024 + 8)}
     response = server.http.post("/multilabel-image-classification", json=huge)
     assert response.status_code == 413 and response.json()["errorCode"] == 413
+    assert server.metric("pyml_requests_total", model=model, door="http", code="413") == refused_before + 1
     response = server.http.post("/multilabel-image-classification", content=b"{not json",
                                 headers={"content-type": "application/json"})
     assert response.status_code == 422 and _error_list(response.json())[0]["type"] == "json_invalid"

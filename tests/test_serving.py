@@ -211,6 +211,9 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path):
         assert len(answered) + refused == 40
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
+        said = [line for line in err.splitlines() if line.startswith("pyml: ")]
+        assert said[0].startswith("pyml: draining: no new requests; finishing ") and "queued" in said[0], err
+        assert said[-1].startswith("pyml: stopped after "), err
         channel.close()
     finally:
         if proc.poll() is None:

@@ -88,6 +88,10 @@ class DynamicBatcher:
             raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
         return job.future
 
+    def pending(self) -> int:
+        """Requests queued, not yet in a batch."""
+        return self._queue.qsize()
+
     @property
     def idle(self) -> bool:
         return self._queue.empty() and self._batches_in_flight == 0

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import socket
+import time
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -36,17 +37,20 @@ class BodyLimit:
     it, so no handler ever holds more than the limit. A body somewhat over the limit is
     read to its end and dropped, so the client sees the 413 rather than a reset."""
 
-    def __init__(self, app, limit: int) -> None:
+    def __init__(self, app, limit: int, on_refused=None) -> None:
+        """on_refused(started): called for each 413, so the refusal is counted like any answer."""
         self.app = app
         self.limit = limit
+        self.on_refused = on_refused
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit * DRAIN_FACTOR:
-            await self._refuse(send)  # far too big to read through: answer now, the client may see a reset
+            await self._refuse(send, started)  # far too big to read through: answer now, the client may see a reset
             return
         chunks, size = [], 0
         while True:
@@ -58,13 +62,13 @@ class BodyLimit:
             if size <= self.limit:
                 chunks.append(chunk)
             elif size > self.limit * DRAIN_FACTOR:
-                await self._refuse(send)
+                await self._refuse(send, started)
                 return
             if not message.get("more_body", False):
                 break
         if size > self.limit:
             # Read to the end (and dropped) so that the client, still sending, gets the 413.
-            await self._refuse(send)
+            await self._refuse(send, started)
             return
         body = b"".join(chunks)
         delivered = False
@@ -78,7 +82,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send) -> None:
+    async def _refuse(self, send, started: float) -> None:
+        if self.on_refused is not None:
+            self.on_refused(started)
         payload = json.dumps(error_body(new_log_id(), 413, f"request body over {self.limit} bytes")).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
@@ -118,7 +124,11 @@ class _EmbeddedServer(uvicorn.Server):
 
 class HttpDoor:
     def __init__(self, api: PaddlexApi, is_draining, max_body_bytes: int) -> None:
-        self.app = BodyLimit(create_app(api, is_draining), max_body_bytes)
+        def refused(started: float) -> None:
+            if api.metrics is not None:
+                api.metrics.request(api.host.name, "http", "413", started)
+
+        self.app = BodyLimit(create_app(api, is_draining), max_body_bytes, refused)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task | None = None
         self.port = 0

@@ -15,6 +15,7 @@ import hmac
 import logging
 import socket
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,6 +351,10 @@ async def run_server(models: dict, address: str, options: ServerOptions) -> int:
         doors.append(f"metrics on port {service.metrics_port}")
     print(f"pyml: serving {', '.join(service.hosts)}: {', '.join(doors)}", flush=True)
     await stop.wait()
-    log.info("signal received: draining")
+    waiting = sum(host.batcher.pending() for host in service.hosts.values())
+    print(f"pyml: draining: no new requests; finishing {waiting} queued, for up to {options.grace_s:g} s",
+          file=sys.stderr, flush=True)
+    started = time.perf_counter()
     await drain_and_stop(server, service, health, options.grace_s)
+    print(f"pyml: stopped after {time.perf_counter() - started:.1f} s of draining", file=sys.stderr, flush=True)
     return 0
