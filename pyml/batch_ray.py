@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,23 @@ class Tagger:
                 "failed": np.array(failed, dtype=bool)}
 
 
+_WATCHDOGS: list[subprocess.Popen] = []
+
+
+def _watch_local_cluster(ray) -> None:
+    """A watchdog that stops this driver's local cluster if the driver is killed
+    (pyml/ray_watchdog.py); in a session of its own, so a signal to the driver's
+    process group does not reach it."""
+    try:
+        session = ray._private.worker._global_node.session_name
+    except AttributeError:  # another Ray version: no watchdog, Ray's own clean-up only
+        log.info("ray: no session name found; the local cluster has no watchdog")
+        return
+    _WATCHDOGS.append(subprocess.Popen(  # kept: it outlives this call, and should outlive the driver
+        [sys.executable, "-m", "pyml.ray_watchdog", str(os.getpid()), session],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+
+
 def _connect(ray, address: str | None, local_cpus: int | None) -> None:
     if not log.isEnabledFor(logging.INFO):  # Ray's notices are for --verbose only
         for name in ("ray", "ray.data"):
@@ -79,6 +98,7 @@ def _connect(ray, address: str | None, local_cpus: int | None) -> None:
     else:
         # "local" starts a new cluster even where one already runs on this machine
         ray.init(address="local", num_cpus=local_cpus, object_store_memory=512 * 1024 * 1024, **options)
+        _watch_local_cluster(ray)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # pyml draws one bar, for rows written
     context.print_on_execution_start = False

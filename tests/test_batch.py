@@ -289,3 +289,45 @@ def test_retry_failed_runs_the_failures_again_and_keeps_each_image_once(demo, tm
     cli = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(good), str(late), "--output", str(out),
                           "--resume", "--retry_failed", "--no_progress"], capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0 and _by_name(_rows(out)) == rows, cli.stderr
+
+
+def test_a_killed_ray_local_driver_leaves_no_ray_processes(collection, tmp_path):
+    """SIGKILL cannot run ray.shutdown(); pyml's watchdog stops the local cluster then."""
+    pytest.importorskip("ray.data", reason="pyml[ray] is not installed")
+    from pyml.ray_watchdog import session_processes
+
+    out = tmp_path / "killed.jsonl"
+    many = tmp_path / "many"
+    for i in range(8):
+        shutil.copytree(collection, many / str(i))
+    driver = subprocess.Popen([*PYML, "batch", "--pipeline", "pyml_demo", str(many), "--output", str(out),
+                               "--ray_local", "1", "--batch_size", "4", "--no_progress"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
+    session, ray_pids, deadline = None, set(), time.time() + 300
+    while not (out.exists() and out.stat().st_size > 0):  # rows are being written: the cluster is up
+        assert driver.poll() is None and time.time() < deadline, "the job ended before it could be killed"
+        time.sleep(0.2)
+    for path in Path("/proc").iterdir():  # this driver's session: a child's command line names it
+        try:
+            cmdline = (path / "cmdline").read_bytes().decode(errors="replace")
+            parent = int((path / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if parent == driver.pid and "session_" in cmdline:
+            session = "session_" + cmdline.split("session_", 1)[1].split("/", 1)[0].split("\0", 1)[0]
+            break
+    assert session, "no Ray process of the driver names its session"
+    ray_pids = session_processes(session)
+    assert len(ray_pids) >= 3  # gcs, raylet, agents, workers
+    driver.kill()
+    driver.wait(timeout=60)
+
+    def alive():  # by pid: once the raylet is gone its agents no longer name the session
+        return {pid for pid in ray_pids if Path(f"/proc/{pid}").exists()
+                and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
+
+    deadline = time.time() + 20
+    while alive() and time.time() < deadline:
+        time.sleep(0.5)
+    assert alive() == set(), f"Ray processes of {session} outlived the driver"
