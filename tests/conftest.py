@@ -68,3 +68,14 @@ def client(server):
 
     with Client(server.target, timeout=60) as c:
         yield c
+
+
+# Exporting an architecture (build, calibrate, save) takes 30 s to several minutes, so
+# every test that needs one is in the slow tier without having to say so.
+_EXPORT_FIXTURES = {"architecture_export", "lcnet_export", "lcnet_pipeline"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if _EXPORT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
