@@ -284,6 +284,7 @@ def test_retry_failed_runs_the_failures_again_and_keeps_each_image_once(demo, tm
     before = _by_name(_rows(out))[str(good)]
     retried = run_batch(demo, [str(good), str(late)], out, resume=True, retry_failed=True, progress=False)
     assert (retried.written, retried.failed, retried.skipped) == (1, 0, 1)
+    assert retried.line().startswith("pyml batch: 1 image in ")  # not "1 images"
     rows = _by_name(_rows(out))  # each image once
     assert set(rows) == {str(good), str(late)} and "error" not in rows[str(late)] and rows[str(good)] == before
     cli = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(good), str(late), "--output", str(out),

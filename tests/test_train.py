@@ -269,6 +269,7 @@ def test_ctrl_c_leaves_a_usable_checkpoint(digits, tmp_path):
     # the hint's own command, as printed (no --model), with a longer run
     resumed = run_cli(*hint[1:], "--lr", "3e-3", "--epochs", str(done + 1), "--quiet")  # the same lr: fine
     assert resumed.returncode == 0, resumed.stderr
+    assert f"epoch {done + 1}/{done + 1}: loss " in resumed.stderr  # --quiet hides the bar, not the epoch line
     assert (out / "checkpoints" / "latest").read_text() == f"epoch_{done + 1}"
 
 
