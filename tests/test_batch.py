@@ -145,6 +145,7 @@ def _wait_for_rows(path: Path, at_least: int, process: subprocess.Popen, timeout
     raise AssertionError(f"{path}: fewer than {at_least} rows after {timeout} s")
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
     folder = tmp_path / "many"
     names = _write_collection(folder, 1500, size=(320, 240))
@@ -173,6 +174,7 @@ def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
 
 # -- Ray -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ray_local_gives_the_single_process_rows(collection, expected, tmp_path):
     pytest.importorskip("ray.data", reason="pyml[ray] is not installed")
     out = tmp_path / "ray.jsonl"
@@ -224,6 +226,7 @@ def _ray_job(address: str, env: dict, inputs: list[str], out: Path, *extra: str)
                             stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_ray_cluster_gives_the_single_process_rows(ray_cluster, collection, expected, tmp_path):
     address, env = ray_cluster
     out = tmp_path / "ray.jsonl"
@@ -233,6 +236,7 @@ def test_ray_cluster_gives_the_single_process_rows(ray_cluster, collection, expe
     _assert_same_rows(_by_name(_rows(out)), expected)
 
 
+@pytest.mark.slow
 def test_ray_actor_killed_mid_run_loses_and_doubles_nothing(ray_cluster, demo, tmp_path):
     address, env = ray_cluster
     names = _write_collection(tmp_path / "many", 1200, size=(320, 240))
@@ -255,6 +259,7 @@ def test_ray_actor_killed_mid_run_loses_and_doubles_nothing(ray_cluster, demo, t
     _assert_same_rows(_by_name(_rows(out)), expected)
 
 
+@pytest.mark.slow
 def test_ray_resume_skips_what_is_done(ray_cluster, collection, expected, tmp_path):
     address, env = ray_cluster
     out = tmp_path / "ray.jsonl"
@@ -292,6 +297,7 @@ def test_retry_failed_runs_the_failures_again_and_keeps_each_image_once(demo, tm
     assert cli.returncode == 0 and _by_name(_rows(out)) == rows, cli.stderr
 
 
+@pytest.mark.slow
 def test_a_killed_ray_local_driver_leaves_no_ray_processes(collection, tmp_path):
     """SIGKILL cannot run ray.shutdown(); pyml's watchdog stops the local cluster then."""
     pytest.importorskip("ray.data", reason="pyml[ray] is not installed")

@@ -176,6 +176,7 @@ def trained(digits, tmp_path_factory):
     return out, history
 
 
+@pytest.mark.slow
 def test_a_few_steps_lower_the_loss_and_everything_is_written(trained):
     out, history = trained
     losses = [e["loss"] for e in history.epochs]
@@ -219,6 +220,7 @@ def test_eval_prints_what_the_training_measured(trained, digits):
     assert first.startswith("mAP ") and abs(float(first.split()[1]) - history.best_map) < 2e-4, first
 
 
+@pytest.mark.slow
 def test_resume_gives_the_weights_of_an_uninterrupted_run(digits, tmp_path):
     import paddle
 
@@ -240,6 +242,7 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(digits, tmp_path):
     assert [e["loss"] for e in ma] == pytest.approx([e["loss"] for e in mb], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_usable_checkpoint(digits, tmp_path):
     out = tmp_path / "out"
     args = [sys.executable, "-m", "pyml.cli", "train", str(digits), "--model", SMALL, "--output", str(out),
@@ -278,6 +281,7 @@ def _relabel(digits_vector):
     return [int(bool(present & {0, 1})), int(bool(present & {8, 9})), int(len(present) == 4)]
 
 
+@pytest.mark.slow
 def test_from_the_demo_model_beats_scratch_on_a_new_label_set(tmp_path):
     # Labels with priors well under 1/2, so that mAP measures what was learnt, not the prior.
     names = ["has a zero or a one", "has an eight or a nine", "has four digits"]
@@ -377,3 +381,31 @@ def test_the_training_curve_has_whole_epochs_on_its_axis(tmp_path):
         plt.Figure.savefig = original
     assert (tmp_path / "curve.png").stat().st_size > 0
     assert seen["ticks"] and all(float(t).is_integer() for t in seen["ticks"]), seen["ticks"]
+
+
+def test_pretrained_by_name_fetches_paddlex_weights_and_remaps_the_head(digits, tmp_path, monkeypatch):
+    """--pretrained PP-LCNet_x1_0_ML: PaddleX's <NAME>_pretrained.pdparams from the mirror
+    (here loopback), backbone loaded, the 80-class head left fresh for these 10 classes."""
+    from mirror import Mirror
+
+    from pyml.backends.paddle import import_paddle
+    from pyml.train.networks import build_network
+
+    paddle = import_paddle()
+    name = "PP-LCNet_x1_0_ML"
+    weights = tmp_path / "w.pdparams"
+    paddle.save(build_network(name, 80).state_dict(), str(weights))
+    mirror = Mirror()
+    mirror.files[f"/official_pretrained_model/{name}_pretrained.pdparams"] = weights.read_bytes()
+    monkeypatch.setenv("PYML_MODEL_MIRROR", mirror.url)
+    monkeypatch.setenv("PADDLE_PDX_CACHE_HOME", str(tmp_path / "paddlex"))
+    try:
+        trainer = Trainer(read_dataset(digits), options(tmp_path / "out", arch=name, pretrained=name,
+                                                        input_size=64))
+        _, notes = trainer._build()
+    finally:
+        mirror.stop()
+    fetched = tmp_path / "paddlex" / "official_pretrained" / f"{name}_pretrained.pdparams"
+    assert fetched.read_bytes() == weights.read_bytes()
+    loaded, fresh = notes[0].split(" tensors from ")[0], notes[0].split("; ")[1]
+    assert str(fetched) in notes[0] and int(loaded) > 50 and not fresh.startswith("0 ")  # the head is new
