@@ -58,16 +58,17 @@ def compare_backends(names: list[str], model_dirs: dict[str, str], image_sets: d
                 key = f"{size} b{batch}"
                 print(f"benchmarks: backends {name} {key}", file=sys.stderr)
                 theirs = paddlex_side.predict(paddlex, images, batch)
-                base = len(images) / median_seconds(lambda: paddlex_side.predict(paddlex, images, batch), repeats)
+                base = len(images) / median_seconds(
+                    lambda p=paddlex, i=images, b=batch: paddlex_side.predict(p, i, b), repeats)
                 row = {"paddlex": base, "pyml": {}}
                 for label, pipeline in pyml_side["pipelines"].items():
-                    def run():
+                    def run(pipeline=pipeline, images=images, batch=batch):
                         return [(r.class_ids, r.scores) for r in pipeline.predict(images, batch_size=batch)]
 
                     ours = run()
                     rate = len(images) / median_seconds(run, repeats)
                     tensor = pipeline._prepare(list(iter_sources(images[:batch]))).tensor
-                    alone = batch / median_seconds(lambda: pipeline._backend(tensor), repeats + 2)
+                    alone = batch / median_seconds(lambda p=pipeline, t=tensor: p._backend(t), repeats + 2)
                     pairs = [(dict(zip(*a)), dict(zip(*b))) for a, b in zip(theirs, ours)]
                     row["pyml"][label] = {
                         "images_per_s": rate, "model_alone": alone, "vs_paddlex": rate / base,

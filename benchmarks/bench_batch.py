@@ -103,7 +103,8 @@ def bench_model(name: str, model_dir: str | None, folder: Path, batch_size: int)
 def report(name: str, result: dict) -> list[str]:
     rows, base = result["rows"], result["rows"]["predict"]["rate"]
     lines = [f"### {name}: {result['count']} images, 640x480 JPEG", "",
-             "| run | wall s | images/s | vs predict | until first rows s | steady images/s |", "|---|---|---|---|---|---|"]
+             "| run | wall s | images/s | vs predict | until first rows s | steady images/s |",
+             "|---|---|---|---|---|---|"]
     for label, row in rows.items():
         fixed = f"{row['fixed']:.1f}" if "fixed" in row else "-"
         steady = f"{row['steady']:.1f}" if "steady" in row else "-"

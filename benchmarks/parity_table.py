@@ -65,8 +65,9 @@ def row(label: str, model_dir: Path, batch: np.ndarray, sensitivity: float | Non
 
 def main() -> None:
     sys.path.insert(0, str(ROOT / "tests"))
-    from benchmarks.bench_train import cpu
     from images import photo_batch
+
+    from benchmarks.bench_train import cpu
     from pyml.models import demo_model_dir
     from tools.export_arch import ARCHITECTURES, build_network, calibrate, coco_labels, save_model_dir
 

@@ -32,7 +32,8 @@ def _e2e_table(model: dict) -> list[str]:
         px, ex, fa = row["paddlex"], row["exact"], row["fast"]
         lines.append(
             f"| {key} | {px['images_per_s']:.1f} | {ex['images_per_s']:.1f} | {fa['images_per_s']:.1f} | "
-            f"**{_ratio(ex['images_per_s'], px['images_per_s'])}** | {_ratio(fa['images_per_s'], px['images_per_s'])} | "
+            f"**{_ratio(ex['images_per_s'], px['images_per_s'])}** | "
+            f"{_ratio(fa['images_per_s'], px['images_per_s'])} | "
             f"{px['p50_latency_ms']:.0f} / {ex['p50_latency_ms']:.0f} / {fa['p50_latency_ms']:.0f} | "
             f"{px['outside_model']:.0%} / {ex['outside_model']:.0%} / {fa['outside_model']:.0%} | "
             f"{row.get('model_alone_images_per_s', float('nan')):.1f} |")
@@ -77,7 +78,8 @@ def _targets(results: dict) -> list[str]:
 def _serving(serving: dict) -> list[str]:
     lines = [f"{serving['callers']} concurrent callers for {serving['seconds']:.0f} s each, "
              f"{serving['image_size']} JPEGs, {serving['model']}; pyml: bidirectional gRPC streams "
-             "(one request in flight per stream, like the HTTP callers), dynamic batching up to 8; PaddleX: `paddlex --serve` "
+             "(one request in flight per stream, like the HTTP callers), dynamic batching up to 8; "
+             "PaddleX: `paddlex --serve` "
              "(HTTP, JSON with a base64 image, one request per call).", "",
              "| server | images/s | p50 latency ms | errors | vs PaddleX |", "|---|---:|---:|---:|---:|"]
     px = serving["paddlex"]
@@ -147,12 +149,14 @@ def write(results: dict, path: Path, plot_path: Path) -> None:
         if model.get("rss_mib"):
             lines += ["### Peak RSS (separate process per side, one batch-8 pass)", "",
                       "| input | PaddleX MiB | pyml MiB |", "|---|---:|---:|"]
-            lines += [f"| {size} | {row['paddlex']:.0f} | {row['exact']:.0f} |" for size, row in model["rss_mib"].items()]
+            lines += [f"| {size} | {row['paddlex']:.0f} | {row['exact']:.0f} |"
+                      for size, row in model["rss_mib"].items()]
             lines.append("")
     if "backends" in results:
         from benchmarks.bench_backends import table
 
-        lines += ["## Backends and precisions (pyml exact decode; PaddleX at its default)", "", *table(results["backends"])]
+        lines += ["## Backends and precisions (pyml exact decode; PaddleX at its default)", "",
+                  *table(results["backends"])]
     if "serving" in results:
         lines += ["## Serving", "", *_serving(results["serving"]), ""]
     lines += ["![images/s by input size and batch size](results.png)", ""]

@@ -98,7 +98,7 @@ def bench_preprocess(sides: Sides, paths: list[str], repeats: int) -> dict:
     row = {"tensor_max_abs_diff": float(np.max(np.abs(theirs - ours)))}
     row["paddlex"] = len(batch) / quiet_median(lambda: paddlex_side.preprocess(sides.paddlex, batch))
     for mode in ("exact", "fast"):
-        row[mode] = len(batch) / quiet_median(lambda: pyml_prepare(mode))
+        row[mode] = len(batch) / quiet_median(lambda mode=mode: pyml_prepare(mode))
     return row
 
 
@@ -110,8 +110,9 @@ def bench_e2e(sides: Sides, paths: list[str], batch: int, repeats: int) -> dict:
     row: dict = {}
     answers = {}
     for side in ("paddlex", "exact", "fast"):
-        seconds = median_seconds(lambda: sides.predict(side, images, batch), repeats)
-        latency = median_seconds(lambda: sides.predict(side, images[:batch], batch), repeats + 2, warmup=0)
+        seconds = median_seconds(lambda side=side: sides.predict(side, images, batch), repeats)
+        latency = median_seconds(lambda side=side: sides.predict(side, images[:batch], batch), repeats + 2,
+                                 warmup=0)
         # One more pass with the model runner timed: the share of wall time spent outside it.
         if side == "paddlex":
             timed = TimedRunner(paddlex_side.runner_of(sides.paddlex))
@@ -147,8 +148,8 @@ def bench_e2e(sides: Sides, paths: list[str], batch: int, repeats: int) -> dict:
 
 def rss_probe(side: str, name: str, model_dir: str, size: str, threads: int) -> None:
     """Child process: load one side, run one batch-8 pass, print peak RSS (KiB) as JSON."""
-    from benchmarks.suite_images import write_image_set
     from benchmarks.measure import cycle
+    from benchmarks.suite_images import write_image_set
 
     paths = cycle(write_image_set(OUT / "images")[size], E2E_IMAGES)
     if side == "paddlex":
@@ -163,7 +164,7 @@ def rss_probe(side: str, name: str, model_dir: str, size: str, threads: int) -> 
                                   decode_mode=side).predict(paths, batch_size=8))
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent that forked us.
     status = Path("/proc/self/status").read_text().splitlines()
-    print(json.dumps({"peak_rss_kib": int(next(l for l in status if l.startswith("VmHWM:")).split()[1])}))
+    print(json.dumps({"peak_rss_kib": int(next(line for line in status if line.startswith("VmHWM:")).split()[1])}))
 
 
 def peak_rss(side: str, name: str, model_dir: str, size: str, threads: int) -> float:

@@ -16,14 +16,14 @@ from .registry import available_pipelines, create_model, create_pipeline
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "BackendError",
+    "ConfigError",
+    "InputError",
+    "ModelError",
+    "PymlError",
     "__version__",
     "available_pipelines",
     "create_model",
     "create_pipeline",
     "errors",
-    "PymlError",
-    "InputError",
-    "ModelError",
-    "ConfigError",
-    "BackendError",
 ]

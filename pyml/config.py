@@ -54,7 +54,7 @@ class PipelineConfig:
     preprocess_threads: int = 0  # 0: one per core
     source: str = "<defaults>"  # where it was read from, for messages
 
-    def with_overrides(self, **overrides: Any) -> "PipelineConfig":
+    def with_overrides(self, **overrides: Any) -> PipelineConfig:
         """A validated copy; None values leave a field unchanged."""
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - known)
@@ -210,5 +210,14 @@ def write_pipeline_config(name: str, save_dir: str | Path, overwrite: bool) -> P
     return target
 
 
-__all__ = ["PipelineConfig", "load_pipeline_config", "pipeline_config_from_dict", "write_pipeline_config", "builtin_config_text",
-           "BUILTIN_PIPELINES", "DEMO_PIPELINE", "PIPELINE_ALIASES", "DEMO_MODEL_NAME"]
+__all__ = [
+    "BUILTIN_PIPELINES",
+    "DEMO_MODEL_NAME",
+    "DEMO_PIPELINE",
+    "PIPELINE_ALIASES",
+    "PipelineConfig",
+    "builtin_config_text",
+    "load_pipeline_config",
+    "pipeline_config_from_dict",
+    "write_pipeline_config",
+]

@@ -55,7 +55,7 @@ class ServiceError(PymlError):
         self.code = code
 
 
-__all__ = ["PymlError", "InputError", "ModelError", "ConfigError", "BackendError", "ServiceError"]
+__all__ = ["BackendError", "ConfigError", "InputError", "ModelError", "PymlError", "ServiceError"]
 
 
 def count(n: int, noun: str) -> str:

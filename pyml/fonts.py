@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -37,7 +37,7 @@ def _matplotlib_font() -> str | None:
     return str(path) if path.is_file() else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def font_path(needs_cjk: bool) -> str | None:
     override = os.environ.get("PYML_FONT")
     if override:

@@ -12,6 +12,7 @@ their children.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -65,10 +66,8 @@ def _alive(pid: int) -> bool:
 def stop(pids: set[int]) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
         deadline = time.monotonic() + GRACE_S
         while time.monotonic() < deadline and any(_alive(p) for p in pids):
             time.sleep(0.1)

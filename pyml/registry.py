@@ -12,8 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from .config import (BUILTIN_PIPELINES, DEMO_PIPELINE, PIPELINE_NAME, load_pipeline_config,
-                     pipeline_config_from_dict)
+from .config import BUILTIN_PIPELINES, DEMO_PIPELINE, PIPELINE_NAME, load_pipeline_config, pipeline_config_from_dict
 from .errors import ConfigError
 
 ENTRY_POINT_GROUP = "pyml.pipelines"

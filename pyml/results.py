@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class SaveLayout:
         base = self.save_path / stem.parent
         return base / f"{stem.name}_res.json", base / f"{stem.name}_res{_suffix_of(name)}"
 
-    def save(self, result: "MultiLabelResult", images: bool = True) -> list[Path]:
+    def save(self, result: MultiLabelResult, images: bool = True) -> list[Path]:
         json_file, image_file = self.targets(result.input_path)
         saved = [result.save_to_json(json_file)]
         if images:
@@ -103,7 +103,7 @@ class MultiLabelResult(dict):
     InputError itself) are attributes only, never printed.
     """
 
-    _ALIASES = {"input_path": "img_path"}
+    _ALIASES: ClassVar[dict[str, str]] = {"input_path": "img_path"}
 
     def __init__(self, input_path: str, class_ids: list[int] | None = None,
                  scores: list[float] | None = None, label_names: list[str] | None = None,

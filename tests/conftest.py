@@ -1,9 +1,9 @@
 import os
 import tempfile
 
+import images
 import pytest
 
-import images
 from pyml.backends.paddle import import_paddle
 
 # paddle's first import warns about ccache; pyml's entry points import it quietly, and

@@ -2,10 +2,10 @@
 Paddle Inference. PP-LCNet runs at the official 448x448; the others are exported at
 224x224 to keep the suite fast (same graphs, a quarter of the pixels)."""
 
+import images
 import numpy as np
 import pytest
 
-import images
 from pyml.backends import create_backend, parse_device
 from pyml.model_dir import load_model_dir
 from tools.export_arch import ARCHITECTURES
@@ -21,7 +21,7 @@ def test_export_loads_and_returns_80_probabilities(model_name, architecture_expo
     batch = images.photo_batch(size)
     scores = backend(batch)
     assert scores.shape == (len(batch), 80) and scores.dtype == np.float32
-    assert 0.0 <= scores.min() and scores.max() <= 1.0
+    assert scores.min() >= 0.0 and scores.max() <= 1.0
     assert not np.allclose(scores[0], scores[1])  # the output depends on the input
 
 

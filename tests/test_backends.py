@@ -8,10 +8,10 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import images
 import numpy as np
 import pytest
 
-import images
 import pyml
 from pyml.backends import create_backend, parity, parse_device
 from pyml.backends.auto import cache_key

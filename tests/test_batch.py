@@ -24,6 +24,7 @@ from pyml.batch import JsonlOutput, list_inputs, run_batch
 from pyml.errors import ConfigError
 
 PYML = [sys.executable, "-m", "pyml.cli"]
+BATCH = [*PYML, "batch", "--pipeline", "pyml_demo"]  # the embedded demo model, offline
 
 
 def _write_collection(folder: Path, count: int, size=(160, 120)) -> list[str]:
@@ -122,13 +123,13 @@ def test_existing_output_needs_resume_or_overwrite(demo, collection, tmp_path):
 
 def test_cli_exit_status_progress_and_summary(collection, tmp_path):
     out = tmp_path / "results.jsonl"
-    run = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(collection / "a"), "--output", str(out), "--batch_size", "4"],
+    run = subprocess.run([*BATCH, str(collection / "a"), "--output", str(out), "--batch_size", "4"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stderr  # corrupt.jpg failed
     assert len(run.stderr.splitlines()) == 1, run.stderr  # not a terminal: no bar, only the summary
     assert "1 failed" in run.stderr.splitlines()[-1] and str(out) in run.stderr.splitlines()[-1]
     assert run.stdout == ""
-    again = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(collection / "a"), "--output", str(out)],
+    again = subprocess.run([*BATCH, str(collection / "a"), "--output", str(out)],
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "--resume" in again.stderr
 
@@ -150,7 +151,7 @@ def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
     folder = tmp_path / "many"
     names = _write_collection(folder, 1500, size=(320, 240))
     out = tmp_path / "results.jsonl"
-    job = subprocess.Popen([*PYML, "batch", "--pipeline", "pyml_demo", str(folder), "--output", str(out), "--batch_size", "4",
+    job = subprocess.Popen([*BATCH, str(folder), "--output", str(out), "--batch_size", "4",
                             "--no_progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_rows(out, 40, job)
@@ -162,7 +163,7 @@ def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
     assert 40 <= len(before) < len(names), "the job was not killed partway"
     with open(out, "ab") as f:  # and a kill inside a write: a torn last line
         f.write(b'{"img_path": "' + names[-1].encode() + b'", "class_i')
-    resumed = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(folder), "--output", str(out), "--resume", "--batch_size", "4"],
+    resumed = subprocess.run([*BATCH, str(folder), "--output", str(out), "--resume", "--batch_size", "4"],
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(before)} were already done" in resumed.stderr
@@ -179,7 +180,7 @@ def test_ray_local_gives_the_single_process_rows(collection, expected, tmp_path)
     pytest.importorskip("ray.data", reason="pyml[ray] is not installed")
     out = tmp_path / "ray.jsonl"
     saved = tmp_path / "saved"
-    run = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(collection), "--output", str(out),
+    run = subprocess.run([*BATCH, str(collection), "--output", str(out),
                           "--ray_local", "2", "--batch_size", "4", "--no_progress", "--save_path", str(saved)],
                          capture_output=True, text=True, timeout=600, env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
     assert run.returncode == 1, run.stderr[-3000:]  # the three bad files
@@ -221,7 +222,7 @@ def ray_cluster(tmp_path_factory):
 
 
 def _ray_job(address: str, env: dict, inputs: list[str], out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([*PYML, "batch", "--pipeline", "pyml_demo", *inputs, "--output", str(out), "--ray", address, "--batch_size", "4",
+    return subprocess.Popen([*BATCH, *inputs, "--output", str(out), "--ray", address, "--batch_size", "4",
                              "--no_progress", *extra], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
 
@@ -292,7 +293,7 @@ def test_retry_failed_runs_the_failures_again_and_keeps_each_image_once(demo, tm
     assert retried.line().startswith("pyml batch: 1 image in ")  # not "1 images"
     rows = _by_name(_rows(out))  # each image once
     assert set(rows) == {str(good), str(late)} and "error" not in rows[str(late)] and rows[str(good)] == before
-    cli = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(good), str(late), "--output", str(out),
+    cli = subprocess.run([*BATCH, str(good), str(late), "--output", str(out),
                           "--resume", "--retry_failed", "--no_progress"], capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0 and _by_name(_rows(out)) == rows, cli.stderr
 
@@ -307,7 +308,7 @@ def test_a_killed_ray_local_driver_leaves_no_ray_processes(collection, tmp_path)
     many = tmp_path / "many"
     for i in range(8):
         shutil.copytree(collection, many / str(i))
-    driver = subprocess.Popen([*PYML, "batch", "--pipeline", "pyml_demo", str(many), "--output", str(out),
+    driver = subprocess.Popen([*BATCH, str(many), "--output", str(out),
                                "--ray_local", "1", "--batch_size", "4", "--no_progress"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))

@@ -5,10 +5,10 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 import images
+import pytest
 from terminal import run_on_terminal
+
 from pyml.models import demo_model_dir
 
 

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from serving_harness import RunningServer
 
 import pyml
 from pyml.models import demo_model_dir
-from serving_harness import RunningServer
 
 DEMO = sorted((demo_model_dir().parent / "images").glob("*.jpg"))[:3]
 

@@ -6,14 +6,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import images
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.needs_compiler
-
-import images
 from pyml import _native
 from pyml.model_dir import load_model_dir
+
+pytestmark = pytest.mark.needs_compiler
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,10 +67,11 @@ def stream_client(tmp_path_factory):
 
 
 def test_cpp_stream_client_against_a_real_server(stream_client, tmp_path):
+    from serving_harness import RunningServer
+
     import pyml
     from pyml.models import demo_model_dir
     from pyml.serving import Client
-    from serving_harness import RunningServer
 
     folder = demo_model_dir().parent / "images"
     server = RunningServer({"digits": pyml.create_pipeline()})

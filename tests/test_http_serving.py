@@ -10,14 +10,14 @@ import time
 from pathlib import Path
 
 import httpx
+import images
 import numpy as np
 import pytest
 from PIL import Image
+from reliability.load import free_port
 
-import images
 import pyml
 from pyml.models import demo_model_dir
-from reliability.load import free_port
 
 DEMO_IMAGES = sorted(str(p) for p in (demo_model_dir().parent / "images").glob("*.jpg"))
 MAX_MESSAGE_MB = 1
@@ -296,8 +296,8 @@ def test_a_taken_grpc_port_is_one_line_naming_the_door():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = subprocess.run([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo", "--port", str(port)],
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo",
+                              "--port", str(port)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().splitlines() == [f"pyml: error: cannot open a door of the server: the gRPC door on "
                                                f"127.0.0.1:{port}: Address already in use"]

@@ -4,13 +4,12 @@ import http.server
 import threading
 
 import cv2
+import images
 import numpy as np
 import pytest
 
-import images
 from pyml.errors import InputError
 from pyml.inputs import fetch_url, iter_sources, native_item
-
 
 release = threading.Event()  # lets the /slow.jpg handler answer
 
@@ -108,11 +107,11 @@ def test_url_timeout(http_images):
 def test_other_formats_go_through_opencv():
     bgr = images.gradient(40, 30)[:, :, ::-1]
     for ext in (".bmp", ".webp", ".tiff"):
-        ok, buf = cv2.imencode(ext, bgr)
+        _, buf = cv2.imencode(ext, bgr)
         source = next(iter_sources([np.zeros(1)]))  # any source object to fill
         source.data, source.name = buf.tobytes(), "x" + ext
         decoded = native_item(source)
         assert decoded.shape == (30, 40, 3)
     source.data, source.name = b"this is text, not an image", "fake.jpg"
-    with pytest.raises(InputError, match="fake.jpg"):
+    with pytest.raises(InputError, match=r"fake\.jpg"):
         native_item(source)

@@ -11,11 +11,11 @@ import sys
 import tarfile
 from pathlib import Path
 
-import pytest
-
 import images
+import pytest
 from mirror import Mirror
 from terminal import run_on_terminal
+
 import pyml
 from pyml import models
 from pyml.errors import ConfigError, ModelError
@@ -148,7 +148,7 @@ def test_a_server_that_always_drops_is_a_clear_error(mirror, lcnet_export, tmp_p
 
 def test_a_corrupt_tar_leaves_nothing_behind(mirror, lcnet_export, tmp_path):
     mirror.files[TAR_PATH] = package(lcnet_export)[:-20000] + b"\0" * 10
-    with pytest.raises(ModelError, match="not a readable tar archive|holds no model|does not load"):
+    with pytest.raises(ModelError, match=r"not a readable tar archive|holds no model|does not load"):
         models.download_model(NAME, progress=False)
     assert leftovers(tmp_path) == []
     mirror.files[TAR_PATH] = b"<html>not a tar</html>"

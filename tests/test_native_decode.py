@@ -1,10 +1,10 @@
 """Native decode against OpenCV's decode (the reference PaddleX uses), bit for bit."""
 
+import images
 import numpy as np
 import pytest
-
-import images
 import reference
+
 from pyml import _native
 
 
@@ -17,7 +17,7 @@ def assert_same_pixels(buf: bytes) -> None:
 
 
 def test_real_photos_decode_like_opencv(photos):
-    for name, rgb in photos.items():
+    for rgb in photos.values():
         assert_same_pixels(images.jpeg(rgb))
         assert_same_pixels(images.pil_bytes(images.Image.fromarray(rgb), "PNG"))
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 import reference
+
 from pyml import _native
 
 
@@ -35,7 +35,7 @@ def test_top_k(scores, top_k):
 
 def test_strict_greater_and_float32_compare():
     row = np.array([[0.5, np.float32(0.3), 0.7, np.nan]], np.float32)
-    ids, values = _native.postprocess(row, 0.5)[0]
+    ids, _ = _native.postprocess(row, 0.5)[0]
     assert ids == [2]
     assert _native.postprocess(row, 0.3)[0][0] == [2, 0]  # 0.3 as float32 is not > float32(0.3)
 

@@ -1,11 +1,11 @@
 """The batch entry point against the full reference path (decode, resize, normalize, CHW)."""
 
 import cv2
+import images
 import numpy as np
 import pytest
-
-import images
 import reference
+
 from pyml import _native
 from pyml.errors import InputError
 

@@ -5,11 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import images
 import numpy as np
 import pytest
-
-import images
 import reference
+
 from pyml import _native
 
 SIZES = [(448, 448), (1, 1), (3, 500), (500, 3), (224, 224), (640, 427), (1000, 800), (97, 301)]

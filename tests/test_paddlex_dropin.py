@@ -88,7 +88,7 @@ def test_create_model_predicts_like_the_pipeline(demo_results):
     strict = list(explicit.predict(DEMO_IMAGES))
     for loose, tight in zip(demo_results, strict):
         assert tight["class_ids"] == [c for c, s in zip(loose["class_ids"], loose["scores"]) if s > 0.9]
-    lower = list(explicit.predict(DEMO_IMAGES[:1], threshold=0.01))[0]
+    lower = next(iter(explicit.predict(DEMO_IMAGES[:1], threshold=0.01)))
     assert set(lower["class_ids"]) >= set(demo_results[0]["class_ids"])
 
 

@@ -6,10 +6,9 @@ virtual environment made with --system-site-packages and `pip install paddlex==3
 
 import os
 
+import images
 import numpy as np
 import pytest
-
-import images
 
 pytestmark = pytest.mark.skipif(os.environ.get("PYML_PADDLEX_PARITY") != "1",
                                 reason="set PYML_PADDLEX_PARITY=1 (and install paddlex 3.7.x) to run")

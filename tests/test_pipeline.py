@@ -1,12 +1,12 @@
 """The pipeline end to end on a PaddleX-layout export: real Paddle Inference, real images."""
 
 import cv2
+import images
 import numpy as np
 import pytest
-
-import images
-import pyml
 import reference
+
+import pyml
 from pyml.errors import ConfigError, InputError, ModelError
 
 
@@ -108,7 +108,7 @@ def test_bad_images_raise_or_come_back_as_results(lcnet_pipeline, photo_files, t
     results = list(lcnet_pipeline.predict(inputs, on_error="return"))
     assert [r.error.reason if r.error else None for r in results] == [None, "truncated", "not_found", None]
     assert "bad.jpg" in str(results[1].error)
-    with pytest.raises(InputError, match="bad.jpg"):
+    with pytest.raises(InputError, match=r"bad\.jpg"):
         list(lcnet_pipeline.predict(inputs))
     with pytest.raises(InputError):
         list(lcnet_pipeline.predict(np.zeros((5, 5), np.float32)))

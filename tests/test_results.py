@@ -2,11 +2,11 @@
 
 import json
 
+import images
 import numpy as np
 import pytest
 from PIL import Image
 
-import images
 from pyml.fonts import is_latin, load_font
 from pyml.results import MultiLabelResult
 

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from serving_harness import RunningServer
 
 import pyml
 from pyml.errors import InputError, ServiceError
 from pyml.serving import Client
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc
-from serving_harness import RunningServer
 
 DEMO_IMAGES = sorted((os.path.dirname(pyml.__file__) + "/demo/images/" + n)
                      for n in os.listdir(os.path.dirname(pyml.__file__) + "/demo/images") if n.endswith(".jpg"))
@@ -115,7 +115,7 @@ def test_model_info_health_and_reflection(client, server, demo_pipeline):
 
 
 def test_errors_map_to_status_codes(client):
-    with pytest.raises(InputError, match="not a JPEG or PNG|decodable"):
+    with pytest.raises(InputError, match=r"not a JPEG or PNG|decodable"):
         stub = pb_grpc.MultiLabelClassifierStub(client._channel)
         try:
             stub.Classify(pb.ClassifyRequest(encoded=b"nonsense"), timeout=10)

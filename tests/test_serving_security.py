@@ -4,12 +4,12 @@ import subprocess
 import sys
 
 import pytest
+from serving_harness import RunningServer, make_certificate
+from test_serving import DEMO_IMAGES
 
 import pyml
 from pyml.errors import ServiceError
 from pyml.serving import Client
-from serving_harness import RunningServer, make_certificate
-from test_serving import DEMO_IMAGES
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import pytest
 import pyml
 from pyml.models import demo_model_dir
 from pyml.train import DatasetError, read_dataset
-from pyml.train.coco import convert_coco
 from pyml.train.trainer import Trainer, TrainOptions
 from tools.demo_data import write_dataset
 

@@ -59,7 +59,7 @@ def main() -> None:
             except Exception as exc:  # report and go on: this is a survey
                 cells.append("FAIL")
                 print(f"  {name} oneDNN={'on' if mkldnn else 'off'}: {type(exc).__name__}: {exc}")
-        ok = out is not None and out.shape == (1, 80) and 0 <= out.min() and out.max() <= 1
+        ok = out is not None and out.shape == (1, 80) and out.min() >= 0 and out.max() <= 1
         print(f"{name:<30}{params / 1e6:>11.2f}{size_mb:>10.1f}{cells[0]:>14}{cells[1]:>9}  "
               f"{'[1, 80] in [0, 1]' if ok else 'BAD'}")
 

@@ -4,7 +4,7 @@ it carries in its wheel. RGB uint8 arrays by name, in a fixed order."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -13,7 +13,7 @@ SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemis
                   "hubble_deep_field", "retina")
 
 
-@lru_cache(maxsize=None)
+@cache
 def sample_photos() -> dict[str, np.ndarray]:
     from sklearn.datasets import load_sample_images
 

@@ -20,6 +20,9 @@ run_ctest() {  # build dir, extra cmake flags...
   tail -n 3 "$dir/ctest.log"
 }
 
+echo "== Lint (ruff, the rules in pyproject.toml)"
+"$PYTHON" -m ruff check --quiet . || { echo "lint failed: ruff check . --fix repairs most of it"; exit 1; }
+
 echo "== C++ unit tests"
 run_ctest build/cpp-tests -DCMAKE_BUILD_TYPE=Release
 if [ "${PYML_SKIP_SANITIZERS:-0}" != 1 ]; then

@@ -143,7 +143,7 @@ class PaddleBackend:
         except Exception as exc:
             raise BackendError(f"Paddle Inference failed on a batch of shape {batch.shape}: {exc}") from exc
 
-    def clone(self) -> "PaddleBackend":
+    def clone(self) -> PaddleBackend:
         """Another predictor sharing these weights, for another thread."""
         twin = object.__new__(PaddleBackend)
         twin._predictor = self._predictor.clone()

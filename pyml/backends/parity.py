@@ -96,7 +96,8 @@ class ParityReport:
                 f"(allowed {self.tolerance.atol:g} + {self.tolerance.rtol:g}*|score|; worst at row {row}, "
                 f"class {cls})")
         if self.label_flips:
-            text += f"; {len(self.label_flips)} label(s) on the other side of the threshold, first {self.label_flips[0]}"
+            text += (f"; {len(self.label_flips)} label(s) on the other side of the threshold, "
+                     f"first {self.label_flips[0]}")
         return text
 
     def failure_message(self, candidate: str = "candidate", reference: str = "paddle") -> str:
@@ -124,5 +125,12 @@ def compare(reference: np.ndarray, candidate: np.ndarray, model_name: str | None
                         label_flips=[(int(r), int(c)) for r, c in zip(*np.nonzero(flipped))])
 
 
-__all__ = ["DEFAULT_TOLERANCE", "ParityReport", "TOLERANCES", "Tolerance", "compare", "runtime_versions",
-           "tolerance_for"]
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "TOLERANCES",
+    "ParityReport",
+    "Tolerance",
+    "compare",
+    "runtime_versions",
+    "tolerance_for",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -204,12 +205,10 @@ class DynamicBatcher:
             if task is None:
                 continue
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         self._prepare_thread.shutdown(wait=True)
         self._infer_threads.shutdown(wait=True)
 
 
-__all__ = ["DynamicBatcher", "Overloaded", "DeadlineExpired", "Draining"]
+__all__ = ["DeadlineExpired", "Draining", "DynamicBatcher", "Overloaded"]

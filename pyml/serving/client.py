@@ -107,7 +107,7 @@ class Client:
         self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         self._stub = pb_grpc.MultiLabelClassifierStub(self._channel)
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -166,4 +166,4 @@ class HttpDoor:
                 await self._task
 
 
-__all__ = ["HttpDoor", "create_app", "BodyLimit"]
+__all__ = ["BodyLimit", "HttpDoor", "create_app"]

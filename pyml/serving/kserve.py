@@ -146,7 +146,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
                                 max_batch_size=batcher.max_batch_size)
         config.input.add(name=INPUT_NAME, data_type=kv.TYPE_STRING, dims=[1])
         config.output.add(name=OUTPUT_NAME, data_type=kv.TYPE_FP32, dims=[len(pipeline.labels)])
-        config.dynamic_batching.max_queue_delay_microseconds = int(round(batcher.max_queue_delay * 1e6))
+        config.dynamic_batching.max_queue_delay_microseconds = round(batcher.max_queue_delay * 1e6)
         config.dynamic_batching.preferred_batch_size.append(batcher.max_batch_size)
         config.instance_group.add(name=host.name, kind=kv.ModelInstanceGroup.KIND_CPU
                                   if (pipeline.config.device or "cpu") == "cpu" else kv.ModelInstanceGroup.KIND_GPU,

@@ -91,7 +91,7 @@ class ServerMetrics:
             return totals.get(name, 0.0)
 
         def duration(histogram: str) -> tuple[int, int]:
-            return int(total(f"{histogram}_count")), int(round(total(f"{histogram}_sum") * 1e9))
+            return int(total(f"{histogram}_count")), round(total(f"{histogram}_sum") * 1e9)
 
         return {
             "last_inference_ms": int(total("pyml_last_inference_timestamp_seconds") * 1000),

@@ -158,4 +158,4 @@ class PaddlexApi:
         return 200, {"logId": log_id, "result": answer, "errorCode": 0, "errorMsg": "Success"}
 
 
-__all__ = ["PaddlexApi", "InferRequest", "INFER_PATH", "HPS_MODEL_NAME", "error_body", "new_log_id"]
+__all__ = ["HPS_MODEL_NAME", "INFER_PATH", "InferRequest", "PaddlexApi", "error_body", "new_log_id"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import socket
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass

@@ -75,7 +75,7 @@ def convert_coco(annotations: str | Path, images_dir: str | Path, out_dir: str |
         if not 0 < val_percent < 100:
             raise ConfigError(f"val_percent must be between 0 and 100, not {val_percent}")
         order = np.random.default_rng(seed).permutation(len(rows))
-        n_val = max(1, int(round(len(rows) * val_percent / 100)))
+        n_val = max(1, round(len(rows) * val_percent / 100))
         splits = {"train": [rows[i] for i in sorted(order[n_val:])],
                   "val": [rows[i] for i in sorted(order[:n_val])]}
     for split in splits.values():

@@ -118,5 +118,12 @@ class BatchLoader:
                 yield batch
 
 
-__all__ = ["BatchLoader", "Batch", "augment_batch", "parse_augment", "preprocessor_for",
-           "AUGMENTATIONS", "DEFAULT_AUGMENT"]
+__all__ = [
+    "AUGMENTATIONS",
+    "DEFAULT_AUGMENT",
+    "Batch",
+    "BatchLoader",
+    "augment_batch",
+    "parse_augment",
+    "preprocessor_for",
+]

@@ -235,4 +235,4 @@ def read_dataset(root: str | Path, check_images: bool = True, splits: tuple[str,
     return dataset
 
 
-__all__ = ["Dataset", "DatasetError", "Sample", "read_dataset", "SPLITS"]
+__all__ = ["SPLITS", "Dataset", "DatasetError", "Sample", "read_dataset"]

@@ -73,4 +73,4 @@ def evaluate_model_dir(model_dir: str | Path, dataset, split: str = "val", batch
     return evaluate_scores(dataset.targets(split), scores)
 
 
-__all__ = ["Evaluation", "evaluate_scores", "network_scores", "evaluate_model_dir"]
+__all__ = ["Evaluation", "evaluate_model_dir", "evaluate_scores", "network_scores"]

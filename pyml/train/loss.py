@@ -44,4 +44,4 @@ def binary_cross_entropy(logits, targets):
 
 LOSSES = {"asl": asymmetric_loss, "bce": binary_cross_entropy}
 
-__all__ = ["asymmetric_loss", "binary_cross_entropy", "LOSSES"]
+__all__ = ["LOSSES", "asymmetric_loss", "binary_cross_entropy"]

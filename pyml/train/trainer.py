@@ -30,6 +30,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class TrainOptions:
     threads: int = 0  # preprocessing threads; 0: one per core
     dataset: str = ""
 
-    def resolved(self) -> "TrainOptions":
+    def resolved(self) -> TrainOptions:
         if self.epochs <= 0 or self.batch_size <= 1:
             raise ConfigError("epochs must be >= 1 and batch_size >= 2 (batch norm needs two images)")
         if not (self.lr > 0):
@@ -168,7 +169,7 @@ def _rename_optimizer_state(state: dict, names: dict[str, str]) -> dict:
 
 class Trainer:
     # What a resumed run may change; the rest of the recipe is the first run's.
-    RESUMABLE = {"epochs", "output", "dataset", "device", "resume", "quiet", "verbose"}
+    RESUMABLE: ClassVar[set[str]] = {"epochs", "output", "dataset", "device", "resume", "quiet", "verbose"}
 
     def __init__(self, dataset: Dataset, options: TrainOptions, resume: bool = False,
                  given: set[str] | None = None) -> None:
@@ -297,7 +298,7 @@ class Trainer:
         train, val = self._loaders()
         steps = min(train.steps(), o.steps_per_epoch or train.steps())
         total_steps = steps * o.epochs
-        warmup_steps = int(round(o.warmup_epochs * steps))
+        warmup_steps = round(o.warmup_epochs * steps)
         optimizer = paddle.optimizer.AdamW(learning_rate=o.lr, parameters=network.parameters(),
                                            weight_decay=o.weight_decay)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -432,7 +433,7 @@ class _StopRequest:
             raise KeyboardInterrupt
         self.requested = True
 
-    def __enter__(self) -> "_StopRequest":
+    def __enter__(self) -> _StopRequest:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -442,4 +443,4 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
-__all__ = ["Trainer", "TrainOptions", "TrainingInterrupted", "History", "lr_at", "load_matching"]
+__all__ = ["History", "TrainOptions", "Trainer", "TrainingInterrupted", "load_matching", "lr_at"]

@@ -4,7 +4,7 @@ may give for it. Shared by the matrix tests (API, CLI, gRPC) and the soak test."
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import pyml
 from tools.make_fuzz_corpus import png_header_only, seeds
@@ -16,7 +16,7 @@ GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01
        b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 
-@lru_cache(maxsize=None)
+@cache
 def bad_files() -> dict[str, tuple[bytes, frozenset[str]]]:
     """name -> (file bytes, reasons pyml may report). Names end in .jpg/.png on purpose."""
     with open(DEMO_IMAGES[0], "rb") as f:

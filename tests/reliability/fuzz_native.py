@@ -22,7 +22,6 @@ import atheris
 import numpy as np
 
 
-
 def _load_native():
     """The installed pyml._native, or an instrumented build from $PYML_FUZZ_NATIVE."""
     folder = os.environ.get("PYML_FUZZ_NATIVE")
@@ -40,6 +39,7 @@ def _load_native():
 
 native = _load_native()  # first: importing pyml would load the installed module
 import pyml.errors  # noqa: E402  (what the native code raises)
+
 MAX_PIXELS = 1 << 18  # keeps one input from taking seconds; the limit logic is the same at any size
 PREPROCESSORS: dict = {}
 ALLOWED = (ValueError, TypeError)

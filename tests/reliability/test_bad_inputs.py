@@ -12,13 +12,13 @@ import sys
 import grpc
 import numpy as np
 import pytest
+from bad_inputs import DEMO_IMAGES, write_bad_files
+from serving_harness import RunningServer
 
 import pyml
-from bad_inputs import DEMO_IMAGES, write_bad_files
 from pyml.errors import ConfigError, InputError
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc
-from serving_harness import RunningServer
 
 GOOD = DEMO_IMAGES[0]
 

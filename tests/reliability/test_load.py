@@ -12,13 +12,20 @@ import os
 import signal
 import time
 
-import grpc
 import pytest
+from bad_inputs import DEMO_IMAGES, bad_files
+from load import (
+    GoodAnswer,
+    RefusedFor,
+    ServerProcess,
+    Tally,
+    closed_loop,
+    closed_loop_streams,
+    open_loop,
+    open_loop_processes,
+)
 
 import pyml
-from bad_inputs import DEMO_IMAGES, bad_files
-from load import (GoodAnswer, RefusedFor, ServerProcess, Tally, closed_loop, closed_loop_streams, open_loop,
-                  open_loop_processes)
 from pyml.v1 import classifier_pb2 as pb
 
 pytestmark = pytest.mark.load

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import grpc
 import pytest
+from bad_inputs import DEMO_IMAGES
+from serving_harness import RunningServer, make_certificate
 
 import pyml
-from bad_inputs import DEMO_IMAGES
 from pyml.errors import ServiceError
 from pyml.results import MultiLabelResult
 from pyml.serving import Client
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc
-from serving_harness import RunningServer, make_certificate
 
 
 @pytest.fixture(scope="module")
