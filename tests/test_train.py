@@ -327,6 +327,7 @@ def test_pretrained_weights_of_another_shape_are_refused(digits, tmp_path):
         Trainer(read_dataset(digits), options(tmp_path / "out", pretrained=str(weights))).run(progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["PP-LCNet_x1_0_ML", "PP-HGNetV2-B0_ML"])
 def test_paddlex_architectures_train_and_export(digits, tmp_path, arch):
     """The paddleclas definitions with an ML-Decoder head for 10 classes, at a reduced input size."""
