@@ -57,6 +57,14 @@ def _backend_flags(p: argparse.ArgumentParser) -> None:
                    "measured on this machine whose scores match Paddle's)")
     p.add_argument("--precision", choices=("fp32", "bf16"), help="fp32 (default) or bf16 "
                    "(CPUs with avx512_bf16/AMX; changes scores slightly)")
+    p.add_argument("--use_hpip", action="store_true", help="PaddleX's fast-path switch: the same as "
+                   "--backend auto (an explicit --backend wins)")
+
+
+def _backend_of(args) -> str | None:
+    from .config import hpi_backend
+
+    return args.backend or hpi_backend(args.use_hpip or None, None, None, "--use_hpip")
 
 
 def _confirm_overwrite(path: str, assume_yes: bool) -> bool:
@@ -95,7 +103,7 @@ def _predict(args) -> int:
     from .registry import create_pipeline
 
     pipeline = create_pipeline(args.pipeline, device=args.device, batch_size=args.batch_size,
-                               top_k=args.top_k, decode_mode=args.decode_mode, backend=args.backend,
+                               top_k=args.top_k, decode_mode=args.decode_mode, backend=_backend_of(args),
                                precision=args.precision)
     from .progress import progress_bar
 
@@ -213,7 +221,7 @@ def _serve(args) -> int:
         name, sep, source = spec.partition("=")
         if not sep:
             name, source = "", spec
-        pipeline = create_pipeline(source, device=args.device, backend=args.backend, precision=args.precision,
+        pipeline = create_pipeline(source, device=args.device, backend=_backend_of(args), precision=args.precision,
                                    batch_size=args.max_batch_size)
         models[name or pipeline.model.model_name] = pipeline
     options = ServerOptions(max_batch_size=args.max_batch_size, max_queue_delay_ms=args.max_queue_delay_ms,
@@ -424,14 +432,14 @@ def _batch(args) -> int:
 
         summary = run_batch_on_ray(args.pipeline, address=args.ray, local_cpus=args.ray_local,
                                    workers=args.workers, cpus_per_worker=args.cpus_per_worker,
-                                   device=args.device, decode_mode=args.decode_mode, backend=args.backend,
+                                   device=args.device, decode_mode=args.decode_mode, backend=_backend_of(args),
                                    precision=args.precision, **common)
     else:
         from .batch import run_batch
         from .registry import create_pipeline
 
         pipeline = create_pipeline(args.pipeline, device=args.device, decode_mode=args.decode_mode,
-                                   backend=args.backend, precision=args.precision)
+                                   backend=_backend_of(args), precision=args.precision)
         summary = run_batch(pipeline, **common)
     print(summary.line(), file=sys.stderr)
     return 1 if summary.failed else 0

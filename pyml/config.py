@@ -55,13 +55,43 @@ class PipelineConfig:
     source: str = "<defaults>"  # where it was read from, for messages
 
     def with_overrides(self, **overrides: Any) -> PipelineConfig:
-        """A validated copy; None values leave a field unchanged."""
+        """A validated copy; None values leave a field unchanged. PaddleX's fast-path
+        switches (use_hpip, enable_hpi, hpi_config) choose the backend."""
+        hpi = hpi_backend(overrides.pop("use_hpip", None), overrides.pop("enable_hpi", None),
+                          overrides.pop("hpi_config", None), f"{self.source}: create_pipeline")
+        if hpi is not None and overrides.get("backend") is None:
+            overrides["backend"] = hpi
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ConfigError(f"unknown pipeline option(s): {', '.join(unknown)}")
         changes = {k: v for k, v in overrides.items() if v is not None}
         return validate(dataclasses.replace(self, **changes))
+
+
+# PaddleX's high-performance inference backends that pyml has; the others it names
+# (tensorrt, om, ...) need hardware this build does not drive.
+_HPI_BACKENDS = {"paddle": "paddle", "openvino": "openvino", "onnxruntime": "onnxruntime"}
+
+
+def hpi_backend(use_hpip: Any, enable_hpi: Any, hpi_config: Any, where: str) -> str | None:
+    """The backend PaddleX's fast-path switches ask for: `use_hpip=True` (PaddleX 3.x) or
+    `enable_hpi=True` (the seed tutorial's name) select `auto`, the fastest backend whose
+    answers pass the parity rule; `hpi_config={"backend": ...}` names one. None: no switch."""
+    for name, value in (("use_hpip", use_hpip), ("enable_hpi", enable_hpi)):
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{where}: {name} must be true or false, not {value!r}")
+    if hpi_config is not None and not isinstance(hpi_config, dict):
+        raise ConfigError(f"{where}: hpi_config must be a mapping, not {type(hpi_config).__name__}")
+    chosen = (hpi_config or {}).get("backend")
+    if chosen is not None:
+        if chosen not in _HPI_BACKENDS:
+            raise ConfigError(f"{where}: hpi_config backend '{chosen}' is not one pyml has "
+                              f"({', '.join(_HPI_BACKENDS)}); use_hpip alone picks the fastest of them")
+        return _HPI_BACKENDS[chosen]
+    if use_hpip or enable_hpi:
+        return "auto"
+    return None
 
 
 def _positive_int(value: Any, key: str, source: str) -> int:
@@ -139,6 +169,9 @@ def _from_mapping(data: dict, source: str) -> PipelineConfig:
             raise ConfigError(f"{source}: unknown key(s) in SubModules.{SECTION}: {', '.join(unknown)}")
         fields = {k: v for k, v in section.items() if k != "module_name"}
         fields.setdefault("device", data.get("device"))
+        hpi = hpi_backend(data.get("use_hpip"), None, data.get("hpi_config"), source)
+        if hpi is not None:
+            fields.setdefault("backend", hpi)  # a backend the section names wins
         name = data.get("pipeline_name", PIPELINE_NAME)
     elif "Pipeline" in data:  # the older seed form
         pipeline = data["Pipeline"]

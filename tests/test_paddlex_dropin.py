@@ -127,3 +127,30 @@ def test_create_pipeline_takes_a_config_dict_as_paddlex_does(demo_results):
     assert pyml.create_pipeline(config=config, batch_size=2).config.batch_size == 2
     with pytest.raises(ConfigError, match="<config dict>: unknown key"):
         pyml.create_pipeline(config={"SubModules": {"ImageMultiLabelClassification": {"batch_sise": 2}}})
+
+
+def test_paddlex_fast_path_switches_choose_the_backend(tmp_path):
+    """use_hpip=True (PaddleX 3.x), enable_hpi=True (the seed tutorial) and --use_hpip pick
+    `auto`; hpi_config's backend names one; an explicit backend wins."""
+    from pyml.config import PipelineConfig, load_pipeline_config
+
+    base = PipelineConfig()
+    assert base.with_overrides(use_hpip=True).backend == "auto"
+    assert base.with_overrides(enable_hpi=True).backend == "auto"
+    assert base.with_overrides(use_hpip=True, backend="paddle").backend == "paddle"
+    assert base.with_overrides(use_hpip=True, hpi_config={"backend": "onnxruntime"}).backend == "onnxruntime"
+    assert base.with_overrides(use_hpip=False).backend == "paddle"
+    with pytest.raises(ConfigError, match="hpi_config backend 'tensorrt' is not one pyml has"):
+        base.with_overrides(use_hpip=True, hpi_config={"backend": "tensorrt"})
+    yaml_file = tmp_path / "p.yaml"
+    yaml_file.write_text("pipeline_name: image_multilabel_classification\nuse_hpip: true\nSubModules:\n"
+                         "  ImageMultiLabelClassification:\n    model_name: pyml-demo-digits_ML\n"
+                         "    model_dir: null\n", encoding="utf-8")
+    assert load_pipeline_config(yaml_file).backend == "auto"
+    model = pyml.create_model(use_hpip=True, batch_size=2)
+    assert model.config.backend == "auto" and model.backend_name in ("paddle", "openvino", "onnxruntime")
+    assert all(r["label_names"] for r in model.predict(DEMO_IMAGES[:2]))
+    run = subprocess.run([sys.executable, "-m", "pyml", "--pipeline", "pyml_demo", "--input", DEMO_IMAGES[0],
+                          "--use_hpip", "--verbose"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "'label_names'" in run.stdout, run.stderr
+    assert "backend auto: " in run.stderr, run.stderr  # auto chose (or remembered) the backend
