@@ -29,6 +29,8 @@ import logging
 import sys
 from pathlib import Path
 
+from .backends import PRECISIONS
+from .config import DECODE_MODES
 from .errors import ConfigError, InputError, PymlError
 
 
@@ -42,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="score threshold for every class")
     p.add_argument("--top_k", type=int, help="keep at most K labels per image")
     p.add_argument("--batch_size", type=int, help="images per inference batch")
-    p.add_argument("--decode_mode", choices=("exact", "fast"), help="JPEG decode mode")
+    p.add_argument("--decode_mode", choices=DECODE_MODES, help="JPEG decode mode")
     _backend_flags(p)
     p.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline's YAML")
     p.add_argument("--config_save_path", help="where --get_pipeline_config writes (default: .)")
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 def _backend_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", help="paddle (default), openvino, onnxruntime, or auto (the fastest "
                    "measured on this machine whose scores match Paddle's)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), help="fp32 (default) or bf16 "
+    p.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 "
                    "(CPUs with avx512_bf16/AMX; changes scores slightly)")
     p.add_argument("--use_hpip", action="store_true", help="PaddleX's fast-path switch: the same as "
                    "--backend auto (an explicit --backend wins)")
@@ -408,7 +410,7 @@ def _batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch_size", type=int, help="images per batch (and per write to --output)")
     p.add_argument("--threshold", type=float)
     p.add_argument("--top_k", type=int)
-    p.add_argument("--decode_mode", choices=("exact", "fast"))
+    p.add_argument("--decode_mode", choices=DECODE_MODES)
     _backend_flags(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--ray", metavar="ADDRESS", help="run on this Ray cluster (auto, HOST:PORT, ray://HOST:PORT)")

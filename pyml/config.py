@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .backends import PRECISIONS
 from .backends.device import parse_device
 from .errors import ConfigError
 from .models import DEMO_MODEL_NAME, check_name, is_demo
@@ -34,7 +35,6 @@ BUILTIN_PIPELINES = {PIPELINE_NAME: "image_multilabel_classification.yaml",
                      DEMO_PIPELINE: "pyml_demo.yaml"}
 SECTION = "ImageMultiLabelClassification"
 DECODE_MODES = ("exact", "fast")
-PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ _BUILTIN = {"paddle": "pyml.backends.paddle:PaddleBackend",
             "openvino": "pyml.backends.openvino:OpenVinoBackend",
             "onnxruntime": "pyml.backends.onnxruntime:OnnxRuntimeBackend",
             "auto": "pyml.backends.auto:create_auto"}
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16")  # the one list; config, the CLI and the backends read it
 
 
 def _load(target: str):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
+from . import PRECISIONS
 from .device import Device, resolve_threads
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ class PaddleBackend:
                  cpu_threads: int = 0, enable_mkldnn: bool = True, precision: str = "fp32") -> None:
         inference = _import_inference()
         check_device(device)
-        if precision not in ("fp32", "bf16"):
-            raise BackendError(f"backend 'paddle': precision must be fp32 or bf16, not {precision!r}")
+        if precision not in PRECISIONS:
+            raise BackendError(f"backend 'paddle': precision must be one of {', '.join(PRECISIONS)}, "
+                               f"not {precision!r}")
         if precision == "bf16":
             _check_bf16(device, enable_mkldnn)
         config = inference.Config(str(model_file), str(params_file))
