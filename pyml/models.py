@@ -167,6 +167,17 @@ class _Fatal(Exception):
 
 
 @contextlib.contextmanager
+def _as_model_error(name: str, url: str, target: Path):
+    """Every failure of a download step, as the one ModelError a user sees."""
+    try:
+        yield
+    except _Fatal as exc:
+        raise _failure(name, url, str(exc), target) from None
+    except OSError as exc:
+        raise _failure(name, url, f"{type(exc).__name__}: {exc}", target) from None
+
+
+@contextlib.contextmanager
 def _locked(lock_path: Path):
     """A cross-process lock (flock): the second process waits, then finds the work done."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -305,16 +316,13 @@ def download_model(name: str, progress: bool = True) -> Path:
         part, staging = root / f".{tag}.tar.part", root / f".{tag}.staging"
         print(f"pyml: downloading {name} from {url} into {target}", file=sys.stderr)
         try:
-            fetch(url, part, name, progress)
-            model_root = unpack(part, staging)
-            _check_loads(model_root, name)
-            if target.exists():  # a broken folder of the same name (no lock held it): replace it
-                shutil.rmtree(target)
-            os.replace(model_root, target)
-        except _Fatal as exc:
-            raise _failure(name, url, str(exc), target) from None
-        except OSError as exc:
-            raise _failure(name, url, f"{type(exc).__name__}: {exc}", target) from None
+            with _as_model_error(name, url, target):
+                fetch(url, part, name, progress)
+                model_root = unpack(part, staging)
+                _check_loads(model_root, name)
+                if target.exists():  # a broken folder of the same name (no lock held it): replace it
+                    shutil.rmtree(target)
+                os.replace(model_root, target)
         finally:
             part.unlink(missing_ok=True)
             shutil.rmtree(staging, ignore_errors=True)
@@ -342,13 +350,10 @@ def fetch_pretrained(name: str, progress: bool = True) -> Path:
         part = folder / f".{name}.{os.getpid()}.part"
         print(f"pyml: downloading {name} training weights from {url}", file=sys.stderr)
         try:
-            fetch(url, part, target.name, progress)
-            _check_pdparams(part)
-            os.replace(part, target)
-        except _Fatal as exc:
-            raise _failure(name, url, str(exc), target) from None
-        except OSError as exc:
-            raise _failure(name, url, f"{type(exc).__name__}: {exc}", target) from None
+            with _as_model_error(name, url, target):
+                fetch(url, part, target.name, progress)
+                _check_pdparams(part)
+                os.replace(part, target)
         finally:
             part.unlink(missing_ok=True)
     return target
