@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                                 "(PaddleX-compatible command line).")
     p.add_argument("--pipeline", help="pipeline name or pipeline YAML path")
     p.add_argument("--input", help="image file, URL or folder")
+    p.add_argument("--model_dir", help="a model directory to run in the pipeline instead of its own model "
+                   "(e.g. pyml train's best_model/inference)")
     p.add_argument("--device", help="cpu (default), gpu, gpu:N")
     p.add_argument("--save_path", help="folder for <name>_res.json and <name>_res.<ext>")
     p.add_argument("--threshold", type=float, help="score threshold for every class")
@@ -104,9 +106,10 @@ def _count_images(text: str) -> int:
 def _predict(args) -> int:
     from .registry import create_pipeline
 
+    extra = {"model_dir": args.model_dir} if args.model_dir else {}
     pipeline = create_pipeline(args.pipeline, device=args.device, batch_size=args.batch_size,
                                top_k=args.top_k, decode_mode=args.decode_mode, backend=_backend_of(args),
-                               precision=args.precision)
+                               precision=args.precision, **extra)
     from .progress import progress_bar
 
     total = _count_images(args.input)
@@ -303,14 +306,16 @@ def _convert_dataset(args) -> int:
 
 
 def _train_parser() -> argparse.ArgumentParser:
+    from .train.calibrate import CALIBRATIONS
     from .train.data import DEFAULT_AUGMENT
+    from .train.frozen import FREEZE_CHOICES
     from .train.networks import architectures
 
     p = argparse.ArgumentParser(prog="pyml train", description="Fine-tune a multi-label model on a "
                                 "PaddleX multi-label dataset; the best epoch is exported as a model directory.")
     p.add_argument("dataset")
     p.add_argument("--model", choices=architectures(), metavar="ARCH",
-                   help=f"architecture: {', '.join(architectures())}")
+                   help=f"architecture: {', '.join(architectures())} (with --from: read from the model)")
     p.add_argument("--output", required=True, help="folder for checkpoints, metrics and the exported model")
     p.add_argument("--epochs", type=int, help="total epochs (default 20; with --resume: the first run's)")
     p.add_argument("--batch_size", type=int, default=16)
@@ -329,6 +334,16 @@ def _train_parser() -> argparse.ArgumentParser:
                    help="asl: PaddleClas' asymmetric loss (default); bce: plain cross-entropy, whose "
                         "scores suit the 0.5 threshold better")
     p.add_argument("--threshold", type=float, default=0.5, help="score threshold written into inference.yml")
+    p.add_argument("--calibrate", choices=CALIBRATIONS, help="f1: per-class thresholds that maximise each "
+                   "class's F1 on val, written into the export's inference.yml (PaddleX applies them too)")
+    p.add_argument("--freeze", choices=FREEZE_CHOICES, default="none", help="backbone: train the head only, "
+                   "the backbone running on an inference backend (an order of magnitude faster on a CPU)")
+    p.add_argument("--cache_features", action="store_true", help="with --freeze backbone: run the backbone "
+                   "once per image, without augmentation, and keep its features on disk (float16)")
+    p.add_argument("--backbone_backend", default="paddle", help="the inference backend of a frozen backbone "
+                   "(default paddle: Paddle Inference with oneDNN)")
+    p.add_argument("--patience", type=int, default=0, help="stop when val mAP has not improved for N epochs "
+                   "(the best epoch is kept); 0: never")
     p.add_argument("--model_name", help="Global.model_name of the export (default: the architecture)")
     p.add_argument("--steps_per_epoch", type=int, help="cap the steps of an epoch (quick runs)")
     p.add_argument("--seed", type=int, default=0)
@@ -343,10 +358,13 @@ _TRAIN_FLAG_FIELDS = {"model": "arch", "from": "from_dir"}  # flag -> TrainOptio
 
 def _train(args) -> int:
     from .train import read_dataset
+    from .train.networks import architecture_of
     from .train.trainer import Trainer, TrainingInterrupted, TrainOptions
 
     if not args.model and not args.resume:
-        raise ConfigError("--model is required (with --resume it is read from the run)")
+        if not args.from_dir:
+            raise ConfigError("--model is required (with --from or --resume it is read from the model or the run)")
+        args.model = architecture_of(args.from_dir)
     dataset = read_dataset(args.dataset)  # fails before anything is written to --output
     print(dataset.summary(), file=sys.stderr)
     options = TrainOptions(arch=args.model or "", output=args.output, epochs=args.epochs or (0 if args.resume else 20),
@@ -354,7 +372,9 @@ def _train(args) -> int:
                            warmup_epochs=args.warmup_epochs, input_size=args.input_size, device=args.device,
                            pretrained=args.pretrained, from_dir=args.from_dir, seed=args.seed,
                            augment=args.augment, loss=args.loss, threshold=args.threshold, model_name=args.model_name,
-                           steps_per_epoch=args.steps_per_epoch, dataset=str(dataset.root))
+                           steps_per_epoch=args.steps_per_epoch, dataset=str(dataset.root), freeze=args.freeze,
+                           cache_features=args.cache_features, backbone_backend=args.backbone_backend,
+                           patience=args.patience, calibrate=args.calibrate)
     given = {_TRAIN_FLAG_FIELDS.get(flag, flag) for flag in args.given}
     trainer = Trainer(dataset, options, resume=args.resume, given=given)
     try:
@@ -362,9 +382,21 @@ def _train(args) -> int:
     except TrainingInterrupted as exc:
         print(f"pyml: {exc}", file=sys.stderr)
         return 130
-    model_dir = trainer.out / "best_model" / "inference"
-    print(f"best val mAP {history.best_map:.4f} at epoch {history.best_epoch}; model: {model_dir}")
+    print(training_summary(trainer.out, history))
     return 0
+
+
+def training_summary(out: Path, history) -> str:
+    """Where the model is, how good it is, and the line that uses it."""
+    model_dir = out / "best_model" / "inference"
+    lines = [f"best val mAP {history.best_map:.4f} at epoch {history.best_epoch}"
+             + (" (stopped early)" if history.stopped_early else "") + f"; model: {model_dir}"]
+    if history.calibration:
+        at, cal = history.calibration["at_global"], history.calibration["calibrated"]
+        lines.append(f"per-class thresholds written: macro F1 {at['macro_f1']:.4f} at "
+                     f"{history.calibration['global_threshold']:g} -> {cal['macro_f1']:.4f} calibrated")
+    lines.append(f"use it: pyml --pipeline image_multilabel_classification --model_dir {model_dir} --input IMAGE")
+    return "\n".join(lines)
 
 
 def _eval_parser() -> argparse.ArgumentParser:
@@ -375,6 +407,10 @@ def _eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("val", "train"), default="val")
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--device")
+    p.add_argument("--calibrate", choices=("f1",), help="f1: choose per-class thresholds that maximise each "
+                   "class's F1 on the split, and report F1 before and after")
+    p.add_argument("--write", action="store_true", help="with --calibrate: write the thresholds into the "
+                   "model's inference.yml (PaddleX's per-class list)")
     p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     return p
 
@@ -382,12 +418,27 @@ def _eval_parser() -> argparse.ArgumentParser:
 def _eval(args) -> int:
     from .model_dir import load_model_dir
     from .train import read_dataset
-    from .train.evaluate import evaluate_model_dir
+    from .train.evaluate import evaluate_scores, model_dir_scores
 
-    load_model_dir(args.model_dir)  # the model's problems first: cheaper than reading a dataset
+    if args.write and not args.calibrate:
+        raise ConfigError("--write writes calibrated thresholds: pass --calibrate f1 with it")
+    model = load_model_dir(args.model_dir)  # the model's problems first: cheaper than reading a dataset
     dataset = read_dataset(args.dataset, splits=(args.split,))
-    evaluation = evaluate_model_dir(args.model_dir, dataset, args.split, args.batch_size, args.device)
-    print(evaluation.table(dataset.labels))
+    targets, scores = model_dir_scores(args.model_dir, dataset, args.split, args.batch_size, args.device)
+    print(evaluate_scores(targets, scores).table(dataset.labels))
+    if args.calibrate:
+        from .train.calibrate import calibrate, write_thresholds
+
+        default = model.threshold if isinstance(model.threshold, (int, float)) else 0.5
+        calibration = calibrate(targets, scores, float(default))
+        print("\n".join(calibration.lines(default)))
+        width = max(8, *(len(n) for n in dataset.labels))
+        for name, t in zip(dataset.labels, calibration.thresholds):
+            print(f"  {name:<{width}}  {t:.4f}")
+        if args.write:
+            print(f"thresholds written into {write_thresholds(args.model_dir, calibration.thresholds)}")
+        else:
+            print("(not written: add --write to put them into the model's inference.yml)")
     return 0
 
 

@@ -86,6 +86,7 @@ class BatchLoader:
         self.seed = seed
         self.shuffle = shuffle
         self.augment = augment
+        self.size, self.threads = size, threads
         self._preprocessor = preprocessor_for(size, threads)
 
     def steps(self) -> int:
@@ -101,12 +102,15 @@ class BatchLoader:
             augment_batch(images, self.augment, rng)
         return Batch(images, np.stack([s.labels for s in chosen]))
 
-    def epoch(self, epoch: int = 0) -> Iterator[Batch]:
-        """The batches of one epoch, in the epoch's order."""
+    def chunks(self, epoch: int = 0) -> list[np.ndarray]:
+        """The sample indices of each batch of one epoch, in the epoch's order."""
         order_rng = np.random.default_rng([self.seed, epoch, 0])
         order = order_rng.permutation(len(self.samples)) if self.shuffle else np.arange(len(self.samples))
-        chunks = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        chunks = chunks[:self.steps()]
+        return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)][:self.steps()]
+
+    def epoch(self, epoch: int = 0) -> Iterator[Batch]:
+        """The batches of one epoch, in the epoch's order."""
+        chunks = self.chunks(epoch)
         aug_rng = np.random.default_rng([self.seed, epoch, 1]) if self.shuffle else None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyml-train-load") as loader:
             # One thread, in order, so the augmentation generator is drawn in the same order every run.

@@ -59,9 +59,10 @@ def network_scores(network, loader) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(targets), np.concatenate(scores)
 
 
-def evaluate_model_dir(model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16,
-                       device: str | None = None) -> Evaluation:
-    """An exported model (any PaddleX model directory) on a dataset split, through pyml's pipeline."""
+def model_dir_scores(model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16,
+                     device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, scores) of an exported model (any PaddleX model directory) on a dataset
+    split, through pyml's pipeline."""
     from ..registry import create_model
 
     model = create_model(model_dir=model_dir, device=device, batch_size=batch_size)
@@ -70,7 +71,13 @@ def evaluate_model_dir(model_dir: str | Path, dataset, split: str = "val", batch
                           f"has {dataset.num_classes} classes")
     samples = dataset.splits[split]
     scores = np.stack([r.all_scores for r in model.predict([str(s.path) for s in samples])])
-    return evaluate_scores(dataset.targets(split), scores)
+    return dataset.targets(split), scores
 
 
-__all__ = ["Evaluation", "evaluate_model_dir", "evaluate_scores", "network_scores"]
+def evaluate_model_dir(model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16,
+                       device: str | None = None) -> Evaluation:
+    """An exported model (any PaddleX model directory) on a dataset split, through pyml's pipeline."""
+    return evaluate_scores(*model_dir_scores(model_dir, dataset, split, batch_size, device))
+
+
+__all__ = ["Evaluation", "evaluate_model_dir", "evaluate_scores", "model_dir_scores", "network_scores"]

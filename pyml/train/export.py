@@ -28,9 +28,15 @@ _InferenceYamlDumper.add_representer(
 )
 
 
-def inference_yml_text(model_name: str, labels: list[str], size: int, threshold: float = 0.5) -> str:
+ARCHITECTURE_KEY = "pyml_architecture"  # in Global, when model_name does not name the architecture
+
+
+def inference_yml_text(model_name: str, labels: list[str], size: int, threshold: float = 0.5,
+                       architecture: str | None = None) -> str:
     config = OrderedDict()
     config["Global"] = {"model_name": model_name}
+    if architecture and architecture != model_name:  # so `pyml train --from` needs no --model
+        config["Global"][ARCHITECTURE_KEY] = architecture
     config["PreProcess"] = {
         "transform_ops": [
             {"ResizeImage": {"size": size, "interpolation": "bilinear", "backend": "pil"}},
@@ -47,7 +53,7 @@ def inference_yml_text(model_name: str, labels: list[str], size: int, threshold:
 
 
 def save_model_dir(network, out_dir: Path, model_name: str, labels: list[str], size: int,
-                   threshold: float = 0.5) -> Path:
+                   threshold: float = 0.5, architecture: str | None = None) -> Path:
     """Exports `network` (logits out) with a final sigmoid into a PaddleX model directory.
     The network is left in eval mode."""
     from ..backends.paddle import import_paddle
@@ -62,5 +68,5 @@ def save_model_dir(network, out_dir: Path, model_name: str, labels: list[str], s
     static = paddle.jit.to_static(with_sigmoid, input_spec=spec, full_graph=True)
     paddle.jit.save(static, str(out_dir / "inference"))
     (out_dir / "inference.yml").write_text(
-        inference_yml_text(model_name, labels, size, threshold), encoding="utf-8")
+        inference_yml_text(model_name, labels, size, threshold, architecture), encoding="utf-8")
     return out_dir

@@ -42,6 +42,33 @@ ARCHITECTURES: dict[str, dict] = {
 }
 
 
+# Model names whose exports do not say their architecture otherwise (the shipped demo model).
+ARCHITECTURE_OF_MODEL_NAME = {"pyml-demo-digits_ML": DEMO_ARCH}
+
+
+def architecture_of(model_dir) -> str:
+    """The architecture of an exported model directory, so `--from` needs no `--model`:
+    pyml's exports record it (Global.pyml_architecture, when the model has another name);
+    PaddleX's are recognised by Global.model_name."""
+    from pathlib import Path
+
+    import yaml
+
+    from .export import ARCHITECTURE_KEY
+
+    path = Path(model_dir).expanduser() / "inference.yml"
+    try:
+        glob = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("Global") or {}
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise ConfigError(f"--from {model_dir}: cannot read {path.name} ({exc})") from exc
+    name = glob.get(ARCHITECTURE_KEY) or glob.get("model_name")
+    arch = ARCHITECTURE_OF_MODEL_NAME.get(name, name)
+    if arch not in architectures():
+        raise ConfigError(f"--from {model_dir}: its model_name {name!r} is not an architecture pyml trains; "
+                          f"pass --model (one of {', '.join(architectures())})")
+    return arch
+
+
 def default_input_size(arch: str) -> int:
     """448 for the six (their official size), 64 for the demo network."""
     return 64 if arch == DEMO_ARCH else INPUT_SIZE
@@ -111,5 +138,13 @@ def _build(arch: str, num_classes: int):
     return import_ppcls_arch().build_model(config, mode="train")
 
 
-__all__ = ["ARCHITECTURES", "DEMO_ARCH", "INPUT_SIZE", "architectures", "build_network", "default_input_size",
-           "import_ppcls_arch"]
+__all__ = [
+    "ARCHITECTURES",
+    "DEMO_ARCH",
+    "INPUT_SIZE",
+    "architecture_of",
+    "architectures",
+    "build_network",
+    "default_input_size",
+    "import_ppcls_arch",
+]

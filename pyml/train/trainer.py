@@ -39,7 +39,8 @@ from ..models import OFFICIAL_MODELS, fetch_pretrained
 from ..progress import progress_bar, write
 from .data import BatchLoader, parse_augment
 from .dataset import Dataset
-from .evaluate import evaluate_scores, network_scores
+from .evaluate import evaluate_scores
+from .frozen import head_of
 from .networks import build_network, default_input_size
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ class TrainOptions:
     steps_per_epoch: int | None = None  # cap (quick runs); None: the whole train split
     threads: int = 0  # preprocessing threads; 0: one per core
     dataset: str = ""
+    freeze: str = "none"  # "backbone": only the head trains (frozen.py)
+    cache_features: bool = False  # with freeze: the backbone runs once per image, features kept on disk
+    backbone_backend: str = "paddle"  # the inference backend a frozen backbone runs on
+    patience: int = 0  # stop when val mAP has not improved for this many epochs; 0: never
+    calibrate: str | None = None  # "f1": per-class thresholds chosen on val (calibrate.py)
 
     def resolved(self) -> TrainOptions:
         if self.epochs <= 0 or self.batch_size <= 1:
@@ -77,7 +83,19 @@ class TrainOptions:
         size = self.input_size or default_input_size(self.arch)
         warmup = self.warmup_epochs if self.warmup_epochs is not None else min(5.0, self.epochs / 5)
         parse_augment(self.augment)
+        from .calibrate import CALIBRATIONS
+        from .frozen import FREEZE_CHOICES
         from .loss import LOSSES
+
+        if self.freeze not in FREEZE_CHOICES:
+            raise ConfigError(f"freeze must be one of {', '.join(FREEZE_CHOICES)}, not {self.freeze!r}")
+        if self.cache_features and self.freeze != "backbone":
+            raise ConfigError("--cache_features needs --freeze backbone (only a frozen backbone's features stay "
+                              "the same from one epoch to the next)")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be >= 0 (0: never stop early), not {self.patience}")
+        if self.calibrate not in (None, *CALIBRATIONS):
+            raise ConfigError(f"calibrate must be one of {', '.join(CALIBRATIONS)}, not {self.calibrate!r}")
 
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
@@ -90,6 +108,8 @@ class History:
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     best_map: float = -1.0
+    calibration: dict | None = None  # the best epoch's, with --calibrate
+    stopped_early: bool = False
 
 
 def _set_device(device: str) -> None:
@@ -169,7 +189,8 @@ def _rename_optimizer_state(state: dict, names: dict[str, str]) -> dict:
 
 class Trainer:
     # What a resumed run may change; the rest of the recipe is the first run's.
-    RESUMABLE: ClassVar[set[str]] = {"epochs", "output", "dataset", "device", "resume", "quiet", "verbose"}
+    RESUMABLE: ClassVar[set[str]] = {"epochs", "output", "dataset", "device", "resume", "quiet", "verbose",
+                                     "patience", "calibrate"}
 
     def __init__(self, dataset: Dataset, options: TrainOptions, resume: bool = False,
                  given: set[str] | None = None) -> None:
@@ -194,7 +215,9 @@ class Trainer:
                         "choose another --output to train with the new value")
             # The recipe comes from the first run; only the length may grow.
             options = TrainOptions(**{**recorded, "epochs": options.epochs or recorded["epochs"],
-                                      "output": str(self.out)})
+                                      "output": str(self.out),
+                                      **{name: getattr(options, name) for name in ("patience", "calibrate")
+                                         if name in (given or set())}})
         elif (self.out / "checkpoints").exists():
             raise ConfigError(f"{self.out} already holds a training run; pass --resume to continue it, "
                               "or choose another --output")
@@ -287,26 +310,46 @@ class Trainer:
             warnings.filterwarnings("ignore", message="When training, we now always track global mean")
             return self._run(progress, stop_after or self.options.epochs)
 
+    def _steps(self, network, progress: bool):
+        from .steps import FrozenSteps, FullSteps
+
+        o = self.options
+        train, val = self._loaders()
+        if o.freeze != "backbone":
+            return FullSteps(network, train, val)
+        return FrozenSteps(o.arch, network, train, val, o.backbone_backend, o.threads,
+                           self.out / "feature_cache" if o.cache_features else None, progress)
+
     def _run(self, progress: bool, last_epoch: int) -> History:
-        import paddle
 
         from .loss import LOSSES
 
         o = self.options
         loss_fn = LOSSES[o.loss]
         network, notes = self._build()
-        train, val = self._loaders()
-        steps = min(train.steps(), o.steps_per_epoch or train.steps())
+        self.out.mkdir(parents=True, exist_ok=True)
+        steps_kind = self._steps(network, progress)
+        try:
+            return self._epochs(network, steps_kind, loss_fn, notes, progress, last_epoch)
+        finally:
+            steps_kind.close()
+
+    def _epochs(self, network, steps_kind, loss_fn, notes, progress: bool, last_epoch: int) -> History:
+        import paddle
+
+        o = self.options
+        loader = steps_kind.train
+        steps = min(loader.steps(), o.steps_per_epoch or loader.steps())
         total_steps = steps * o.epochs
         warmup_steps = round(o.warmup_epochs * steps)
-        optimizer = paddle.optimizer.AdamW(learning_rate=o.lr, parameters=network.parameters(),
+        optimizer = paddle.optimizer.AdamW(learning_rate=o.lr, parameters=steps_kind.parameters(),
                                            weight_decay=o.weight_decay)
-        self.out.mkdir(parents=True, exist_ok=True)
         start_epoch, history = (self._load_checkpoint(network, optimizer) if self.resume else (0, History()))
         if not self.resume:
             (self.out / "train_config.json").write_text(json.dumps(asdict(o), indent=1))
         for note in notes:
             log.info("%s", note)
+        write(f"training: {steps_kind.description}", sys.stderr)
         if start_epoch >= o.epochs:
             log.info("already trained for %d epochs", start_epoch)
         bar = progress_bar(total_steps, "pyml train", unit="step", enabled=progress,
@@ -314,26 +357,28 @@ class Trainer:
         with _StopRequest() as stop:
             try:
                 for epoch in range(start_epoch + 1, min(o.epochs, last_epoch) + 1):
+                    if self._patience_spent(history):
+                        break
                     paddle.seed(o.seed * 100003 + epoch)  # dropout etc.: the same draws with or without a resume
                     started, seen, losses = time.perf_counter(), 0, []
-                    for k, batch in enumerate(train.epoch(epoch)):
+                    for k, (inputs, targets) in enumerate(steps_kind.batches(epoch)):
                         if k >= steps:
                             break
                         step = (epoch - 1) * steps + k
                         optimizer.set_lr(lr_at(step, total_steps, warmup_steps, o.lr))
-                        loss = loss_fn(network(paddle.to_tensor(batch.images)), paddle.to_tensor(batch.targets))
+                        loss = loss_fn(steps_kind.logits(paddle.to_tensor(inputs)), paddle.to_tensor(targets))
                         loss.backward()
                         optimizer.step()
                         optimizer.clear_grad()
                         losses.append(float(loss))
-                        seen += len(batch.images)
+                        seen += len(inputs)
                         bar.update(1)
                         if stop.requested:  # Ctrl-C: stop here, between steps
                             raise KeyboardInterrupt
                         bar.set_postfix_str(f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} "
                                             f"{seen / (time.perf_counter() - started):.1f} img/s", refresh=False)
                     train_seconds = time.perf_counter() - started
-                    targets, scores = network_scores(network, val)
+                    targets, scores = steps_kind.val_scores()
                     evaluation = evaluate_scores(targets, scores)
                     record = {"epoch": epoch, "loss": float(np.mean(losses)), "lr": optimizer.get_lr(),
                               "train_images_per_s": round(seen / train_seconds, 2),
@@ -344,13 +389,17 @@ class Trainer:
                     improved = history.best_epoch == 0 or evaluation.mAP > history.best_map
                     if improved:
                         history.best_epoch, history.best_map = epoch, evaluation.mAP
-                        self._export_best(network)
+                        history.calibration = self._export_best(network, targets, scores)
                     self._save_checkpoint(epoch, network, optimizer, history)
                     self._write_metrics(history)
                     # always shown (--quiet hides only the bar), on stderr beside the bar
                     write(f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
                           f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
                           f"{record['train_images_per_s']:.1f} img/s", sys.stderr)
+                if self._patience_spent(history):
+                    history.stopped_early = True
+                    write(f"stopped early: val mAP has not improved for {o.patience} epochs "
+                          f"(best {history.best_map:.4f} at epoch {history.best_epoch})", sys.stderr)
             except KeyboardInterrupt:
                 bar.close()
                 done = len(history.epochs)
@@ -361,29 +410,47 @@ class Trainer:
         bar.close()
         return history
 
-    def _export_best(self, network) -> None:
+    def _patience_spent(self, history: History) -> bool:
+        patience = self.options.patience
+        return bool(patience) and bool(history.epochs) and history.epochs[-1]["epoch"] - history.best_epoch >= patience
+
+    def _export_best(self, network, val_targets: np.ndarray, val_scores: np.ndarray) -> dict | None:
+        """Exports the network as best_model/; with --calibrate f1, its thresholds are the
+        per-class ones chosen on these val scores. Returns the calibration's report."""
         import paddle
 
+        from .calibrate import calibrate
         from .export import save_model_dir
 
         o = self.options
+        calibration = calibrate(val_targets, val_scores, o.threshold) if o.calibrate == "f1" else None
         folder = self.out / "best_model"
         staging = self.out / ".best_model.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         paddle.save(network.state_dict(), str(staging / "best_model.pdparams"))
         save_model_dir(network, staging / "inference", o.model_name, self.dataset.labels, o.input_size,
-                       o.threshold)
+                       o.threshold, architecture=o.arch)
+        if calibration is not None:
+            from .calibrate import write_thresholds
+
+            write_thresholds(staging / "inference", calibration.thresholds)
         network.train()
+        if o.freeze == "backbone":
+            network.eval()
+            head_of(o.arch, network).train()
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(staging, folder)
+        return None if calibration is None else calibration.as_dict(self.dataset.labels, o.threshold)
 
     def _write_metrics(self, history: History) -> None:
         o = self.options
         metrics = {"arch": o.arch, "model_name": o.model_name, "dataset": str(self.dataset.root),
                    "labels": self.dataset.labels, "input_size": o.input_size,
                    "best_epoch": history.best_epoch, "best_val_mAP": round(history.best_map, 6),
-                   "model_dir": str(self.out / "best_model" / "inference"), "epochs": history.epochs}
+                   "model_dir": str(self.out / "best_model" / "inference"), "freeze": o.freeze,
+                   "calibration": history.calibration, "stopped_early": history.stopped_early,
+                   "epochs": history.epochs}
         (self.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
         try:
             plot_curve(history, self.out / "training_curve.png")
@@ -412,7 +479,12 @@ def plot_curve(history: History, path: Path) -> None:
     right.plot(epochs, [e["val"]["mAP"] for e in history.epochs], "s-", color="tab:blue", label="val mAP")
     right.set_ylabel("val mAP", color="tab:blue")
     right.set_ylim(0, 1)
-    fig.suptitle(f"best val mAP {history.best_map:.4f} (epoch {history.best_epoch})")
+    title = f"best val mAP {history.best_map:.4f} (epoch {history.best_epoch})"
+    if history.calibration:
+        at, cal = history.calibration["at_global"], history.calibration["calibrated"]
+        title += (f"\nmacro F1 {at['macro_f1']:.3f} at {history.calibration['global_threshold']:g}, "
+                  f"{cal['macro_f1']:.3f} calibrated; micro {at['micro_f1']:.3f} / {cal['micro_f1']:.3f}")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -1,0 +1,160 @@
+"""`--freeze backbone`: only the head trains; the backbone runs through pyml's inference path.
+
+The backbone (everything before the head: the ML-Decoder of the six, the last linear
+layer of the demo network) is exported once as a static program and run by an inference
+backend (Paddle Inference with oneDNN by default, as at serving time), several times
+faster than the dynamic graph computes the same forward. Its output, the head's input,
+is rounded to float16 whether cached or not, so a cached run and an uncached run without
+augmentation feed the head the same numbers.
+
+With `--cache_features` the backbone runs once per training image, without augmentation,
+and its features are kept on disk (float16, .npy) under OUT/feature_cache/<key>/; every
+epoch after that trains the head alone. The key covers the backbone's weights, the input
+size and the images (path, size, modification time), so a changed dataset is never
+served stale features. The validation split is always computed once per run (it is not
+augmented, so every epoch would see the same features).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..progress import progress_bar
+from .data import BatchLoader
+from .networks import ARCHITECTURES, DEMO_ARCH
+
+log = logging.getLogger(__name__)
+
+FREEZE_CHOICES = ("none", "backbone")
+FEATURE_DTYPE = np.float16
+
+
+def head_name(arch: str, network) -> str:
+    """The attribute holding the trainable head: PaddleClas puts the ML-Decoder in place of
+    the backbone's `fc` (CLIP: `head`); the demo network's head is its last layer."""
+    if arch == DEMO_ARCH:
+        return list(network.named_children())[-1][0]
+    if arch in ARCHITECTURES:
+        return ARCHITECTURES[arch]["MLDecoder"].get("replace_layer", "fc")
+    raise ConfigError(f"--freeze backbone: no known head for architecture {arch!r}")
+
+
+def head_of(arch: str, network):
+    return getattr(network, head_name(arch, network))
+
+
+@contextlib.contextmanager
+def without_head(arch: str, network) -> Iterator[None]:
+    """The network with its head replaced by an identity, so that it outputs the head's input."""
+    from paddle import nn
+
+    name = head_name(arch, network)
+    head = getattr(network, name)
+    setattr(network, name, nn.Identity())
+    try:
+        yield
+    finally:
+        setattr(network, name, head)
+
+
+def export_backbone(arch: str, network, size: int, folder: Path) -> tuple[Path, Path]:
+    """Saves the network minus its head as a static program; returns (model, params) files."""
+    import paddle
+
+    was_training = network.training
+    with without_head(arch, network):
+        # A wrapper is converted, not the network: to_static replaces the forward of what it is given.
+        wrapper = paddle.nn.Sequential(network)
+        wrapper.eval()
+        spec = [paddle.static.InputSpec([None, 3, size, size], "float32", name="x")]
+        paddle.jit.save(paddle.jit.to_static(wrapper, input_spec=spec, full_graph=True), str(folder / "backbone"))
+    if was_training:
+        network.train()
+    model = folder / "backbone.json"
+    if not model.is_file():
+        model = folder / "backbone.pdmodel"
+    return model, folder / "backbone.pdiparams"
+
+
+def _samples_key(samples) -> str:
+    digest = hashlib.sha256()
+    for s in samples:
+        stat = s.path.stat()
+        digest.update(f"{s.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+class FrozenBackbone:
+    """The backbone's forward through an inference backend, and the feature cache."""
+
+    def __init__(self, arch: str, network, size: int, backend: str = "paddle", threads: int = 0) -> None:
+        from ..backends import create_backend, parse_device
+
+        self._folder = Path(tempfile.mkdtemp(prefix="pyml-backbone-"))
+        model, params = export_backbone(arch, network, size, self._folder)
+        digest = hashlib.sha256()
+        digest.update(params.read_bytes())
+        self.weights_key = f"{arch}-{size}-{digest.hexdigest()[:16]}"
+        self.backend_name = backend
+        self._backend = create_backend(backend, model, params, parse_device("cpu"), cpu_threads=threads)
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """float16 features of a float32 [N, 3, H, W] batch."""
+        return np.asarray(self._backend(images)).astype(FEATURE_DTYPE)
+
+    def all_features(self, loader: BatchLoader, what: str, progress: bool) -> np.ndarray:
+        """The features of a loader's unaugmented epoch 0, in sample order, in memory."""
+        parts = []
+        bar = progress_bar(len(loader.samples), f"features ({what})", unit="img", enabled=progress, leave=False)
+        for batch in loader.epoch(0):
+            parts.append(self.features(batch.images))
+            bar.update(len(batch.images))
+        bar.close()
+        return np.concatenate(parts)
+
+    def cached_features(self, loader: BatchLoader, root: Path, progress: bool) -> np.ndarray:
+        """The features of the loader's samples from OUT/feature_cache, computing them once.
+        Returned as a read-only memory map: a dataset larger than memory stays on disk."""
+        key = hashlib.sha256(f"{self.weights_key}|{_samples_key(loader.samples)}".encode()).hexdigest()[:20]
+        path = root / key / "features.npy"
+        if path.is_file():
+            log.info("features from the cache %s", path)
+            return np.load(path, mmap_mode="r")
+        staging = root / f".{key}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        first = None
+        bar = progress_bar(len(loader.samples), "caching features", unit="img", enabled=progress, leave=False)
+        start = 0
+        for batch in loader.epoch(0):
+            feats = self.features(batch.images)
+            if first is None:
+                first = np.lib.format.open_memmap(staging / "features.npy", mode="w+", dtype=FEATURE_DTYPE,
+                                                  shape=(len(loader.samples), *feats.shape[1:]))
+            first[start:start + len(feats)] = feats
+            start += len(feats)
+            bar.update(len(feats))
+        bar.close()
+        first.flush()
+        del first
+        final = root / key
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)  # whole or not at all
+        return np.load(path, mmap_mode="r")
+
+
+__all__ = ["FEATURE_DTYPE", "FREEZE_CHOICES", "FrozenBackbone", "export_backbone", "head_name", "head_of",
+           "without_head"]
