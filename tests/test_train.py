@@ -409,3 +409,171 @@ def test_pretrained_by_name_fetches_paddlex_weights_and_remaps_the_head(digits, 
     assert fetched.read_bytes() == weights.read_bytes()
     loaded, fresh = notes[0].split(" tensors from ")[0], notes[0].split("; ")[1]
     assert str(fetched) in notes[0] and int(loaded) > 50 and not fresh.startswith("0 ")  # the head is new
+
+
+# -- --freeze backbone, --cache_features -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    """A new label set on the demo's pictures, so that --from the demo model starts a new head."""
+    names = ["has a zero or a one", "has an eight or a nine", "has four digits"]
+    return read_dataset(write_dataset(tmp_path_factory.mktemp("pairs"), {"train": 192, "val": 96}, seed=11,
+                                      label_names=names, relabel=_relabel))
+
+
+def test_a_frozen_backbone_changes_no_backbone_tensor_and_the_loss_falls(pairs, tmp_path):
+    import paddle
+
+    from pyml.train.frozen import head_name
+    from pyml.train.networks import build_network
+    from pyml.train.trainer import inference_state
+
+    out = tmp_path / "frozen"
+    history = Trainer(pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=3, lr=1e-2,
+                                     steps_per_epoch=None)).run(progress=False)
+    losses = [e["loss"] for e in history.epochs]
+    assert losses[-1] < losses[0], losses
+    start = inference_state(demo_model_dir(), build_network(SMALL, 10))
+    after = paddle.load(str(out / "checkpoints" / "epoch_3" / "model.pdparams"))
+    head = head_name(SMALL, build_network(SMALL, 3)) + "."
+    backbone = [k for k in after if not k.startswith(head)]
+    assert len(backbone) > 10 and all(not k.startswith(head) for k in backbone)
+    for name in backbone:  # weights and batch norm statistics alike
+        np.testing.assert_array_equal(after[name].numpy(), np.asarray(start[name]), err_msg=name)
+    assert not np.array_equal(after[head + "weight"].numpy(), np.zeros_like(after[head + "weight"].numpy()))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["freeze"] == "backbone" and 0 < metrics["best_val_mAP"] <= 1
+    model = pyml.create_model(model_dir=out / "best_model" / "inference")  # the whole network, exported
+    assert model.labels == pairs.labels
+
+
+def test_cached_features_train_the_head_as_an_uncached_run_without_augmentation(pairs, tmp_path):
+    import paddle
+
+    frozen = dict(from_dir=str(demo_model_dir()), freeze="backbone", augment="none", epochs=2, lr=1e-2)
+    Trainer(pairs, options(tmp_path / "plain", **frozen)).run(progress=False)
+    Trainer(pairs, options(tmp_path / "cached", cache_features=True, **frozen)).run(progress=False)
+    cache = list((tmp_path / "cached" / "feature_cache").glob("*/features.npy"))
+    assert len(cache) == 1 and np.load(cache[0], mmap_mode="r").dtype == np.float16
+    a = paddle.load(str(tmp_path / "plain" / "checkpoints" / "epoch_2" / "model.pdparams"))
+    b = paddle.load(str(tmp_path / "cached" / "checkpoints" / "epoch_2" / "model.pdparams"))
+    for name in a:
+        np.testing.assert_allclose(a[name].numpy(), b[name].numpy(), atol=1e-6, rtol=0, err_msg=name)
+    # A second run on the same images reads the cache instead of writing another.
+    Trainer(pairs, options(tmp_path / "cached2", cache_features=True, **frozen)).run(progress=False)
+    assert len(list((tmp_path / "cached2" / "feature_cache").glob("*/features.npy"))) == 1
+
+
+def test_cache_features_needs_a_frozen_backbone(pairs, tmp_path):
+    with pytest.raises(pyml.ConfigError, match="--cache_features needs --freeze backbone"):
+        Trainer(pairs, options(tmp_path / "out", cache_features=True))
+
+
+# -- --calibrate f1 ----------------------------------------------------------------------
+
+
+def test_calibrated_thresholds_are_written_applied_and_no_worse(pairs, tmp_path):
+    from pyml.train.calibrate import f1_report
+
+    out = tmp_path / "calibrated"
+    history = Trainer(pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=2, lr=1e-2,
+                                     calibrate="f1")).run(progress=False)
+    report = json.loads((out / "metrics.json").read_text())["calibration"]
+    assert report == history.calibration
+    assert report["calibrated"]["macro_f1"] >= report["at_global"]["macro_f1"]
+    model_dir = out / "best_model" / "inference"
+    written = yaml_threshold(model_dir)
+    assert isinstance(written, list) and len(written) == 3 and written != [0.5] * 3
+    model = pyml.create_model(model_dir=model_dir)
+    samples = pairs.splits["val"]
+    results = model.predict([str(s.path) for s in samples])
+    scores = np.stack([r.all_scores for r in results])
+    for r, row in zip(results, scores):  # pyml applies the per-class thresholds
+        assert sorted(r["class_ids"]) == [c for c in range(3) if row[c] > written[c]]
+    ours = f1_report(pairs.targets("val"), scores, np.array(written))
+    assert ours.macro == pytest.approx(report["calibrated"]["macro_f1"], abs=1e-3)
+    assert (out / "training_curve.png").stat().st_size > 1000
+
+
+def yaml_threshold(model_dir):
+    import yaml
+
+    return yaml.safe_load((model_dir / "inference.yml").read_text())["PostProcess"]["MultiLabelThreshOutput"][
+        "threshold"]
+
+
+def test_eval_calibrate_reports_and_writes_only_when_asked(pairs, tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(demo_model_dir(), model_dir)
+    digits10 = write_dataset(tmp_path / "digits", {"train": 16, "val": 96}, seed=5)
+    run = run_cli("eval", str(model_dir), str(digits10), "--calibrate", "f1")
+    assert run.returncode == 0, run.stderr
+    before, after = [line for line in run.stdout.splitlines() if line.startswith("F1 ")]
+    assert float(after.split("macro ")[1].split(",")[0]) >= float(before.split("macro ")[1].split(",")[0])
+    assert yaml_threshold(model_dir) == 0.5 and "add --write" in run.stdout
+    run = run_cli("eval", str(model_dir), str(digits10), "--calibrate", "f1", "--write")
+    assert run.returncode == 0, run.stderr
+    assert len(yaml_threshold(model_dir)) == 10
+    pyml.create_model(model_dir=model_dir)  # still a valid model directory
+    refused = run_cli("eval", str(model_dir), str(digits10), "--write")
+    assert refused.returncode == 2 and "--calibrate f1" in refused.stderr
+
+
+def test_best_f1_threshold_cuts_between_scores_and_beats_any_other_cut():
+    from pyml.train.calibrate import best_f1_threshold, f1_report
+
+    rng = np.random.default_rng(3)
+    positive = rng.random(200) < 0.1
+    scores = np.clip(rng.normal(0.3 + 0.2 * positive, 0.15), 0, 1).astype(np.float32)
+    t = best_f1_threshold(positive, scores, 0.5)
+    assert not np.any(scores == t)
+    best = f1_report(positive[:, None], scores[:, None], t).macro
+    for cut in np.linspace(0, 1, 101):
+        assert f1_report(positive[:, None], scores[:, None], cut).macro <= best + 1e-12
+    assert best_f1_threshold(np.zeros(5, bool), scores[:5], 0.42) == 0.42  # no positives: the global one
+
+
+# -- --from without --model, --patience, the summary -------------------------------------
+
+
+def test_from_needs_no_model_for_a_pyml_or_a_paddlex_export(pairs, tmp_path):
+    from pyml.train.networks import architecture_of
+
+    assert architecture_of(demo_model_dir()) == SMALL  # PaddleX layout, known by Global.model_name
+    paddlex_like = tmp_path / "lcnet"
+    paddlex_like.mkdir()
+    (paddlex_like / "inference.yml").write_text("Global:\n  model_name: PP-LCNet_x1_0_ML\n")
+    assert architecture_of(paddlex_like) == "PP-LCNet_x1_0_ML"
+    (paddlex_like / "inference.yml").write_text("Global:\n  model_name: PP-YOLOE\n")
+    with pytest.raises(pyml.ConfigError, match="pass --model"):
+        architecture_of(paddlex_like)
+    first = tmp_path / "first"
+    run = run_cli("train", str(pairs.root), "--from", str(demo_model_dir()), "--output", str(first), "--epochs", "1",
+                  "--batch_size", "32", "--input_size", "64", "--steps_per_epoch", "2", "--model_name", "my-pairs",
+                  "--quiet")
+    assert run.returncode == 0, run.stderr
+    export = first / "best_model" / "inference"
+    assert architecture_of(export) == SMALL  # recorded, although the model has its own name
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("best val mAP ") and str(export) in lines[0]
+    use = lines[-1].removeprefix("use it: ").split()
+    assert use[:3] == ["pyml", "--pipeline", "image_multilabel_classification"] and str(export) in use
+    sample = pairs.splits["val"][0].path
+    predicted = subprocess.run([sys.executable, "-m", "pyml.cli", *use[1:-1], str(sample)], capture_output=True,
+                               text=True, timeout=300)
+    assert predicted.returncode == 0 and "has a zero or a one" in predicted.stdout + str(pairs.labels), \
+        predicted.stderr
+    second = run_cli("train", str(pairs.root), "--from", str(export), "--output", str(tmp_path / "second"),
+                     "--epochs", "1", "--batch_size", "32", "--steps_per_epoch", "2", "--quiet")
+    assert second.returncode == 0, second.stderr
+
+
+def test_patience_stops_when_val_map_stops_improving(pairs, tmp_path):
+    out = tmp_path / "patient"
+    # A frozen backbone and a vanishing learning rate: val mAP stays the same from epoch 1 on.
+    history = Trainer(pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=6, lr=1e-12,
+                                     patience=1)).run(progress=False)
+    assert [e["epoch"] for e in history.epochs] == [1, 2] and history.stopped_early
+    assert json.loads((out / "metrics.json").read_text())["stopped_early"] is True
+    assert history.best_epoch == 1

@@ -5,7 +5,7 @@ layer of the demo network) is exported once as a static program and run by an in
 backend (Paddle Inference with oneDNN by default, as at serving time), several times
 faster than the dynamic graph computes the same forward. Its output, the head's input,
 is rounded to float16 whether cached or not, so a cached run and an uncached run without
-augmentation feed the head the same numbers.
+augmentation feed the head the same numbers. Validation features stay float32.
 
 With `--cache_features` the backbone runs once per training image, without augmentation,
 and its features are kept on disk (float16, .npy) under OUT/feature_cache/<key>/; every
@@ -111,16 +111,17 @@ class FrozenBackbone:
     def close(self) -> None:
         shutil.rmtree(self._folder, ignore_errors=True)
 
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """float16 features of a float32 [N, 3, H, W] batch."""
-        return np.asarray(self._backend(images)).astype(FEATURE_DTYPE)
+    def features(self, images: np.ndarray, dtype=FEATURE_DTYPE) -> np.ndarray:
+        """Features of a float32 [N, 3, H, W] batch (float16 for training: see the module's doc)."""
+        return np.asarray(self._backend(images)).astype(dtype)
 
     def all_features(self, loader: BatchLoader, what: str, progress: bool) -> np.ndarray:
-        """The features of a loader's unaugmented epoch 0, in sample order, in memory."""
+        """float32 features of a loader's unaugmented epoch 0, in sample order, in memory. Kept
+        at full precision: validation scores then match the export's (calibration uses them)."""
         parts = []
         bar = progress_bar(len(loader.samples), f"features ({what})", unit="img", enabled=progress, leave=False)
         for batch in loader.epoch(0):
-            parts.append(self.features(batch.images))
+            parts.append(self.features(batch.images, np.float32))
             bar.update(len(batch.images))
         bar.close()
         return np.concatenate(parts)
