@@ -398,6 +398,7 @@ class Trainer:
                           f"{record['train_images_per_s']:.1f} img/s", sys.stderr)
                 if self._patience_spent(history):
                     history.stopped_early = True
+                    self._write_metrics(history)
                     write(f"stopped early: val mAP has not improved for {o.patience} epochs "
                           f"(best {history.best_map:.4f} at epoch {history.best_epoch})", sys.stderr)
             except KeyboardInterrupt:
