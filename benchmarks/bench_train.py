@@ -1,15 +1,26 @@
-"""Training throughput of `pyml train` per architecture, next to its input pipeline alone.
+"""Training throughput of `pyml train` per architecture, by training mode, next to the
+inference forward of the same network and the input pipeline alone.
 
     python -m benchmarks.bench_train [--models ...] [--batch 16] [--steps 3]
 
-For each architecture: images/s of full training steps (forward, asymmetric loss,
-backward, AdamW) at its input size (448 for the six PaddleX models, 64 for the demo
-network) on 640x480 JPEG photos with 80 random labels, and images/s of the loader
-alone (read, native decode + resize + normalize, per-batch augmentation) on the same
-batches. The ratio loader/training says how far the input pipeline is from being the
-bottleneck (it runs on a helper thread, overlapped with the step). There is no PaddleX
-baseline here: PaddleX trains through its PaddleClas plugin, which it downloads from
-a git host at run time and this project's machines cannot reach.
+For each architecture, at its input size (448 for the six PaddleX models, 64 for the demo
+network), on 640x480 JPEG photos with 80 random labels, images/s of:
+- full: full fine-tuning steps (forward, asymmetric loss, backward, AdamW) in Paddle's
+  dynamic graph, as `pyml train` runs them;
+- frozen: `--freeze backbone`, the backbone forward on Paddle Inference (oneDNN) plus a
+  head-only training step;
+- cached: `--freeze backbone --cache_features` after the first epoch, head-only steps on
+  float16 features;
+- forward: the exported network's inference forward on Paddle Inference (the compute
+  reference: a training step cannot cost less than about one forward);
+- loader: reading, native decode + resize + normalize and augmentation alone (it runs on
+  a helper thread beside the step).
+Batches are loaded before the timing, so the loader's cost is in none of the training rates.
+There is no PaddleX baseline: PaddleX trains through PaddleClas' engine (`ppcls.engine`),
+which neither the paddleclas 2.6.0 wheel nor its sdist on the package registry ships (they
+hold `ppcls.arch` and `ppcls.utils` only), and PaddleX fetches it from a git host that this
+project's machines cannot reach. pyml's full fine-tuning step is the same computation
+(PaddleClas' networks, asymmetric loss and AdamW in the dynamic graph).
 """
 
 from __future__ import annotations
@@ -22,10 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pyml.backends import create_backend, parse_device
 from pyml.backends.device import cpu_description, usable_cores
 from pyml.backends.paddle import import_paddle
 from pyml.train.data import BatchLoader, parse_augment
 from pyml.train.dataset import Sample
+from pyml.train.export import save_model_dir
+from pyml.train.frozen import FrozenBackbone, head_of
 from pyml.train.loss import asymmetric_loss
 from pyml.train.networks import ARCHITECTURES, DEMO_ARCH, build_network, default_input_size
 
@@ -46,6 +60,8 @@ def samples(count: int, classes: int = 80) -> list[Sample]:
 
 
 def measure(arch: str, batch: int, steps: int) -> dict:
+    import tempfile
+
     paddle = import_paddle()
     paddle.base.core.set_num_threads(usable_cores())
     size = default_input_size(arch)
@@ -55,10 +71,39 @@ def measure(arch: str, batch: int, steps: int) -> dict:
     batches = list(loader.epoch(1))
     loader_rate = len(data) / (time.perf_counter() - started)
     network = build_network(arch, 80)
-    optimizer = paddle.optimizer.AdamW(learning_rate=1e-4, parameters=network.parameters(), weight_decay=1e-4)
+    rates = {"arch": arch, "size": size, "loader": loader_rate,
+             "full": timed(network.parameters(), network, batches, lambda b: b.images, batch, steps)}
+
+    frozen = FrozenBackbone(arch, network, size)
+    try:
+        network.eval()
+        head = head_of(arch, network)
+        head.train()
+        rates["frozen"] = timed(head.parameters(), head, batches, lambda b: frozen.features(b.images), batch, steps)
+        cached = {id(b): frozen.features(b.images) for b in batches}
+        rates["cached"] = timed(head.parameters(), head, batches, lambda b: cached[id(b)], batch, steps)
+    finally:
+        frozen.close()
+    with tempfile.TemporaryDirectory() as folder:
+        save_model_dir(network, Path(folder), arch, [str(i) for i in range(80)], size)
+        model = Path(folder) / "inference.json"
+        backend = create_backend("paddle", model, Path(folder) / "inference.pdiparams", parse_device("cpu"))
+        backend(batches[0].images)
+        started = time.perf_counter()
+        for b in batches[1:]:
+            backend(b.images)
+        rates["forward"] = batch * steps / (time.perf_counter() - started)
+    return rates
+
+
+def timed(parameters, layer, batches, inputs_of, batch: int, steps: int) -> float:
+    """Training images/s of AdamW steps of `layer` on inputs_of(batch), after one warm-up step."""
+    paddle = import_paddle()
+    optimizer = paddle.optimizer.AdamW(learning_rate=1e-4, parameters=parameters, weight_decay=1e-4)
 
     def step(b) -> None:
-        loss = asymmetric_loss(network(paddle.to_tensor(b.images)), paddle.to_tensor(b.targets))
+        x = paddle.to_tensor(np.asarray(inputs_of(b), dtype=np.float32))
+        loss = asymmetric_loss(layer(x), paddle.to_tensor(b.targets))
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
@@ -67,8 +112,7 @@ def measure(arch: str, batch: int, steps: int) -> dict:
     started = time.perf_counter()
     for b in batches[1:]:
         step(b)
-    train_rate = batch * steps / (time.perf_counter() - started)
-    return {"arch": arch, "size": size, "train": train_rate, "loader": loader_rate}
+    return batch * steps / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -81,12 +125,14 @@ def main() -> None:
 
     warnings.filterwarnings("ignore", message="When training, we now always track global mean")
     print(f"machine: {cpu()}; batch {args.batch}, {args.steps} timed steps after one warm-up\n")
-    print("| architecture | input | training images/s | loader alone images/s | loader / training |")
-    print("|---|---:|---:|---:|---:|")
+    print("images/s; PaddleX's trainer: n/a (see the module's doc)\n")
+    print("| architecture | input | full | --freeze backbone | + --cache_features (2nd epoch) "
+          "| inference forward | loader alone | frozen / full | cached / full |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for arch in args.models:
         r = measure(arch, args.batch, args.steps)
-        print(f"| {arch} | {r['size']} | {r['train']:.2f} | {r['loader']:.1f} | {r['loader'] / r['train']:.0f}x |",
-              flush=True)
+        print(f"| {arch} | {r['size']} | {r['full']:.2f} | {r['frozen']:.1f} | {r['cached']:.0f} | {r['forward']:.1f} "
+              f"| {r['loader']:.0f} | {r['frozen'] / r['full']:.1f}x | {r['cached'] / r['full']:.0f}x |", flush=True)
 
 
 if __name__ == "__main__":
