@@ -213,3 +213,20 @@ def test_pipeline_yaml_carries_backend_and_precision(tmp_path):
     path.write_text(path.read_text().replace("bf16", "fp16"), encoding="utf-8")
     with pytest.raises(pyml.ConfigError, match=r"p\.yaml: precision must be one of fp32, bf16, not 'fp16'"):
         load_pipeline_config(path)
+
+
+def test_mkl_gets_its_avx2_kernels_on_amd_cpus_and_a_user_setting_wins():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    amd = "AuthenticAMD" in Path("/proc/cpuinfo").read_text()
+    code = ("import os; from pyml.backends.paddle import import_paddle; import_paddle(); "
+            "print(os.environ.get('MKL_DEBUG_CPU_TYPE'))")
+    env = {k: v for k, v in os.environ.items() if k != "MKL_DEBUG_CPU_TYPE"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert run.stdout.strip() == ("5" if amd else "None"), run.stderr
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**env, "MKL_DEBUG_CPU_TYPE": "2"})
+    assert run.stdout.strip() == "2", run.stderr

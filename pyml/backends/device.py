@@ -85,6 +85,29 @@ def _cpuinfo() -> tuple[str, frozenset]:
     return name, flags
 
 
+def prepare_mkl() -> None:
+    """Lets Intel MKL use its AVX2 kernels on AMD CPUs. Paddle's CPU build computes dynamic-graph
+    matmuls and convolutions with MKL (mklml), which on a CPU not made by Intel falls back to
+    generic code unless MKL_DEBUG_CPU_TYPE=5 is set before it loads: on this project's AMD
+    EPYC a [3136, 768] x [768, 768] matmul took 279 ms without it and 42-58 ms with it
+    (numpy with OpenBLAS: 50 ms), and a training step of the ML-Decoder head 2.7x less time.
+    A value the user set wins; Intel CPUs are left alone."""
+    if "AMD" in _cpuinfo()[0] or _vendor() == "AuthenticAMD":
+        os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
+
+
+@lru_cache(maxsize=1)
+def _vendor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "vendor_id":
+                return value.strip()
+    except OSError:
+        pass
+    return ""
+
+
 def cpu_flags() -> frozenset:
     return _cpuinfo()[1]
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BackendError
 from . import PRECISIONS
-from .device import Device, resolve_threads
+from .device import Device, prepare_mkl, resolve_threads
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def import_paddle():
     # Paddle's C++ log (glog) prints INFO/WARNING lines about its internals (e.g. while
     # exporting a graph); errors still show. A GLOG_minloglevel the user set wins.
     os.environ.setdefault("GLOG_minloglevel", "2")
+    prepare_mkl()  # before paddle loads MKL
     root = logging.getLogger()
     level = root.level  # paddle's first import sets the root logger to WARNING: keep the caller's
     with warnings.catch_warnings():
