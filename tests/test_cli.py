@@ -43,6 +43,19 @@ def test_console_script_is_installed():
     assert shutil.which("pyml") is not None
 
 
+def test_help_lists_every_subcommand_and_each_has_its_own_help():
+    from pyml.cli import COMMANDS
+
+    helped = run("--help")
+    assert helped.returncode == 0
+    listing = helped.stdout.split("commands (pyml COMMAND --help for each):")[1]
+    for name, (module, line) in COMMANDS.items():
+        assert f"  {name} " in listing and line in listing, name
+        own = run(name, "--help")
+        assert own.returncode == 0 and own.stdout.startswith(f"usage: pyml {name}"), name
+        assert " ".join(module.DESCRIPTION.split()[:4]) in " ".join(own.stdout.split()), name
+
+
 def test_folder_with_save_path_and_progress(lcnet_yaml, photo_dir, tmp_path):
     proc = run("--pipeline", str(lcnet_yaml), "--input", str(photo_dir), "--threshold", "0.6",
                "--save_path", str(tmp_path), "--top_k", "3")

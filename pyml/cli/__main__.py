@@ -1,0 +1,7 @@
+"""`python -m pyml.cli`: the `pyml` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

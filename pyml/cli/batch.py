@@ -1,0 +1,66 @@
+"""`pyml batch`: resumable tagging of a large collection, here or on Ray."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import DECODE_MODES
+from ..errors import ConfigError
+from .common import backend_flags, backend_of
+
+DESCRIPTION = ('Tag a large collection: one JSON line per image in --output, appended as it goes; --resume skips '
+               'what is there.')
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="*", help="image files, folders (recursive) or URLs")
+    p.add_argument("--output", required=True, help="the JSONL file of results")
+    p.add_argument("--from_list", help="a text file of paths or URLs, one per line")
+    p.add_argument("--pipeline", default="image_multilabel_classification",
+                   help="pipeline name or pipeline YAML path (default: image_multilabel_classification, "
+                        "PP-LCNet_x1_0_ML's 80 COCO labels; pyml_demo runs the offline demo model)")
+    p.add_argument("--resume", action="store_true", help="skip every input already in --output")
+    p.add_argument("--retry_failed", action="store_true",
+                   help="with --resume: run again the inputs whose last attempt failed (their rows are "
+                        "replaced, each image stays in --output once)")
+    p.add_argument("--overwrite", action="store_true", help="start --output again from empty")
+    p.add_argument("--save_path", help="also save <name>_res.json and <name>_res.<ext> here")
+    p.add_argument("--device", help="cpu (default), gpu:N")
+    p.add_argument("--batch_size", type=int, help="images per batch (and per write to --output)")
+    p.add_argument("--threshold", type=float)
+    p.add_argument("--top_k", type=int)
+    p.add_argument("--decode_mode", choices=DECODE_MODES)
+    backend_flags(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--ray", metavar="ADDRESS", help="run on this Ray cluster (auto, HOST:PORT, ray://HOST:PORT)")
+    where.add_argument("--ray_local", type=int, metavar="N", help="run on a local Ray cluster of N CPUs")
+    p.add_argument("--workers", type=int, help="Ray actors, one pipeline each (default: CPUs / --cpus_per_worker)")
+    p.add_argument("--cpus_per_worker", type=int, default=1, help="CPUs (and threads) per Ray actor")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
+
+
+def run(args) -> int:
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other")
+    common = dict(inputs=args.inputs, output=args.output, from_list=args.from_list, resume=args.resume,
+                  retry_failed=args.retry_failed,
+                  overwrite=args.overwrite, batch_size=args.batch_size, threshold=args.threshold,
+                  top_k=args.top_k, save_path=args.save_path, progress=not args.no_progress)
+    if args.ray or args.ray_local:
+        from ..batch_ray import run_batch_on_ray
+
+        summary = run_batch_on_ray(args.pipeline, address=args.ray, local_cpus=args.ray_local,
+                                   workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                                   device=args.device, decode_mode=args.decode_mode, backend=backend_of(args),
+                                   precision=args.precision, **common)
+    else:
+        from ..batch import run_batch
+        from ..registry import create_pipeline
+
+        pipeline = create_pipeline(args.pipeline, device=args.device, decode_mode=args.decode_mode,
+                                   backend=backend_of(args), precision=args.precision)
+        summary = run_batch(pipeline, **common)
+    print(summary.line(), file=sys.stderr)
+    return 1 if summary.failed else 0

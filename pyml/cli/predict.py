@@ -1,0 +1,72 @@
+"""The main job, with PaddleX's flags: `pyml --pipeline NAME|YAML --input PATH`, and
+`--get_pipeline_config`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import DECODE_MODES
+from .common import backend_flags, backend_of, confirm_overwrite, count_images, emit, layout
+
+DESCRIPTION = 'Multi-label image classification (PaddleX-compatible command line).'
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pipeline", help="pipeline name or pipeline YAML path")
+    p.add_argument("--input", help="image file, URL or folder")
+    p.add_argument("--model_dir", help="a model directory to run in the pipeline instead of its own model "
+                   "(e.g. pyml train's best_model/inference)")
+    p.add_argument("--device", help="cpu (default), gpu, gpu:N")
+    p.add_argument("--save_path", help="folder for <name>_res.json and <name>_res.<ext>")
+    p.add_argument("--threshold", type=float, help="score threshold for every class")
+    p.add_argument("--top_k", type=int, help="keep at most K labels per image")
+    p.add_argument("--batch_size", type=int, help="images per inference batch")
+    p.add_argument("--decode_mode", choices=DECODE_MODES, help="JPEG decode mode")
+    backend_flags(p)
+    p.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline's YAML")
+    p.add_argument("--config_save_path", help="where --get_pipeline_config writes (default: .)")
+    p.add_argument("-y", "--yes", action="store_true", help="overwrite files without asking")
+    p.add_argument("-V", "--version", action="store_true", help="print pyml's version")
+    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
+
+
+def _get_config(args) -> int:
+    from ..config import write_pipeline_config
+
+    target_dir = args.config_save_path or args.save_path or "."
+    try:
+        path = write_pipeline_config(args.get_pipeline_config, target_dir, overwrite=False)
+    except FileExistsError as exc:
+        if not confirm_overwrite(str(exc), args.yes):
+            return 2  # not done, as for any other argument the command cannot act on
+        path = write_pipeline_config(args.get_pipeline_config, target_dir, overwrite=True)
+    print(f"pipeline config written to {path}", file=sys.stderr)
+    return 0
+
+
+def _predict(args) -> int:
+    from ..registry import create_pipeline
+
+    extra = {"model_dir": args.model_dir} if args.model_dir else {}
+    pipeline = create_pipeline(args.pipeline, device=args.device, batch_size=args.batch_size,
+                               top_k=args.top_k, decode_mode=args.decode_mode, backend=backend_of(args),
+                               precision=args.precision, **extra)
+    from ..progress import progress_bar
+
+    total = count_images(args.input)
+    progress = progress_bar(total, "pyml", enabled=total > 4)
+    try:
+        results = pipeline.predict(args.input, threshold=args.threshold, on_error="return")
+        failed = emit(results, layout(args.save_path, [args.input]), save_images=True, progress=progress)
+    finally:
+        progress.close()
+    return 1 if failed else 0
+
+
+def run(args) -> int:
+    if args.get_pipeline_config:
+        return _get_config(args)
+    if not args.pipeline or not args.input:
+        args.error("--pipeline and --input are required (or use --get_pipeline_config)")
+    return _predict(args)
