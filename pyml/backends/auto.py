@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import statistics
 import time
 from importlib import metadata
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from ..errors import BackendError
 from . import parity
 from .device import Device, cpu_description, resolve_threads
@@ -60,9 +60,7 @@ def _write_cache(path: Path, key: str, entry: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         cache = _read_cache(path)
         cache[key] = entry
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_text(json.dumps(cache, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(partial, path)
+        atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True))
     except OSError as exc:  # a read-only home is no reason to fail the load
         log.warning("backend auto: cannot remember the choice in %s: %s", path, exc)
 

@@ -14,13 +14,13 @@ both apply them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from ..atomic import atomic_write_text
 from ..errors import ConfigError
 
 CALIBRATIONS = ("f1",)
@@ -109,10 +109,7 @@ def write_thresholds(model_dir: str | Path, thresholds: np.ndarray) -> Path:
     if labels and len(labels) != len(thresholds):
         raise ConfigError(f"{path}: has {len(labels)} labels, not {len(thresholds)}")
     post["threshold"] = [float(t) for t in thresholds]  # unrounded: a rounded cut could cross a score
-    staging = path.with_name(".inference.yml.partial")
-    staging.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    os.replace(staging, path)
-    return path
+    return atomic_write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
 __all__ = ["CALIBRATIONS", "Calibration", "F1Report", "best_f1_threshold", "calibrate", "f1_report",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_dir
 from ..errors import ConfigError
 from ..progress import progress_bar
 from .data import BatchLoader
@@ -134,26 +134,21 @@ class FrozenBackbone:
         if path.is_file():
             log.info("features from the cache %s", path)
             return np.load(path, mmap_mode="r")
-        staging = root / f".{key}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        first = None
-        bar = progress_bar(len(loader.samples), "caching features", unit="img", enabled=progress, leave=False)
-        start = 0
-        for batch in loader.epoch(0):
-            feats = self.features(batch.images)
-            if first is None:
-                first = np.lib.format.open_memmap(staging / "features.npy", mode="w+", dtype=FEATURE_DTYPE,
-                                                  shape=(len(loader.samples), *feats.shape[1:]))
-            first[start:start + len(feats)] = feats
-            start += len(feats)
-            bar.update(len(feats))
-        bar.close()
-        first.flush()
-        del first
-        final = root / key
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(staging, final)  # whole or not at all
+        with atomic_dir(root / key) as staging:
+            features = None
+            bar = progress_bar(len(loader.samples), "caching features", unit="img", enabled=progress, leave=False)
+            start = 0
+            for batch in loader.epoch(0):
+                part = self.features(batch.images)
+                if features is None:
+                    features = np.lib.format.open_memmap(staging / "features.npy", mode="w+", dtype=FEATURE_DTYPE,
+                                                         shape=(len(loader.samples), *part.shape[1:]))
+                features[start:start + len(part)] = part
+                start += len(part)
+                bar.update(len(part))
+            bar.close()
+            features.flush()
+            del features
         return np.load(path, mmap_mode="r")
 
 

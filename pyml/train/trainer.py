@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import signal
 import sys
@@ -34,6 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..atomic import atomic_dir, atomic_write_text
 from ..errors import ConfigError
 from ..models import OFFICIAL_MODELS, fetch_pretrained
 from ..progress import progress_bar, write
@@ -268,18 +268,12 @@ class Trainer:
 
         root = self._checkpoint_dir()
         final = root / f"epoch_{epoch}"
-        staging = root / f".epoch_{epoch}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        paddle.save(network.state_dict(), str(staging / "model.pdparams"))
-        to_structured = {p.name: n for n, p in network.named_parameters()}
-        paddle.save(_rename_optimizer_state(optimizer.state_dict(), to_structured), str(staging / "model.pdopt"))
-        (staging / "state.json").write_text(json.dumps({"epoch": epoch, **asdict(history)}, indent=1))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(staging, final)  # whole or not at all
-        pointer = root / ".latest.partial"
-        pointer.write_text(final.name)
-        os.replace(pointer, root / "latest")
+        with atomic_dir(final) as staging:
+            paddle.save(network.state_dict(), str(staging / "model.pdparams"))
+            to_structured = {p.name: n for n, p in network.named_parameters()}
+            paddle.save(_rename_optimizer_state(optimizer.state_dict(), to_structured), str(staging / "model.pdopt"))
+            (staging / "state.json").write_text(json.dumps({"epoch": epoch, **asdict(history)}, indent=1))
+        atomic_write_text(root / "latest", final.name)
         for old in sorted(root.glob("epoch_*"), key=lambda p: int(p.name.split("_")[1]))[:-CHECKPOINTS_KEPT]:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -425,23 +419,18 @@ class Trainer:
 
         o = self.options
         calibration = calibrate(val_targets, val_scores, o.threshold) if o.calibrate == "f1" else None
-        folder = self.out / "best_model"
-        staging = self.out / ".best_model.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        paddle.save(network.state_dict(), str(staging / "best_model.pdparams"))
-        save_model_dir(network, staging / "inference", o.model_name, self.dataset.labels, o.input_size,
-                       o.threshold, architecture=o.arch)
-        if calibration is not None:
-            from .calibrate import write_thresholds
+        with atomic_dir(self.out / "best_model") as staging:
+            paddle.save(network.state_dict(), str(staging / "best_model.pdparams"))
+            save_model_dir(network, staging / "inference", o.model_name, self.dataset.labels, o.input_size,
+                           o.threshold, architecture=o.arch)
+            if calibration is not None:
+                from .calibrate import write_thresholds
 
-            write_thresholds(staging / "inference", calibration.thresholds)
-        network.train()
-        if o.freeze == "backbone":
-            network.eval()
-            head_of(o.arch, network).train()
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
+                write_thresholds(staging / "inference", calibration.thresholds)
+            network.train()
+            if o.freeze == "backbone":
+                network.eval()
+                head_of(o.arch, network).train()
         return None if calibration is None else calibration.as_dict(self.dataset.labels, o.threshold)
 
     def _write_metrics(self, history: History) -> None:
@@ -452,7 +441,7 @@ class Trainer:
                    "model_dir": str(self.out / "best_model" / "inference"), "freeze": o.freeze,
                    "calibration": history.calibration, "stopped_early": history.stopped_early,
                    "epochs": history.epochs}
-        (self.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        atomic_write_text(self.out / "metrics.json", json.dumps(metrics, indent=1))
         try:
             plot_curve(history, self.out / "training_curve.png")
         except ImportError:  # matplotlib is optional
