@@ -2,6 +2,34 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """The machine-readable kind of an InputError (`error.reason`); a str, so it prints,
+    compares and serializes as its value."""
+
+    # from the native core: the image bytes or array
+    EMPTY = "empty"
+    TRUNCATED = "truncated"
+    CORRUPT = "corrupt"
+    UNSUPPORTED = "unsupported"
+    TOO_LARGE = "too_large"
+    INVALID_ARRAY = "invalid_array"
+    # from reading inputs
+    NOT_FOUND = "not_found"
+    UNREADABLE = "unreadable"
+    DOWNLOAD = "download"
+    NO_IMAGES_IN_FOLDER = "no_images"
+    # from saving and drawing results
+    UNSAFE_NAME = "unsafe_name"
+    IMAGE_NOT_KEPT = "image_not_kept"
+    # from the server's doors
+    MALFORMED = "malformed"
+    UNKNOWN_MODEL = "unknown_model"
+    BASE64 = "base64"
+    URL_REFUSED = "url_refused"
+
 
 class PymlError(Exception):
     """Base class of every error pyml raises on purpose."""
@@ -26,7 +54,7 @@ class InputError(PymlError, ValueError):
         source: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.reason = reason
+        self.reason = Reason(reason) if reason in Reason._value2member_map_ else reason
         self.index = index
         self.source = source
 
@@ -55,7 +83,7 @@ class ServiceError(PymlError):
         self.code = code
 
 
-__all__ = ["BackendError", "ConfigError", "InputError", "ModelError", "PymlError", "ServiceError"]
+__all__ = ["BackendError", "ConfigError", "InputError", "ModelError", "PymlError", "Reason", "ServiceError"]
 
 
 def count(n: int, noun: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import _native
-from .errors import InputError
+from .errors import InputError, Reason
 
 IMAGE_SUFFIXES = frozenset({".bmp", ".dib", ".jpeg", ".jpg", ".png", ".webp", ".pbm", ".pgm",
                             ".ppm", ".pnm", ".sr", ".ras", ".tiff", ".tif"})
@@ -42,17 +42,17 @@ def _read_file(path: Path) -> ImageSource:
     try:
         return ImageSource(name, path.read_bytes())
     except PermissionError:
-        return ImageSource(name, error=InputError(f"{name}: permission denied", reason="unreadable",
+        return ImageSource(name, error=InputError(f"{name}: permission denied", reason=Reason.UNREADABLE,
                                                   source=name))
     except OSError as exc:
         return ImageSource(name, error=InputError(f"{name}: cannot read: {exc.strerror or exc}",
-                                                  reason="unreadable", source=name))
+                                                  reason=Reason.UNREADABLE, source=name))
 
 
 def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX_BYTES) -> ImageSource:
     """Downloads an image; every failure is an InputError with reason 'download'."""
     def failed(why: str) -> ImageSource:
-        return ImageSource(url, error=InputError(f"{url}: {why}", reason="download", source=url))
+        return ImageSource(url, error=InputError(f"{url}: {why}", reason=Reason.DOWNLOAD, source=url))
 
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http/https checked)
@@ -81,7 +81,7 @@ def _walk_directory(directory: Path) -> Iterator[ImageSource]:
         name = str(directory)
         yield ImageSource(name, error=InputError(
             f"{name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})",
-            reason="no_images", source=name))
+            reason=Reason.NO_IMAGES_IN_FOLDER, source=name))
     for path in files:
         yield _read_file(path)
 
@@ -108,15 +108,15 @@ def _sources(item: Any, counter: _Counter) -> Iterator[ImageSource]:
             yield _read_file(path)
         else:
             yield ImageSource(text, error=InputError(f"{text}: no such file or directory",
-                                                     reason="not_found", source=text))
+                                                     reason=Reason.NOT_FOUND, source=text))
     elif isinstance(item, dict):
         if set(item) != {"img"}:
             raise InputError(f"a dict input must be {{'img': <image>}}, got keys {sorted(item)}",
-                             reason="unsupported")
+                             reason=Reason.UNSUPPORTED)
         yield from _sources(item["img"], counter)
     elif isinstance(item, (bytes, bytearray, memoryview)):
         raise InputError("raw bytes are not an input: pass a path, URL or decoded array "
-                         "(the gRPC service takes encoded bytes)", reason="unsupported")
+                         "(the gRPC service takes encoded bytes)", reason=Reason.UNSUPPORTED)
     elif isinstance(item, (list, tuple)) or _is_stream(item):
         # any iterable (a generator feeding a stream, a set, a pandas Series), read lazily
         for element in item:
@@ -124,7 +124,7 @@ def _sources(item: Any, counter: _Counter) -> Iterator[ImageSource]:
     else:
         raise InputError(f"cannot read an image from a {type(item).__name__}: expected a path, URL, "
                          "directory, numpy array, {'img': ...} or a list or other iterable of these",
-                         reason="unsupported")
+                         reason=Reason.UNSUPPORTED)
 
 
 def _is_stream(item: Any) -> bool:
@@ -152,5 +152,5 @@ def native_item(source: ImageSource) -> bytes | np.ndarray:
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if decoded is None:
         raise InputError(f"{source.name}: not a decodable image (unknown or corrupt format)",
-                         reason="unsupported", source=source.name)
+                         reason=Reason.UNSUPPORTED, source=source.name)
     return decoded

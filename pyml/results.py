@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, Reason
 from .fonts import is_latin, rendered_text
 
 BAND_COLOUR = (255, 0, 0)
@@ -37,7 +37,7 @@ def _target(save_path: str | Path, name: str, suffix: str) -> Path:
         save_path.mkdir(parents=True, exist_ok=True)
         target = save_path / f"{_safe_stem(name)}_res{suffix}"
         if target.resolve().parent != save_path.resolve():  # belt and braces: stay inside
-            raise InputError(f"{name}: refusing to write outside {save_path}", reason="unsafe_name")
+            raise InputError(f"{name}: refusing to write outside {save_path}", reason=Reason.UNSAFE_NAME)
         return target
     save_path.parent.mkdir(parents=True, exist_ok=True)
     return save_path
@@ -189,14 +189,14 @@ def _original_rgb(result: MultiLabelResult) -> np.ndarray:
     data = result.image
     if data is None:
         raise InputError(f"{result.input_path}: the original image was not kept, nothing to draw",
-                         reason="no_image", source=result.input_path)
+                         reason=Reason.IMAGE_NOT_KEPT, source=result.input_path)
     if isinstance(data, np.ndarray):
         bgr = data if data.ndim == 3 else cv2.cvtColor(data, cv2.COLOR_GRAY2BGR)
     else:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
             raise InputError(f"{result.input_path}: cannot decode the image to draw on it",
-                             reason="corrupt", source=result.input_path)
+                             reason=Reason.CORRUPT, source=result.input_path)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -115,3 +115,14 @@ def test_other_formats_go_through_opencv():
     source.data, source.name = b"this is text, not an image", "fake.jpg"
     with pytest.raises(InputError, match=r"fake\.jpg"):
         native_item(source)
+
+
+def test_every_reason_is_one_enum_that_reads_as_its_string(tmp_path):
+    import pyml
+    from pyml.errors import Reason
+
+    results = list(pyml.create_pipeline("pyml_demo").predict(str(tmp_path), on_error="return"))
+    assert results[0].error.reason is Reason.NO_IMAGES_IN_FOLDER and results[0].error.reason == "no_images"
+    assert InputError("x", reason="corrupt").reason is Reason.CORRUPT
+    assert InputError("x", reason="something new").reason == "something new"  # a plugin's own kind stays
+    assert len({r.value for r in Reason}) == len(Reason)

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 import numpy as np
 
-from ..errors import ConfigError, InputError, ServiceError, named
+from ..errors import ConfigError, InputError, Reason, ServiceError, named
 from ..inputs import ImageSource, iter_sources
 from ..results import MultiLabelResult
 from ..thresholds import resolve_threshold
@@ -149,7 +149,7 @@ class Client:
         if size > self.max_message_bytes:
             raise InputError(f"{source.name}: the request would be {size} bytes, over the "
                              f"{self.max_message_bytes}-byte message limit (the server's --max_message_mb, "
-                             "the client's max_message_bytes)", reason="too_large", source=source.name)
+                             "the client's max_message_bytes)", reason=Reason.TOO_LARGE, source=source.name)
         return request
 
     def classify(self, images: Any, model: str = "", threshold: Any = None,

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, Reason
 from ..inputs import ImageSource, fetch_url
 from .batcher import DeadlineExpired, Draining, Overloaded
 
@@ -106,7 +106,7 @@ class PaddlexApi:
             if not self.allow_url_inputs:
                 raise InputError(f"{IMAGE_NAME}: URL inputs are off on this server (fetching them would "
                                  "let any caller make it connect anywhere); send the image as base64, "
-                                 "or start the server with --allow_url_inputs", reason="url_refused",
+                                 "or start the server with --allow_url_inputs", reason=Reason.URL_REFUSED,
                                  source=IMAGE_NAME)
             source = await asyncio.get_running_loop().run_in_executor(None, fetch_url, image)
             if source.error is not None:
@@ -115,10 +115,10 @@ class PaddlexApi:
         try:
             data = base64.b64decode(image, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise InputError(f"{IMAGE_NAME}: not valid base64 ({exc})", reason="base64",
+            raise InputError(f"{IMAGE_NAME}: not valid base64 ({exc})", reason=Reason.BASE64,
                              source=IMAGE_NAME) from None
         if not data:
-            raise InputError(f"{IMAGE_NAME}: empty", reason="empty", source=IMAGE_NAME)
+            raise InputError(f"{IMAGE_NAME}: empty", reason=Reason.EMPTY, source=IMAGE_NAME)
         return data
 
     async def infer(self, body: bytes | str, door: str = "http") -> tuple[int, dict[str, Any]]:

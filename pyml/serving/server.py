@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, Reason
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
@@ -183,14 +183,14 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
 
         async def answer(request):
             if isinstance(request, MalformedRequest):
-                return error_response("", self.default, InputError(request.message, reason="malformed"))
+                return error_response("", self.default, InputError(request.message, reason=Reason.MALFORMED))
             if self.draining:
                 return error_response(request.request_id, request.model or self.default,
                                       Draining("the server is shutting down"))
             host = self.hosts.get(request.model or self.default)
             if host is None:
                 return error_response(request.request_id, request.model, InputError(
-                    f"no model '{request.model}' on this server", reason="unknown_model"))
+                    f"no model '{request.model}' on this server", reason=Reason.UNKNOWN_MODEL))
             return await host.classify(request, self._name(), context.time_remaining())
 
         def finished(task: asyncio.Task) -> None:
