@@ -230,3 +230,35 @@ def test_mkl_gets_its_avx2_kernels_on_amd_cpus_and_a_user_setting_wins():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**env, "MKL_DEBUG_CPU_TYPE": "2"})
     assert run.stdout.strip() == "2", run.stderr
+
+
+def test_paddle_is_an_extra_so_a_cuda_build_is_never_replaced():
+    """pip must not install the CPU wheel over paddlepaddle-gpu: paddle is the `cpu` extra."""
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.lower().startswith("paddlepaddle")]
+    assert project["optional-dependencies"]["cpu"] == ["paddlepaddle==3.2.2"]
+    assert "pyml[cpu]" in project["optional-dependencies"]["test"]
+
+
+@pytest.mark.parametrize("fake, expected", [
+    ("raise ImportError('No module named paddle')", "Paddle is not installed"),
+    ("__version__ = '2.6.1'", "paddle 2.6.1 is installed; pyml needs 3.x"),
+])
+def test_a_missing_or_old_paddle_is_one_clear_line(tmp_path, fake, expected):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "paddle").mkdir()
+    (tmp_path / "paddle" / "__init__.py").write_text(fake + "\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    demo = str(demo_model_dir().parent / "images" / "digits_01.jpg")
+    run = subprocess.run([sys.executable, "-m", "pyml", "--pipeline", "pyml_demo", "--input", demo,
+                          "--backend", "paddle"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and "pip install 'pyml[cpu]'" in lines[0], run.stderr
+    assert "paddlepaddle-gpu" in lines[0] and "Traceback" not in run.stderr

@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 MKLDNN_CACHE_CAPACITY = 16
 
 
+# paddle is not a hard dependency: a CUDA build (paddlepaddle-gpu) provides the same
+# module, and pip would install the CPU wheel over it. The CPU wheel is the `cpu` extra.
+PADDLE_MAJOR = 3
+PADDLE_INSTALL = ("Install it with: pip install 'pyml[cpu]' (the CPU build), or the CUDA build "
+                  "from Paddle's own index, e.g. pip install paddlepaddle-gpu==3.2.2 -i "
+                  "https://www.paddlepaddle.org.cn/packages/stable/cu126/")
+
+
 def import_paddle():
     """`import paddle`, without the warning its first import prints that ccache (a C++
     build cache for custom ops) is missing (pyml compiles nothing through paddle, so it
@@ -37,8 +45,15 @@ def import_paddle():
     level = root.level  # paddle's first import sets the root logger to WARNING: keep the caller's
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
-        import paddle  # noqa: PLC0415
+        try:
+            import paddle  # noqa: PLC0415
+        except ImportError as exc:
+            raise BackendError(f"Paddle is not installed ({exc}). {PADDLE_INSTALL}") from exc
     root.setLevel(level)
+    major = paddle.__version__.split(".")[0]
+    if major.isdigit() and int(major) < PADDLE_MAJOR:  # "0.0.0" is a source build: trusted
+        raise BackendError(f"paddle {paddle.__version__} is installed; pyml needs {PADDLE_MAJOR}.x "
+                           f"(PaddleX 3's model format). {PADDLE_INSTALL}")
     return paddle
 
 
