@@ -28,9 +28,9 @@ from ..errors import InputError, count
 from ..inputs import ImageSource
 from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
-from .convert import status_of
 from .lenient import MalformedRequest
 from .paddlex_api import HPS_MODEL_NAME
+from .wire import status_of
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "scores"

@@ -30,12 +30,12 @@ from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
 from .batcher import Draining, DynamicBatcher
-from .convert import error_response, response_of, source_of, threshold_of
 from .http import HttpDoor
 from .kserve import KServeService
 from .lenient import REASON_TRAILER, MalformedRequest, add_service
 from .metrics import ServerMetrics
 from .paddlex_api import PaddlexApi
+from .wire import error_response, response_of, source_of, threshold_of
 
 log = logging.getLogger(__name__)
 
