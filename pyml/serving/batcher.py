@@ -19,20 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..inputs import ImageSource
+from .errors import DeadlineExpired, Draining, Overloaded
 
 log = logging.getLogger(__name__)
-
-
-class Overloaded(Exception):
-    """The queue is full: the request is refused at once (RESOURCE_EXHAUSTED)."""
-
-
-class DeadlineExpired(Exception):
-    """The caller's deadline passed while the request waited (DEADLINE_EXCEEDED)."""
-
-
-class Draining(Exception):
-    """The server is shutting down and takes no new work (UNAVAILABLE)."""
 
 
 @dataclass
@@ -78,7 +67,7 @@ class DynamicBatcher:
                timeout: float | None) -> asyncio.Future:
         """Queues one image; the future gets its MultiLabelResult. Raises Overloaded or Draining."""
         if self.draining:
-            raise Draining("the server is shutting down")
+            raise Draining()
         loop = asyncio.get_running_loop()
         now = loop.time()
         deadline = None if timeout is None else now + timeout

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import ConfigError
+from .errors import DRAINING_MESSAGE
 from .paddlex_api import INFER_PATH, InferRequest, PaddlexApi, error_body, new_log_id
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def create_app(api: PaddlexApi, is_draining) -> FastAPI:
     @app.get("/health", operation_id="checkHealth")
     async def health() -> JSONResponse:
         if is_draining():
-            return JSONResponse(error_body(new_log_id(), 503, "the server is shutting down"), 503)
+            return JSONResponse(error_body(new_log_id(), 503, DRAINING_MESSAGE), 503)
         return JSONResponse({"logId": new_log_id(), "errorCode": 0, "errorMsg": "Healthy"})
 
     # The body is read raw and validated by paddlex_api, so this door and the HPS model on

@@ -28,6 +28,7 @@ from ..errors import InputError, count
 from ..inputs import ImageSource
 from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
+from .errors import DRAINING_MESSAGE
 from .lenient import MalformedRequest
 from .paddlex_api import HPS_MODEL_NAME
 from .wire import status_of
@@ -231,7 +232,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
 
     async def _infer(self, request, timeout: float | None) -> kv.ModelInferResponse:
         if self.classifier.draining:
-            raise KServeError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+            raise KServeError(grpc.StatusCode.UNAVAILABLE, DRAINING_MESSAGE)
         if self._is_hps(request.model_name):
             return await self._infer_hps(request)
         host = self._host(request.model_name)

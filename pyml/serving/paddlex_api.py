@@ -32,7 +32,8 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, InputError, Reason
 from ..inputs import ImageSource, fetch_url
-from .batcher import DeadlineExpired, Draining, Overloaded
+from .errors import DeadlineExpired, Draining, Overloaded
+from .errors import status_of as table_status_of
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,15 @@ def _refusal(status: int, kind: str, field: str, message: str) -> tuple[int, str
 
 
 def status_of(exc: BaseException) -> tuple[int, str]:
-    """HTTP status and errorMsg of an error met while answering."""
+    """HTTP status (the table in errors.py) and errorMsg of an error met while answering."""
+    status = table_status_of(exc).http
     if isinstance(exc, InputError):
-        return _refusal(422, f"pyml.{exc.reason or 'invalid_input'}", IMAGE_NAME, str(exc))
+        return _refusal(status, f"pyml.{exc.reason or 'invalid_input'}", IMAGE_NAME, str(exc))
     if isinstance(exc, ConfigError):
-        return _refusal(422, "pyml.invalid_threshold", "threshold", str(exc))
-    if isinstance(exc, (Overloaded, Draining)):
-        return 503, str(exc)
-    if isinstance(exc, DeadlineExpired):
-        return 504, str(exc)
-    return 500, "Internal server error"
+        return _refusal(status, "pyml.invalid_threshold", "threshold", str(exc))
+    if isinstance(exc, (Overloaded, Draining, DeadlineExpired)):
+        return status, str(exc)
+    return status, "Internal server error"
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -137,7 +137,7 @@ class PaddlexApi:
         log_id = request.logId or new_log_id()
         try:
             if self.is_draining():
-                raise Draining("the server is shutting down")
+                raise Draining()
             threshold = self.host.pipeline.resolve_threshold(request.threshold)
             data = await self._image_bytes(request.image)
             result = await self.host.batcher.submit(ImageSource(IMAGE_NAME, data), threshold,

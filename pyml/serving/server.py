@@ -29,7 +29,8 @@ from ..errors import ConfigError, InputError, Reason
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
-from .batcher import Draining, DynamicBatcher
+from .batcher import DynamicBatcher
+from .errors import DRAINING_MESSAGE, Draining
 from .http import HttpDoor
 from .kserve import KServeService
 from .lenient import REASON_TRAILER, MalformedRequest, add_service
@@ -166,7 +167,7 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
 
     async def Classify(self, request, context):  # noqa: N802 (gRPC method name)
         if self.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_MESSAGE)
         host = await self._host(request.model, context)
         response = await host.classify(request, self._name(), context.time_remaining())
         if response.HasField("error"):
@@ -186,7 +187,7 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
                 return error_response("", self.default, InputError(request.message, reason=Reason.MALFORMED))
             if self.draining:
                 return error_response(request.request_id, request.model or self.default,
-                                      Draining("the server is shutting down"))
+                                      Draining())
             host = self.hosts.get(request.model or self.default)
             if host is None:
                 return error_response(request.request_id, request.model, InputError(

@@ -1,35 +1,22 @@
 """Between the wire and the pipeline: requests to image sources, results and
-errors to responses, and every error to its gRPC status code (in one place)."""
+errors to responses (status codes come from the table in errors.py)."""
 
 from __future__ import annotations
 
 import grpc
 import numpy as np
 
-from ..errors import BackendError, ConfigError, InputError, ModelError, Reason
+from ..errors import InputError, Reason
 from ..inputs import ImageSource
 from ..results import MultiLabelResult
 from ..v1 import classifier_pb2 as pb
-from .batcher import DeadlineExpired, Draining, Overloaded
+from .errors import status_of as table_status_of
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The gRPC status code and reason of an error, as DESIGN.md maps them."""
-    if isinstance(exc, InputError):
-        return grpc.StatusCode.INVALID_ARGUMENT, exc.reason or "invalid_input"
-    if isinstance(exc, ConfigError):
-        return grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"
-    if isinstance(exc, Overloaded):
-        return grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded"
-    if isinstance(exc, DeadlineExpired):
-        return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline_exceeded"
-    if isinstance(exc, Draining):
-        return grpc.StatusCode.UNAVAILABLE, "draining"
-    if isinstance(exc, ModelError):
-        return grpc.StatusCode.FAILED_PRECONDITION, "model"
-    if isinstance(exc, BackendError):
-        return grpc.StatusCode.INTERNAL, "backend"
-    return grpc.StatusCode.INTERNAL, "internal"
+    """The gRPC status code and reason of an error (the table in errors.py)."""
+    status = table_status_of(exc)
+    return status.grpc_code, status.reason
 
 
 def item_error(exc: BaseException) -> pb.ItemError:
