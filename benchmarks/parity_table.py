@@ -1,4 +1,4 @@
-"""The README's parity table: how far each backend's scores are from Paddle's, per
+"""docs/backends.md's parity table: how far each backend's scores are from Paddle's, per
 architecture, beside the network's own float32 sensitivity and the parity tolerance.
 
     python -m benchmarks.parity_table [--models NAME ...]

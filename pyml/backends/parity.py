@@ -41,7 +41,7 @@ class Tolerance:
 # the network and its inputs, not of the CPU: every correct float32 runtime, whatever
 # its summation order or instruction set, lands within about it of the exact answer,
 # so two of them within about twice it of each other. Measured on pyml's calibrated
-# random-weight exports (tools/export_arch.py; README, "Choosing a backend"), which are
+# random-weight exports (tools/export_arch.py; docs/backends.md, "Choosing a backend"), which are
 # more sensitive than trained weights: deep BatchNorm networks with random weights
 # amplify rounding layer by layer (2e-7 after the stem, 5e-5 after HGNetV2-B4's last
 # stage) even with their statistics calibrated. A defect (a wrong operator, layout,

@@ -10,7 +10,7 @@
 
 The recipe follows PaddleClas' multi-label configs (asymmetric loss, AdamW, linear
 warm-up then cosine decay, learning rate 1e-4) with what a CPU budget allows: no EMA
-of the weights and no RandAugment (see README, "Train on your own data"). Each epoch
+of the weights and no RandAugment (see docs/training.md). Each epoch
 is seeded by (seed, epoch), and checkpoints are written whole or not at all, so
 `--resume` after an interruption (Ctrl-C included) gives the weights an uninterrupted
 run would have.
