@@ -37,18 +37,29 @@ SECTION = "ImageMultiLabelClassification"
 DECODE_MODES = ("exact", "fast")
 
 
+def _option(default: Any, help: str, type: type | None = None, choices: tuple | None = None) -> Any:  # noqa: A002
+    return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
+    """One pipeline's settings. A field with `help` in its metadata is also a command-line
+    flag (`add_pipeline_options` in pyml/cli/common.py), with the metadata's type and choices."""
+
     pipeline_name: str = PIPELINE_NAME
     model_name: str | None = DEMO_MODEL_NAME
     model_dir: str | None = None  # None: found by model_name (pyml.models), or the demo model
-    batch_size: int = 1
-    threshold: Any = None  # None: the model's inference.yml decides
-    top_k: int | None = None
-    device: str | None = None
-    decode_mode: str = "exact"
-    backend: str = "paddle"  # paddle | openvino | onnxruntime | auto | an entry-point plugin
-    precision: str = "fp32"  # fp32 | bf16 (opt-in: it changes scores)
+    batch_size: int = _option(1, "images per inference batch", int)
+    threshold: Any = _option(None, "score threshold for every class (a YAML or the API also take one per "
+                             "class); default: the model's inference.yml", float)
+    top_k: int | None = _option(None, "keep at most K labels per image", int)
+    device: str | None = _option(None, "cpu (default), gpu, gpu:N (where paddle has CUDA)")
+    decode_mode: str = _option("exact", "JPEG decode: exact (PaddleX's pixels) or fast (DCT scaling on "
+                               "large photos)", choices=DECODE_MODES)
+    backend: str = _option("paddle", "paddle (default), openvino, onnxruntime, or auto (the fastest measured "
+                           "on this machine whose scores match Paddle's)")
+    precision: str = _option("fp32", "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; changes scores "
+                             "slightly)", choices=PRECISIONS)
     cpu_threads: int = 0  # 0: one per core available to this process (Paddle's own default is 1)
     enable_mkldnn: bool = True
     preprocess_threads: int = 0  # 0: one per core
@@ -131,11 +142,15 @@ def validate(config: PipelineConfig) -> PipelineConfig:
     return config
 
 
-_SECTION_KEYS = {"module_name", "model_name", "model_dir", "batch_size", "threshold", "top_k",
-                 "device", "decode_mode", "backend", "precision", "cpu_threads", "enable_mkldnn",
-                 "preprocess_threads"}
-_SEED_KEYS = {"model", "model_dir", "batch_size", "device", "threshold", "top_k", "decode_mode",
-              "backend", "precision", "cpu_threads", "enable_mkldnn", "preprocess_threads"}
+# The keys a YAML may set: every field but the pipeline's name and the bookkeeping.
+_MODEL_KEYS = {f.name for f in dataclasses.fields(PipelineConfig)} - {"pipeline_name", "source"}
+_SECTION_KEYS = {"module_name", *_MODEL_KEYS}
+_SEED_KEYS = {"model", *_MODEL_KEYS - {"model_name"}}  # the seed form calls the model `model`
+
+
+def pipeline_options() -> dict[str, dataclasses.Field]:
+    """The fields that are also command-line flags, by name."""
+    return {f.name: f for f in dataclasses.fields(PipelineConfig) if "help" in f.metadata}
 
 
 def _resolve_relative_model_dir(value: str, source: str) -> Path:

@@ -35,8 +35,8 @@ def create_pipeline(pipeline: str | Path | None = None, device: str | None = Non
     """A ready pipeline from a pipeline name or a pipeline YAML path (default: the
     offline demo; PaddleX's names run PP-LCNet_x1_0_ML, found or downloaded by name).
 
-    Overrides replace config values: device, batch_size, threshold, top_k, model_dir,
-    model_name, decode_mode, cpu_threads, enable_mkldnn, preprocess_threads, backend.
+    Overrides replace config values: any field of PipelineConfig (pyml/config.py, the one
+    list: model_name, model_dir, batch_size, threshold, top_k, device, backend, ...).
     `config` is the pipeline config as a dict (PaddleX 3.x's form of the same YAML); then
     `pipeline` may be omitted.
     """

@@ -136,3 +136,23 @@ def test_a_relative_model_dir_is_read_as_paddlex_does_then_beside_the_yaml(tmp_p
         load_pipeline_config(path)
     assert str(tmp_path / "models" / "mine") in str(caught.value)
     assert str(configs / "models" / "mine") in str(caught.value) and "as PaddleX does" in str(caught.value)
+
+
+def test_a_pipeline_option_is_defined_once_and_reaches_yaml_api_and_flags():
+    import dataclasses
+
+    from pyml.cli import command_parser, main_parser
+    from pyml.config import _SECTION_KEYS, _SEED_KEYS, PipelineConfig, pipeline_options
+
+    fields = {f.name for f in dataclasses.fields(PipelineConfig)} - {"pipeline_name", "source"}
+    assert {"module_name", *fields} == _SECTION_KEYS
+    assert {"model", *(fields - {"model_name"})} == _SEED_KEYS
+    flags = pipeline_options()
+    assert {"device", "batch_size", "threshold", "top_k", "decode_mode", "backend", "precision"} <= set(flags)
+    for parser in (main_parser(), command_parser("batch")):
+        options = {a.dest: a for a in parser._actions}
+        for name, field in flags.items():
+            assert name in options and options[name].choices == field.metadata["choices"], name
+            assert options[name].default is None  # the config decides, not the flag
+    args = main_parser().parse_args(["--decode_mode", "fast", "--precision", "bf16", "--threshold", "0.3"])
+    assert (args.decode_mode, args.precision, args.threshold) == ("fast", "bf16", 0.3)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import DECODE_MODES
 from ..errors import ConfigError
-from .common import backend_flags, backend_of
+from .common import add_pipeline_options, backend_flags, backend_of
 
 DESCRIPTION = ('Tag a large collection: one JSON line per image in --output, appended as it goes; --resume skips '
                'what is there.')
@@ -26,11 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "replaced, each image stays in --output once)")
     p.add_argument("--overwrite", action="store_true", help="start --output again from empty")
     p.add_argument("--save_path", help="also save <name>_res.json and <name>_res.<ext> here")
-    p.add_argument("--device", help="cpu (default), gpu:N")
-    p.add_argument("--batch_size", type=int, help="images per batch (and per write to --output)")
-    p.add_argument("--threshold", type=float)
-    p.add_argument("--top_k", type=int)
-    p.add_argument("--decode_mode", choices=DECODE_MODES)
+    add_pipeline_options(p, "device", "batch_size", "threshold", "top_k", "decode_mode",
+                         batch_size="images per batch (and per write to --output)")
     backend_flags(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--ray", metavar="ADDRESS", help="run on this Ray cluster (auto, HOST:PORT, ray://HOST:PORT)")

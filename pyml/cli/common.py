@@ -7,14 +7,21 @@ import logging
 import sys
 from pathlib import Path
 
-from ..backends import PRECISIONS
+
+def add_pipeline_options(p: argparse.ArgumentParser, *names: str, **helps: str) -> None:
+    """Flags for pipeline settings, defined once in PipelineConfig's fields (type, choices,
+    help); `helps` replaces a flag's help where a command means something more. Every
+    flag defaults to None: the pipeline config decides."""
+    from ..config import pipeline_options
+
+    fields = pipeline_options()
+    for name in names:
+        meta = fields[name].metadata
+        p.add_argument(f"--{name}", type=meta["type"], choices=meta["choices"], help=helps.get(name, meta["help"]))
 
 
 def backend_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", help="paddle (default), openvino, onnxruntime, or auto (the fastest "
-                   "measured on this machine whose scores match Paddle's)")
-    p.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 "
-                   "(CPUs with avx512_bf16/AMX; changes scores slightly)")
+    add_pipeline_options(p, "backend", "precision")
     p.add_argument("--use_hpip", action="store_true", help="PaddleX's fast-path switch: the same as "
                    "--backend auto (an explicit --backend wins)")
 

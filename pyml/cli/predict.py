@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import DECODE_MODES
-from .common import backend_flags, backend_of, confirm_overwrite, count_images, emit, layout
+from .common import add_pipeline_options, backend_flags, backend_of, confirm_overwrite, count_images, emit, layout
 
 DESCRIPTION = 'Multi-label image classification (PaddleX-compatible command line).'
 
@@ -17,12 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", help="image file, URL or folder")
     p.add_argument("--model_dir", help="a model directory to run in the pipeline instead of its own model "
                    "(e.g. pyml train's best_model/inference)")
-    p.add_argument("--device", help="cpu (default), gpu, gpu:N")
     p.add_argument("--save_path", help="folder for <name>_res.json and <name>_res.<ext>")
-    p.add_argument("--threshold", type=float, help="score threshold for every class")
-    p.add_argument("--top_k", type=int, help="keep at most K labels per image")
-    p.add_argument("--batch_size", type=int, help="images per inference batch")
-    p.add_argument("--decode_mode", choices=DECODE_MODES, help="JPEG decode mode")
+    add_pipeline_options(p, "device", "threshold", "top_k", "batch_size", "decode_mode")
     backend_flags(p)
     p.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline's YAML")
     p.add_argument("--config_save_path", help="where --get_pipeline_config writes (default: .)")

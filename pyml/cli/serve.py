@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import backend_flags, backend_of, read_token
+from .common import add_pipeline_options, backend_flags, backend_of, read_token
 
 DESCRIPTION = "Serve pipelines over gRPC (pyml's service and KServe v2), and optionally PaddleX's HTTP API."
 
@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(the first is the default)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=50051)
-    p.add_argument("--device", help="cpu (default), gpu:N")
+    add_pipeline_options(p, "device")
     backend_flags(p)
     p.add_argument("--max_batch_size", type=int, default=8)
     p.add_argument("--max_queue_delay_ms", type=float, default=5.0)
