@@ -38,7 +38,8 @@ py::array_t<std::uint8_t> to_array(Image&& image) {
 ResizeFilter parse_filter(const std::string& name) {
   if (name == "pil_bilinear") return ResizeFilter::kPilBilinear;
   if (name == "cv2_linear") return ResizeFilter::kCvLinear;
-  throw py::value_error("unknown resize filter '" + name + "' (expected pil_bilinear or cv2_linear)");
+  throw py::value_error("unknown resize filter '" + name +
+                        "' (expected pil_bilinear or cv2_linear)");
 }
 
 py::array_t<std::uint8_t> decode(const py::object& data, std::uint64_t max_pixels, int min_width,
@@ -65,7 +66,8 @@ py::array_t<std::uint8_t> resize_array(
     throw py::value_error("resize() takes an HxWx3 uint8 array");
   }
   const ResizeFilter f = parse_filter(filter);
-  const ImageView view{image.data(), static_cast<int>(image.shape(1)), static_cast<int>(image.shape(0)),
+  const ImageView view{image.data(), static_cast<int>(image.shape(1)),
+                       static_cast<int>(image.shape(0)),
                        static_cast<std::ptrdiff_t>(image.strides(0)), ChannelOrder::kRGB};
   Image out;
   {
@@ -90,11 +92,15 @@ void register_image(py::module_& m) {
       "sniff_format",
       [](const py::object& data) -> py::object {
         ByteView bytes{};
-        if (!as_byte_view(data, &bytes)) throw py::type_error("sniff_format() takes a bytes-like object");
+        if (!as_byte_view(data, &bytes))
+          throw py::type_error("sniff_format() takes a bytes-like object");
         switch (sniff_format(bytes.data, bytes.size)) {
-          case ImageFormat::kJpeg: return py::str("jpeg");
-          case ImageFormat::kPng: return py::str("png");
-          case ImageFormat::kUnknown: break;
+          case ImageFormat::kJpeg:
+            return py::str("jpeg");
+          case ImageFormat::kPng:
+            return py::str("png");
+          case ImageFormat::kUnknown:
+            break;
         }
         return py::none();
       },
@@ -103,13 +109,16 @@ void register_image(py::module_& m) {
       "exif_orientation",
       [](const py::object& data) {
         ByteView bytes{};
-        if (!as_byte_view(data, &bytes)) throw py::type_error("exif_orientation() takes a bytes-like object");
+        if (!as_byte_view(data, &bytes))
+          throw py::type_error("exif_orientation() takes a bytes-like object");
         return jpeg_exif_orientation(bytes.data, bytes.size);
       },
       py::arg("data"), "EXIF orientation (1..8) of JPEG bytes; 1 when absent.");
   m.def(
       "short_side_size",
-      [](int width, int height, int short_side) { return short_side_size(width, height, short_side); },
+      [](int width, int height, int short_side) {
+        return short_side_size(width, height, short_side);
+      },
       py::arg("width"), py::arg("height"), py::arg("short_side"),
       "(width, height) after PaddleX's resize_short.");
 }

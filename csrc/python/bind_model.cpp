@@ -77,9 +77,12 @@ py::dict read_model_dir(const std::string& model_dir) {
 
 void register_model(py::module_& m) {
   m.def("read_model_dir", &read_model_dir, py::arg("model_dir"),
-        "Reads a PaddleX model directory (files and inference.yml) with the C++ reader C++ hosts use: "
-        "a dict of model_name, model_file, params_file, preprocess (PreprocessSpec keyword arguments), "
-        "threshold, labels and ignored_sections. Raises pyml.errors.ModelError naming the file and key.");
+        "Reads a PaddleX model directory (files and inference.yml) with the C++ reader C++ hosts "
+        "use: "
+        "a dict of model_name, model_file, params_file, preprocess (PreprocessSpec keyword "
+        "arguments), "
+        "threshold, labels and ignored_sections. Raises pyml.errors.ModelError naming the file and "
+        "key.");
 }
 
 }  // namespace pyml::python

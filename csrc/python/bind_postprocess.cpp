@@ -31,10 +31,12 @@ int to_top_k(const py::object& top_k) {
     throw py::type_error("top_k must be an integer or None");
   }
   int overflow = 0;
-  const long long value = PyLong_AsLongLongAndOverflow(py::reinterpret_steal<py::object>(
-      PyNumber_Index(top_k.ptr())).ptr(), &overflow);
-  if (overflow < 0 || (overflow == 0 && value <= 0)) throw py::value_error("top_k must be a positive integer");
-  if (overflow > 0 || value > std::numeric_limits<int>::max()) return std::numeric_limits<int>::max();
+  const long long value = PyLong_AsLongLongAndOverflow(
+      py::reinterpret_steal<py::object>(PyNumber_Index(top_k.ptr())).ptr(), &overflow);
+  if (overflow < 0 || (overflow == 0 && value <= 0))
+    throw py::value_error("top_k must be a positive integer");
+  if (overflow > 0 || value > std::numeric_limits<int>::max())
+    return std::numeric_limits<int>::max();
   return static_cast<int>(value);
 }
 
@@ -47,7 +49,8 @@ py::list run(const py::array_t<float, py::array::c_style | py::array::forcecast>
   {
     py::gil_scoped_release release;
     // A threshold vector of the wrong length throws std::invalid_argument -> ValueError.
-    labels = postprocess(scores.data(), scores.shape(0), scores.shape(1), thresholds, top_k, sigmoid);
+    labels =
+        postprocess(scores.data(), scores.shape(0), scores.shape(1), thresholds, top_k, sigmoid);
   }
   py::list out;
   for (Labels& l : labels) out.append(py::make_tuple(py::cast(l.class_ids), py::cast(l.scores)));

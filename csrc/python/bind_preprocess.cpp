@@ -33,7 +33,8 @@ Enum parse(const Names<Enum> (&table)[N], const std::string& name, const char* w
     if (name == entry.name) return entry.value;
     known += known.empty() ? entry.name : std::string(", ") + entry.name;
   }
-  throw py::value_error(std::string("unknown ") + what + " '" + name + "' (expected one of: " + known + ")");
+  throw py::value_error(std::string("unknown ") + what + " '" + name +
+                        "' (expected one of: " + known + ")");
 }
 
 template <typename Enum, std::size_t N>
@@ -59,24 +60,25 @@ std::string type_name(const py::handle& obj) { return py::str(py::type::of(obj).
 
 void borrow_array(py::array arr, BorrowedBatch& batch, std::size_t i) {
   if (!arr.dtype().is(py::dtype::of<std::uint8_t>())) {
-    batch.refused[i] = BorrowedBatch::Refusal{InputErrorKind::kInvalidArray,
-                        "pixel array has dtype " + std::string(py::str(arr.dtype())) + "; expected uint8"};
+    batch.refused[i] = BorrowedBatch::Refusal{
+        InputErrorKind::kInvalidArray,
+        "pixel array has dtype " + std::string(py::str(arr.dtype())) + "; expected uint8"};
     return;
   }
   const bool grey = arr.ndim() == 2;
   if (!grey && arr.ndim() != 3) {
-    batch.refused[i] = BorrowedBatch::Refusal{InputErrorKind::kInvalidArray,
-                        "pixel array has " + std::to_string(arr.ndim()) +
-                            " dimensions; expected HxWx3 (BGR) or HxW (grey)"};
+    batch.refused[i] = BorrowedBatch::Refusal{
+        InputErrorKind::kInvalidArray, "pixel array has " + std::to_string(arr.ndim()) +
+                                           " dimensions; expected HxWx3 (BGR) or HxW (grey)"};
     return;
   }
   if (!(arr.flags() & py::array::c_style)) {
     arr = py::module_::import("numpy").attr("ascontiguousarray")(arr);
   }
   const int channels = grey ? 1 : static_cast<int>(arr.shape(2));
-  batch.inputs[i] = ImageInput::pixels(static_cast<const std::uint8_t*>(arr.data()),
-                                       static_cast<int>(arr.shape(1)), static_cast<int>(arr.shape(0)),
-                                       channels, arr.strides(0), ChannelOrder::kBGR);
+  batch.inputs[i] = ImageInput::pixels(
+      static_cast<const std::uint8_t*>(arr.data()), static_cast<int>(arr.shape(1)),
+      static_cast<int>(arr.shape(0)), channels, arr.strides(0), ChannelOrder::kBGR);
   batch.keep_alive.push_back(arr);
 }
 
@@ -94,9 +96,9 @@ BorrowedBatch borrow(const py::sequence& items) {
       batch.inputs[i] = ImageInput::encoded(bytes.data, bytes.size);
       batch.keep_alive.push_back(item);
     } else {
-      batch.refused[i] = BorrowedBatch::Refusal{InputErrorKind::kUnsupported,
-                          "cannot preprocess a " + type_name(item) +
-                              "; expected encoded bytes or a uint8 pixel array"};
+      batch.refused[i] = BorrowedBatch::Refusal{
+          InputErrorKind::kUnsupported, "cannot preprocess a " + type_name(item) +
+                                            "; expected encoded bytes or a uint8 pixel array"};
     }
   }
   return batch;
@@ -134,8 +136,8 @@ py::object run(const Preprocessor& pre, const py::sequence& items, const std::st
 
 PreprocessSpec make_spec(const std::string& resize_mode, int width, int height, int short_side,
                          const std::string& filter, std::array<double, 3> mean,
-                         std::array<double, 3> std_dev, double scale, const std::string& decode_mode,
-                         std::uint64_t max_pixels) {
+                         std::array<double, 3> std_dev, double scale,
+                         const std::string& decode_mode, std::uint64_t max_pixels) {
   PreprocessSpec s;
   s.resize_mode = parse(kResizeModes, resize_mode, "resize mode");
   s.width = width;
@@ -158,8 +160,9 @@ PreprocessSpec make_spec(const std::string& resize_mode, int width, int height, 
 }  // namespace
 
 void register_preprocess(py::module_& m) {
-  py::class_<PreprocessSpec>(m, "PreprocessSpec",
-                             "How a batch is preprocessed: resize, filter, normalization, decode mode.")
+  py::class_<PreprocessSpec>(
+      m, "PreprocessSpec",
+      "How a batch is preprocessed: resize, filter, normalization, decode mode.")
       .def(py::init(&make_spec), py::kw_only(), py::arg("resize_mode") = "stretch",
            py::arg("width") = 448, py::arg("height") = 448, py::arg("short_side") = 0,
            py::arg("filter") = "pil_bilinear",
@@ -167,32 +170,41 @@ void register_preprocess(py::module_& m) {
            py::arg("std") = std::array<double, 3>{0.229, 0.224, 0.225},
            py::arg("scale") = 1.0 / 255.0, py::arg("decode_mode") = "exact",
            py::arg("max_pixels") = kDefaultMaxPixels)
-      .def_property_readonly("resize_mode", [](const PreprocessSpec& s) { return name_of(kResizeModes, s.resize_mode); })
+      .def_property_readonly(
+          "resize_mode",
+          [](const PreprocessSpec& s) { return name_of(kResizeModes, s.resize_mode); })
       .def_readonly("width", &PreprocessSpec::width)
       .def_readonly("height", &PreprocessSpec::height)
       .def_readonly("short_side", &PreprocessSpec::short_side)
-      .def_property_readonly("filter", [](const PreprocessSpec& s) { return name_of(kFilters, s.filter); })
+      .def_property_readonly("filter",
+                             [](const PreprocessSpec& s) { return name_of(kFilters, s.filter); })
       .def_readonly("mean", &PreprocessSpec::mean)
       .def_readonly("std", &PreprocessSpec::std_dev)
       .def_readonly("scale", &PreprocessSpec::scale)
-      .def_property_readonly("decode_mode", [](const PreprocessSpec& s) { return name_of(kDecodeModes, s.decode_mode); })
+      .def_property_readonly(
+          "decode_mode",
+          [](const PreprocessSpec& s) { return name_of(kDecodeModes, s.decode_mode); })
       .def_readonly("max_pixels", &PreprocessSpec::max_pixels)
       .def("__repr__", [](const PreprocessSpec& s) {
-        return "PreprocessSpec(resize_mode='" + name_of(kResizeModes, s.resize_mode) + "', width=" +
-               std::to_string(s.width) + ", height=" + std::to_string(s.height) +
+        return "PreprocessSpec(resize_mode='" + name_of(kResizeModes, s.resize_mode) +
+               "', width=" + std::to_string(s.width) + ", height=" + std::to_string(s.height) +
                ", short_side=" + std::to_string(s.short_side) + ", filter='" +
-               name_of(kFilters, s.filter) + "', decode_mode='" + name_of(kDecodeModes, s.decode_mode) + "')";
+               name_of(kFilters, s.filter) + "', decode_mode='" +
+               name_of(kDecodeModes, s.decode_mode) + "')";
       });
 
-  py::class_<Preprocessor>(m, "Preprocessor",
-                           "Turns a batch of images into one float32 [N,3,H,W] RGB tensor on a thread pool.")
+  py::class_<Preprocessor>(
+      m, "Preprocessor",
+      "Turns a batch of images into one float32 [N,3,H,W] RGB tensor on a thread pool.")
       .def(py::init<PreprocessSpec, int>(), py::arg("spec"), py::arg("threads") = 0)
       .def_property_readonly("spec", &Preprocessor::spec)
       .def_property_readonly("threads", &Preprocessor::threads)
       .def("run", &run, py::arg("items"), py::arg("errors") = "raise",
-           "Preprocess a list of encoded images (bytes) and/or uint8 arrays (HxWx3 BGR or HxW grey).\n"
+           "Preprocess a list of encoded images (bytes) and/or uint8 arrays (HxWx3 BGR or HxW "
+           "grey).\n"
            "errors='raise': return the tensor, or raise InputError for the first bad item.\n"
-           "errors='return': return (tensor, [(index, reason, message), ...]); bad slots are zeros.");
+           "errors='return': return (tensor, [(index, reason, message), ...]); bad slots are "
+           "zeros.");
 }
 
 }  // namespace pyml::python

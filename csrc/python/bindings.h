@@ -17,7 +17,8 @@ void register_postprocess(pybind11::module_& m);
 void register_model(pybind11::module_& m);
 
 // Raises pyml.errors.InputError(message, reason=kind, index=index) in Python.
-[[noreturn]] void raise_input_error(const std::string& message, InputErrorKind kind, long index = -1);
+[[noreturn]] void raise_input_error(const std::string& message, InputErrorKind kind,
+                                    long index = -1);
 
 // A read-only view of a 1-D bytes-like object (bytes, bytearray, memoryview, uint8 array).
 struct ByteView {

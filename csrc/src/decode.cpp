@@ -14,7 +14,8 @@ ImageFormat sniff_format(const std::uint8_t* data, std::size_t size) {
 }
 
 Image decode_image(const std::uint8_t* data, std::size_t size, const DecodeOptions& options) {
-  if (data == nullptr || size == 0) throw InputError(InputErrorKind::kEmpty, "empty input (0 bytes)");
+  if (data == nullptr || size == 0)
+    throw InputError(InputErrorKind::kEmpty, "empty input (0 bytes)");
   switch (sniff_format(data, size)) {
     case ImageFormat::kJpeg:
       return internal::decode_jpeg(data, size, options);
@@ -32,11 +33,12 @@ namespace internal {
 void check_dimensions(const char* format, std::int64_t width, std::int64_t height,
                       std::uint64_t max_pixels) {
   if (width <= 0 || height <= 0) {
-    throw InputError(InputErrorKind::kCorrupt, std::string(format) + " header gives an empty size " +
-                                                   std::to_string(width) + "x" +
-                                                   std::to_string(height));
+    throw InputError(InputErrorKind::kCorrupt,
+                     std::string(format) + " header gives an empty size " + std::to_string(width) +
+                         "x" + std::to_string(height));
   }
-  const std::uint64_t pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
+  const std::uint64_t pixels =
+      static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
   if (pixels > max_pixels) {
     throw InputError(InputErrorKind::kTooLarge,
                      std::string(format) + " image is " + std::to_string(width) + "x" +

@@ -81,7 +81,8 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
   if (header_failed || width <= 0 || height <= 0) {
     const std::string why = header_failed ? tjGetErrorStr2(handle.get()) : "no image size";
     if (mentions_end_of_data(why) || ends_before_scan(data, size)) {
-      throw InputError(InputErrorKind::kTruncated, "truncated JPEG: the data ends inside the header");
+      throw InputError(InputErrorKind::kTruncated,
+                       "truncated JPEG: the data ends inside the header");
     }
     throw InputError(InputErrorKind::kCorrupt, "invalid JPEG header: " + why);
   }
@@ -94,7 +95,8 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
   const int pixel_format = is_cmyk ? TJPF_CMYK : TJPF_RGB;
   const std::size_t pixels = static_cast<std::size_t>(out_w) * out_h;
 
-  Image image = options.reuse ? Image(out_w, out_h, std::move(*options.reuse)) : Image(out_w, out_h);
+  Image image =
+      options.reuse ? Image(out_w, out_h, std::move(*options.reuse)) : Image(out_w, out_h);
   std::vector<std::uint8_t> cmyk;
   unsigned char* target = image.pixels.data();
   if (is_cmyk) {

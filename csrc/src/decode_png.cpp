@@ -94,9 +94,9 @@ Image decode_png(const std::uint8_t* data, std::size_t size, const DecodeOptions
     if (png_get_rowbytes(s.png, s.info) != static_cast<png_size_t>(width) * 3) {
       png_error(s.png, "unexpected row layout after conversion to RGB");
     }
-    state->image = options.reuse
-                       ? Image(static_cast<int>(width), static_cast<int>(height), std::move(*options.reuse))
-                       : Image(static_cast<int>(width), static_cast<int>(height));
+    state->image = options.reuse ? Image(static_cast<int>(width), static_cast<int>(height),
+                                         std::move(*options.reuse))
+                                 : Image(static_cast<int>(width), static_cast<int>(height));
     state->rows.resize(height);
     for (png_uint_32 y = 0; y < height; ++y) state->rows[y] = state->image.row(static_cast<int>(y));
     png_read_image(s.png, state->rows.data());

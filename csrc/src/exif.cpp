@@ -96,14 +96,34 @@ Image apply_orientation(Image image, int orientation) {
     for (int x = 0; x < out.width; ++x) {
       int sx = x, sy = y;
       switch (orientation) {
-        case 2: sx = w - 1 - x; break;                        // mirror horizontally
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;        // rotate 180
-        case 4: sy = h - 1 - y; break;                        // mirror vertically
-        case 5: sx = y; sy = x; break;                        // transpose
-        case 6: sx = y; sy = h - 1 - x; break;                // rotate 90 clockwise
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;        // transverse
-        case 8: sx = w - 1 - y; sy = x; break;                // rotate 90 counter-clockwise
-        default: break;
+        case 2:
+          sx = w - 1 - x;
+          break;  // mirror horizontally
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;  // rotate 180
+        case 4:
+          sy = h - 1 - y;
+          break;  // mirror vertically
+        case 5:
+          sx = y;
+          sy = x;
+          break;  // transpose
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;  // rotate 90 clockwise
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;  // transverse
+        case 8:
+          sx = w - 1 - y;
+          sy = x;
+          break;  // rotate 90 counter-clockwise
+        default:
+          break;
       }
       const std::uint8_t* src = image.row(sy) + sx * 3;
       dst[x * 3 + 0] = src[0];

@@ -18,8 +18,10 @@ namespace pyml {
 namespace {
 
 const std::set<std::string> kKnownSections = {"Global", "PreProcess", "PostProcess", "Hpi"};
-const std::set<std::string> kPilKnown = {"nearest", "bilinear", "bicubic", "box", "lanczos", "lanczos4", "hamming"};
-const std::set<std::string> kCvKnown = {"nearest", "linear", "cubic", "area", "lanczos4", "bicubic"};
+const std::set<std::string> kPilKnown = {"nearest", "bilinear", "bicubic", "box",
+                                         "lanczos", "lanczos4", "hamming"};
+const std::set<std::string> kCvKnown = {"nearest", "linear",   "cubic",
+                                        "area",    "lanczos4", "bicubic"};
 
 [[noreturn]] void fail(const std::string& file, const std::string& where, const std::string& why) {
   throw ModelError(file + ": " + where + ": " + why);
@@ -53,7 +55,8 @@ void check_keys(const std::string& file, const std::string& op, const YAML::Node
     const std::string key = kv.first.as<std::string>();
     if (!allowed.count(key)) unknown.insert(key);
   }
-  if (!unknown.empty()) fail(file, op, "unknown key(s) " + join(unknown) + " (known: " + join(allowed) + ")");
+  if (!unknown.empty())
+    fail(file, op, "unknown key(s) " + join(unknown) + " (known: " + join(allowed) + ")");
 }
 
 // A positive int written as one (not 1.5, not true, not "7").
@@ -95,7 +98,8 @@ double parse_scale(const std::string& file, const YAML::Node& node) {
       }
     };
     double a = 0, b = 1;
-    if (parse(text.substr(0, slash), &a) && (slash == std::string::npos || (parse(text.substr(slash + 1), &b) && b != 0))) {
+    if (parse(text.substr(0, slash), &a) &&
+        (slash == std::string::npos || (parse(text.substr(slash + 1), &b) && b != 0))) {
       return a / b;
     }
     fail(file, "NormalizeImage.scale", "cannot read '" + text + "' as a number");
@@ -104,9 +108,11 @@ double parse_scale(const std::string& file, const YAML::Node& node) {
 }
 
 void read_resize(const std::string& file, const YAML::Node& p, PreprocessSpec& spec) {
-  check_keys(file, "ResizeImage", p, {"size", "resize_short", "interpolation", "backend", "return_numpy"});
+  check_keys(file, "ResizeImage", p,
+             {"size", "resize_short", "interpolation", "backend", "return_numpy"});
   const std::string backend = given(p["backend"]) ? lower(p["backend"].as<std::string>()) : "cv2";
-  if (backend != "pil" && backend != "cv2") fail(file, "ResizeImage.backend", "'" + backend + "' is not one of pil, cv2");
+  if (backend != "pil" && backend != "cv2")
+    fail(file, "ResizeImage.backend", "'" + backend + "' is not one of pil, cv2");
   const bool pil = backend == "pil";
   const std::string interp = given(p["interpolation"]) ? lower(p["interpolation"].as<std::string>())
                                                        : (pil ? "bilinear" : "linear");
@@ -122,19 +128,22 @@ void read_resize(const std::string& file, const YAML::Node& p, PreprocessSpec& s
              " (supported: " + (pil ? "bilinear" : "linear") + ")");
   }
   const YAML::Node size = p["size"], shorter = p["resize_short"];
-  if (given(size) == given(shorter)) fail(file, "ResizeImage", "exactly one of 'size' and 'resize_short' must be given");
+  if (given(size) == given(shorter))
+    fail(file, "ResizeImage", "exactly one of 'size' and 'resize_short' must be given");
   if (given(size)) {
     int w = 0, h = 0;
     if (positive_int(size, &w)) {
       h = w;
-    } else if (!(size.IsSequence() && size.size() == 2 && positive_int(size[0], &w) && positive_int(size[1], &h))) {
+    } else if (!(size.IsSequence() && size.size() == 2 && positive_int(size[0], &w) &&
+                 positive_int(size[1], &h))) {
       fail(file, "ResizeImage.size", shown(size) + " is not a positive int or [w, h]");
     }
     spec.resize_mode = ResizeMode::kStretch;
     spec.width = w;  // PaddleClas lists are [w, h]
     spec.height = h;
   } else {
-    if (!positive_int(shorter, &spec.short_side)) fail(file, "ResizeImage.resize_short", shown(shorter) + " is not a positive int");
+    if (!positive_int(shorter, &spec.short_side))
+      fail(file, "ResizeImage.resize_short", shown(shorter) + " is not a positive int");
     spec.resize_mode = ResizeMode::kShortSide;
   }
 }
@@ -150,7 +159,9 @@ void read_normalize(const std::string& file, const YAML::Node& p, PreprocessSpec
     auto& target = std::string(key) == "mean" ? spec.mean : spec.std_dev;
     bool ok = values.IsSequence() && values.size() == 3;
     for (std::size_t c = 0; ok && c < 3; ++c) ok = number(values[c], &target[c]);
-    if (!ok) fail(file, std::string("NormalizeImage.") + key, shown(values) + " is not a list of 3 numbers");
+    if (!ok)
+      fail(file, std::string("NormalizeImage.") + key,
+           shown(values) + " is not a list of 3 numbers");
   }
   int channels = 3;
   if (given(p["channel_num"]) && !(positive_int(p["channel_num"], &channels) && channels == 3)) {
@@ -158,7 +169,8 @@ void read_normalize(const std::string& file, const YAML::Node& p, PreprocessSpec
   }
   if (given(p["order"])) {
     const std::string order = p["order"].as<std::string>();
-    if (order != "" && order != "hwc" && order != "chw") fail(file, "NormalizeImage.order", "'" + order + "' is not '', hwc or chw");
+    if (order != "" && order != "hwc" && order != "chw")
+      fail(file, "NormalizeImage.order", "'" + order + "' is not '', hwc or chw");
   }
 }
 
@@ -170,10 +182,12 @@ void read_preprocess(const std::string& file, const YAML::Node& ops, PreprocessS
   bool has_resize = false;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const std::string where = "PreProcess.transform_ops[" + std::to_string(i) + "]";
-    if (!ops[i].IsMap() || ops[i].size() != 1) fail(file, where, "each operation is a one-key mapping");
+    if (!ops[i].IsMap() || ops[i].size() != 1)
+      fail(file, where, "each operation is a one-key mapping");
     const std::string name = ops[i].begin()->first.as<std::string>();
     const YAML::Node given_params = ops[i].begin()->second;
-    if (given(given_params) && !given_params.IsMap()) fail(file, name, "parameters must be a mapping, not " + shown(given_params));
+    if (given(given_params) && !given_params.IsMap())
+      fail(file, name, "parameters must be a mapping, not " + shown(given_params));
     const YAML::Node p = given(given_params) ? given_params : YAML::Node(YAML::NodeType::Map);
     if (name == "ResizeImage") {
       read_resize(file, p, spec);
@@ -188,7 +202,8 @@ void read_preprocess(const std::string& file, const YAML::Node& ops, PreprocessS
       fail(file, where, "unknown operation '" + name + "'");
     }
   }
-  if (!has_resize) fail(file, "PreProcess.transform_ops", "no ResizeImage operation: batches need one size");
+  if (!has_resize)
+    fail(file, "PreProcess.transform_ops", "no ResizeImage operation: batches need one size");
 }
 
 void read_postprocess(const std::string& file, const YAML::Node& section, ModelConfig& config) {
@@ -198,7 +213,8 @@ void read_postprocess(const std::string& file, const YAML::Node& section, ModelC
   }
   const YAML::Node op = section["MultiLabelThreshOutput"];
   const YAML::Node p = given(op) ? op : YAML::Node(YAML::NodeType::Map);
-  if (!p.IsMap()) fail(file, "MultiLabelThreshOutput", "parameters must be a mapping, not " + shown(p));
+  if (!p.IsMap())
+    fail(file, "MultiLabelThreshOutput", "parameters must be a mapping, not " + shown(p));
   check_keys(file, "MultiLabelThreshOutput", p, {"threshold", "label_list", "delimiter"});
   const YAML::Node threshold = p["threshold"];
   double value = 0;
@@ -207,16 +223,21 @@ void read_postprocess(const std::string& file, const YAML::Node& section, ModelC
     config.threshold = static_cast<float>(value);
   } else if (threshold.IsSequence() && threshold.size() > 0) {
     for (const auto& t : threshold) {
-      if (!number(t, &value)) fail(file, "MultiLabelThreshOutput.threshold", shown(threshold) + " is not a number or a list of numbers");
+      if (!number(t, &value))
+        fail(file, "MultiLabelThreshOutput.threshold",
+             shown(threshold) + " is not a number or a list of numbers");
       config.class_thresholds.push_back(static_cast<float>(value));
     }
   } else {
-    fail(file, "MultiLabelThreshOutput.threshold", shown(threshold) + " is not a number or a list of numbers");
+    fail(file, "MultiLabelThreshOutput.threshold",
+         shown(threshold) + " is not a number or a list of numbers");
   }
   const YAML::Node labels = p["label_list"];
   if (given(labels)) {
-    if (!labels.IsSequence()) fail(file, "MultiLabelThreshOutput.label_list", "must be a list of names");
-    for (const auto& label : labels) config.labels.push_back(label.IsScalar() ? label.Scalar() : shown(label));
+    if (!labels.IsSequence())
+      fail(file, "MultiLabelThreshOutput.label_list", "must be a list of names");
+    for (const auto& label : labels)
+      config.labels.push_back(label.IsScalar() ? label.Scalar() : shown(label));
   }
 }
 
@@ -232,9 +253,11 @@ ModelFiles find_model_files(const std::string& model_dir) {
       break;
     }
   }
-  if (files.model_file.empty()) throw ModelError(model_dir + ": no inference.json or inference.pdmodel in the model directory");
+  if (files.model_file.empty())
+    throw ModelError(model_dir + ": no inference.json or inference.pdmodel in the model directory");
   for (const char* name : {"inference.pdiparams", "inference.yml"}) {
-    if (!fs::is_regular_file(dir / name)) throw ModelError(model_dir + ": " + name + " is missing from the model directory");
+    if (!fs::is_regular_file(dir / name))
+      throw ModelError(model_dir + ": " + name + " is missing from the model directory");
   }
   files.params_file = (dir / "inference.pdiparams").string();
   return files;
@@ -242,7 +265,8 @@ ModelFiles find_model_files(const std::string& model_dir) {
 
 ModelConfig load_model_config(const std::string& model_dir) {
   const std::string file = (fs::path(model_dir) / "inference.yml").string();
-  if (!fs::is_regular_file(file)) throw ModelError(model_dir + ": inference.yml is missing from the model directory");
+  if (!fs::is_regular_file(file))
+    throw ModelError(model_dir + ": inference.yml is missing from the model directory");
   YAML::Node root;
   try {
     root = YAML::LoadFile(file);
@@ -257,11 +281,14 @@ ModelConfig load_model_config(const std::string& model_dir) {
       if (!kKnownSections.count(section)) config.ignored_sections.push_back(section);
     }
     const YAML::Node global = root["Global"];
-    config.model_name = global.IsMap() && given(global["model_name"]) ? global["model_name"].as<std::string>()
-                                                                        : fs::path(model_dir).filename().string();
-    if (config.model_name.empty()) config.model_name = fs::absolute(model_dir).parent_path().filename().string();
+    config.model_name = global.IsMap() && given(global["model_name"])
+                            ? global["model_name"].as<std::string>()
+                            : fs::path(model_dir).filename().string();
+    if (config.model_name.empty())
+      config.model_name = fs::absolute(model_dir).parent_path().filename().string();
     const YAML::Node pre = root["PreProcess"];
-    if (!pre.IsMap() || !pre["transform_ops"]) fail(file, "PreProcess", "missing PreProcess.transform_ops");
+    if (!pre.IsMap() || !pre["transform_ops"])
+      fail(file, "PreProcess", "missing PreProcess.transform_ops");
     read_preprocess(file, pre["transform_ops"], config.preprocess);
     read_postprocess(file, root["PostProcess"], config);
     config.preprocess.validate();

@@ -38,10 +38,12 @@ class OpenVinoBackend : public Backend {
     }
     classes_ = static_cast<std::size_t>(out[1].get_length());
     input_name_ = model_->input(0).get_any_name();
-    const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    settings_ = {ov::hint::inference_precision(precision == "bf16" ? ov::element::bf16 : ov::element::f32),
-                 ov::inference_num_threads(n), ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY),
-                 ov::num_streams(1)};
+    const int n =
+        threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    settings_ = {
+        ov::hint::inference_precision(precision == "bf16" ? ov::element::bf16 : ov::element::f32),
+        ov::inference_num_threads(n),
+        ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY), ov::num_streams(1)};
   }
 
   std::vector<float> infer(const float* batch, std::size_t n, int height, int width) override {
@@ -81,7 +83,8 @@ class OpenVinoBackend : public Backend {
 
 }  // namespace
 
-std::shared_ptr<Backend> openvino_backend(const std::string& model_dir, int threads, const std::string& precision) {
+std::shared_ptr<Backend> openvino_backend(const std::string& model_dir, int threads,
+                                          const std::string& precision) {
   return std::make_shared<OpenVinoBackend>(model_dir, threads, precision);
 }
 

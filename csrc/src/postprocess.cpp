@@ -11,8 +11,8 @@ std::vector<Labels> postprocess(const float* scores, std::size_t rows, std::size
                                 const std::vector<float>& thresholds, int top_k, bool sigmoid) {
   if (thresholds.size() != 1 && thresholds.size() != classes) {
     throw std::invalid_argument("threshold has " + std::to_string(thresholds.size()) +
-                                " values; expected 1 or one per class (" +
-                                std::to_string(classes) + ")");
+                                " values; expected 1 or one per class (" + std::to_string(classes) +
+                                ")");
   }
   std::vector<Labels> out(rows);
   std::vector<float> row(classes);

@@ -107,14 +107,14 @@ Source load(const ImageInput& in, const PreprocessSpec& spec) {
     return s;
   }
   if (in.data == nullptr || in.width <= 0 || in.height <= 0) {
-    throw InputError(InputErrorKind::kInvalidArray,
-                     "pixel array has an empty shape (" + std::to_string(in.height) + "x" +
-                         std::to_string(in.width) + ")");
+    throw InputError(InputErrorKind::kInvalidArray, "pixel array has an empty shape (" +
+                                                        std::to_string(in.height) + "x" +
+                                                        std::to_string(in.width) + ")");
   }
   if (in.channels != 1 && in.channels != 3) {
-    throw InputError(InputErrorKind::kInvalidArray,
-                     "pixel array has " + std::to_string(in.channels) +
-                         " channels; expected 3 (BGR) or 1 (grey)");
+    throw InputError(InputErrorKind::kInvalidArray, "pixel array has " +
+                                                        std::to_string(in.channels) +
+                                                        " channels; expected 3 (BGR) or 1 (grey)");
   }
   const std::uint64_t pixels = static_cast<std::uint64_t>(in.width) * in.height;
   if (pixels > spec.max_pixels) {
@@ -145,7 +145,8 @@ std::pair<int, int> short_side_output(const PreprocessSpec& spec, const ImageVie
   } catch (const std::invalid_argument&) {  // a side over 2^31
     throw refuse("a side over 2^31 pixels");
   }
-  const std::uint64_t pixels = static_cast<std::uint64_t>(size.first) * static_cast<std::uint64_t>(size.second);
+  const std::uint64_t pixels =
+      static_cast<std::uint64_t>(size.first) * static_cast<std::uint64_t>(size.second);
   if (pixels > spec.max_pixels) throw refuse(std::to_string(pixels) + " pixels");
   return size;
 }
@@ -176,7 +177,9 @@ std::vector<ItemError> compact(std::vector<std::optional<ItemError>>& slots) {
 }  // namespace
 
 void PreprocessSpec::validate() const {
-  auto fail = [](const std::string& what) { throw std::invalid_argument("PreprocessSpec: " + what); };
+  auto fail = [](const std::string& what) {
+    throw std::invalid_argument("PreprocessSpec: " + what);
+  };
   if (resize_mode == ResizeMode::kStretch && (width <= 0 || height <= 0)) {
     fail("width and height must be positive for a stretch resize");
   }
@@ -184,7 +187,8 @@ void PreprocessSpec::validate() const {
     fail("short_side must be positive for resize_short");
   }
   for (int c = 0; c < 3; ++c) {
-    if (!(std_dev[c] != 0.0) || !std::isfinite(std_dev[c])) fail("std_dev values must be finite and non-zero");
+    if (!(std_dev[c] != 0.0) || !std::isfinite(std_dev[c]))
+      fail("std_dev values must be finite and non-zero");
     if (!std::isfinite(mean[c])) fail("mean values must be finite");
   }
   if (!std::isfinite(scale)) fail("scale must be finite");
@@ -268,10 +272,10 @@ BatchReport Preprocessor::run(const std::vector<ImageInput>& items,
       report.width = w;
       report.height = h;
     } else if (w != report.width || h != report.height) {
-      throw std::invalid_argument(
-          "resize_short gives images of different sizes in one batch (" +
-          std::to_string(report.width) + "x" + std::to_string(report.height) + " and " +
-          std::to_string(w) + "x" + std::to_string(h) + "); use batch size 1");
+      throw std::invalid_argument("resize_short gives images of different sizes in one batch (" +
+                                  std::to_string(report.width) + "x" +
+                                  std::to_string(report.height) + " and " + std::to_string(w) +
+                                  "x" + std::to_string(h) + "); use batch size 1");
     }
   }
   float* out = allocate(n, report.height, report.width);

@@ -143,7 +143,8 @@ __attribute__((target("avx2"))) void pil_horizontal_avx2(const std::uint8_t* src
 
 // PYML_DISABLE_AVX2=1 forces the portable kernels (the tests use it to check both).
 bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && std::getenv("PYML_DISABLE_AVX2") == nullptr;
+  static const bool has =
+      __builtin_cpu_supports("avx2") && std::getenv("PYML_DISABLE_AVX2") == nullptr;
   return has;
 }
 #endif
@@ -160,9 +161,10 @@ void pil_horizontal_row(const std::uint8_t* src, int in_w, const Taps& t, int ou
 
 // Tap-major so the inner loop runs along a row and vectorizes; `acc` is
 // scratch of src.width * 3 values.
-__attribute__((target_clones("avx2", "default")))
-void pil_vertical_row(const ImageView& src, const Taps& t, int o, std::int32_t* acc,
-                      std::uint8_t* dst) {
+__attribute__((target_clones("avx2", "default"))) void pil_vertical_row(const ImageView& src,
+                                                                        const Taps& t, int o,
+                                                                        std::int32_t* acc,
+                                                                        std::uint8_t* dst) {
   const int values = src.width * 3;
   const std::int32_t* w = &t.weights[static_cast<std::size_t>(o) * t.ksize];
   std::fill(acc, acc + values, std::int32_t{1} << (kPilBits - 1));
@@ -203,7 +205,8 @@ void resize_pil(const ImageView& src, int width, int height, const RowSink& sink
   if (horizontal) {
     const Taps tx = pil_bilinear_taps(src.width, width);
     horizontal_pass = Image(width, src.height);
-    for (int y = 0; y < src.height; ++y) pil_horizontal_row(src.row(y), src.width, tx, width, horizontal_pass.row(y));
+    for (int y = 0; y < src.height; ++y)
+      pil_horizontal_row(src.row(y), src.width, tx, width, horizontal_pass.row(y));
     stage = horizontal_pass.view();
   }
   if (!vertical) {
@@ -229,7 +232,8 @@ struct LinearTap {
 };
 
 std::int16_t cv_weight(float f) {
-  return static_cast<std::int16_t>(std::lrint(f * kCvScale));  // saturate_cast<short>: round half even
+  return static_cast<std::int16_t>(
+      std::lrint(f * kCvScale));  // saturate_cast<short>: round half even
 }
 
 // `clamp_weights`: OpenCV zeroes the fraction at the left/right borders of the
@@ -280,7 +284,8 @@ void resize_cv(const ImageView& src, int width, int height, const RowSink& sink)
   std::vector<std::uint8_t> out(values);
   for (int y = 0; y < height; ++y) {
     const std::int32_t* s0 = &rows[static_cast<std::size_t>(slot[clamp_row(ty[y].index)]) * values];
-    const std::int32_t* s1 = &rows[static_cast<std::size_t>(slot[clamp_row(ty[y].index + 1)]) * values];
+    const std::int32_t* s1 =
+        &rows[static_cast<std::size_t>(slot[clamp_row(ty[y].index + 1)]) * values];
     const int b0 = ty[y].w0, b1 = ty[y].w1;
     for (int x = 0; x < values; ++x) {
       const int v = (((s0[x] >> 4) * b0) >> 16) + (((s1[x] >> 4) * b1) >> 16);
@@ -310,9 +315,10 @@ void resize_cv_half(const ImageView& src, int width, int height, const RowSink& 
 void resize_rows(const ImageView& src, int width, int height, ResizeFilter filter,
                  const RowSink& sink) {
   if (width <= 0 || height <= 0 || src.width <= 0 || src.height <= 0) {
-    throw std::invalid_argument("resize: sizes must be positive (from " + std::to_string(src.width) +
-                                "x" + std::to_string(src.height) + " to " + std::to_string(width) +
-                                "x" + std::to_string(height) + ")");
+    throw std::invalid_argument("resize: sizes must be positive (from " +
+                                std::to_string(src.width) + "x" + std::to_string(src.height) +
+                                " to " + std::to_string(width) + "x" + std::to_string(height) +
+                                ")");
   }
   if (filter == ResizeFilter::kPilBilinear) {
     resize_pil(src, width, height, sink);

@@ -14,7 +14,8 @@ namespace {
 using pyml::InputError;
 using pyml::InputErrorKind;
 
-InputErrorKind kind_of(const std::vector<std::uint8_t>& bytes, const pyml::DecodeOptions& opts = {}) {
+InputErrorKind kind_of(const std::vector<std::uint8_t>& bytes,
+                       const pyml::DecodeOptions& opts = {}) {
   try {
     pyml::decode_image(bytes.data(), bytes.size(), opts);
   } catch (const InputError& e) {
@@ -36,7 +37,8 @@ TEST(Decode, PngRoundTripIsExact) {
 
 TEST(Decode, JpegIsCloseToSource) {
   pyml::Image src(64, 48);
-  for (std::size_t i = 0; i < src.pixels.size(); ++i) src.pixels[i] = static_cast<std::uint8_t>(100 + (i % 3) * 40);
+  for (std::size_t i = 0; i < src.pixels.size(); ++i)
+    src.pixels[i] = static_cast<std::uint8_t>(100 + (i % 3) * 40);
   const auto bytes = pyml::testing::encode_jpeg(src, 100);
   const pyml::Image out = pyml::decode_image(bytes.data(), bytes.size(), {});
   ASSERT_EQ(out.pixels.size(), src.pixels.size());
@@ -78,8 +80,9 @@ TEST(Decode, BadInputsHaveTheirKinds) {
   EXPECT_EQ(kind_of({'G', 'I', 'F', '8', '9', 'a'}), InputErrorKind::kUnsupported);
   EXPECT_EQ(kind_of(std::vector<std::uint8_t>(jpeg.begin(), jpeg.begin() + jpeg.size() / 2)),
             InputErrorKind::kTruncated);
-  EXPECT_EQ(kind_of(std::vector<std::uint8_t>(jpeg.begin(), jpeg.begin() + 40)),  // cut in the header
-            InputErrorKind::kTruncated);
+  EXPECT_EQ(
+      kind_of(std::vector<std::uint8_t>(jpeg.begin(), jpeg.begin() + 40)),  // cut in the header
+      InputErrorKind::kTruncated);
   EXPECT_EQ(kind_of(std::vector<std::uint8_t>(png.begin(), png.begin() + png.size() / 2)),
             InputErrorKind::kTruncated);
   // A well-formed APP0 segment followed by bytes that are no marker at all.
@@ -101,8 +104,12 @@ TEST(Decode, PixelLimitIsCheckedBeforeDecoding) {
   // A 60000x60000 header (a decompression bomb) is refused by the default limit.
   auto bomb = pyml::testing::encode_jpeg(pyml::testing::pattern(16, 16));
   for (std::size_t i = 0; i + 8 < bomb.size(); ++i) {
-    if (bomb[i] == 0xFF && bomb[i + 1] == 0xC0) {  // SOF0: length(2) precision(1) height(2) width(2)
-      bomb[i + 5] = 0xEA; bomb[i + 6] = 0x60; bomb[i + 7] = 0xEA; bomb[i + 8] = 0x60;
+    if (bomb[i] == 0xFF &&
+        bomb[i + 1] == 0xC0) {  // SOF0: length(2) precision(1) height(2) width(2)
+      bomb[i + 5] = 0xEA;
+      bomb[i + 6] = 0x60;
+      bomb[i + 7] = 0xEA;
+      bomb[i + 8] = 0x60;
       break;
     }
   }
@@ -112,11 +119,11 @@ TEST(Decode, PixelLimitIsCheckedBeforeDecoding) {
 TEST(Decode, ExifOrientationIsParsedAndBoundsChecked) {
   // SOI, APP1 "Exif\0\0" + big-endian TIFF with one IFD0 entry: Orientation = 6.
   const std::vector<std::uint8_t> exif = {
-      0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,  // APP1, length 34
-      'M', 'M', 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,                  // TIFF header
-      0x00, 0x01,                                                    // one entry
+      0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x22, 'E',  'x',  'i',  'f',  0,    0,  // APP1, length 34
+      'M',  'M',  0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,                       // TIFF header
+      0x00, 0x01,                                                           // one entry
       0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00,
-      0x00, 0x00, 0x00, 0x00,                                        // next IFD
+      0x00, 0x00, 0x00, 0x00,  // next IFD
       0xFF, 0xD9};
   EXPECT_EQ(pyml::jpeg_exif_orientation(exif.data(), exif.size()), 6);
   for (std::size_t cut = 0; cut < exif.size(); ++cut) {
@@ -140,8 +147,9 @@ TEST(Decode, OrientationsPermutePixels) {
 
 TEST(Errors, EveryKindHasItsOwnName) {
   std::set<std::string> names;
-  for (auto k : {InputErrorKind::kEmpty, InputErrorKind::kTruncated, InputErrorKind::kCorrupt,
-                 InputErrorKind::kUnsupported, InputErrorKind::kTooLarge, InputErrorKind::kInvalidArray}) {
+  for (auto k :
+       {InputErrorKind::kEmpty, InputErrorKind::kTruncated, InputErrorKind::kCorrupt,
+        InputErrorKind::kUnsupported, InputErrorKind::kTooLarge, InputErrorKind::kInvalidArray}) {
     const std::string name = pyml::to_string(k);
     EXPECT_NE(name, "unknown");
     names.insert(name);

@@ -39,7 +39,8 @@ PostProcess:
 
 fs::path write_model(const std::string& yml) {
   static int counter = 0;
-  fs::path dir = fs::temp_directory_path() / ("pyml_model_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  fs::path dir = fs::temp_directory_path() / ("pyml_model_test_" + std::to_string(::getpid()) +
+                                              "_" + std::to_string(counter++));
   fs::create_directories(dir);
   std::ofstream(dir / "inference.yml") << yml;
   return dir;
@@ -74,9 +75,10 @@ TEST(ModelConfig, ReadsPaddleXLayout) {
 }
 
 TEST(ModelConfig, UnknownThingsNameFileAndKey) {
-  for (auto [from, to, key] : {std::tuple{"ToCHWImage: null", "RandomFlip: null", "RandomFlip"},
-                               std::tuple{"interpolation: bilinear", "interpolation: bicubic", "bicubic"},
-                               std::tuple{"threshold: 0.5", "topk: 5", "topk"}}) {
+  for (auto [from, to, key] :
+       {std::tuple{"ToCHWImage: null", "RandomFlip: null", "RandomFlip"},
+        std::tuple{"interpolation: bilinear", "interpolation: bicubic", "bicubic"},
+        std::tuple{"threshold: 0.5", "topk: 5", "topk"}}) {
     std::string yml = kYml;
     yml.replace(yml.find(from), std::string(from).size(), to);
     try {
@@ -91,7 +93,8 @@ TEST(ModelConfig, UnknownThingsNameFileAndKey) {
 }
 
 TEST(Pipeline, ClassifiesWithAHostBackendAndIsolatesBadItems) {
-  pyml::Pipeline pipeline(pyml::load_model_config(write_model(kYml).string()), std::make_shared<PlaneBrightness>(), 2);
+  pyml::Pipeline pipeline(pyml::load_model_config(write_model(kYml).string()),
+                          std::make_shared<PlaneBrightness>(), 2);
   pyml::Image red(40, 30);
   for (int i = 0; i < 40 * 30; ++i) red.pixels[3 * i] = 255;  // RGB: bright red plane only
   const auto png = pyml::testing::encode_png(red);
@@ -108,7 +111,8 @@ TEST(Pipeline, ClassifiesWithAHostBackendAndIsolatesBadItems) {
 TEST(Pipeline, LabelCountMustMatchBackend) {
   std::string yml = kYml;
   yml.replace(yml.find("[red, green, blue]"), 18, "[red, green]");
-  EXPECT_THROW(pyml::Pipeline(pyml::load_model_config(write_model(yml).string()), std::make_shared<PlaneBrightness>()),
+  EXPECT_THROW(pyml::Pipeline(pyml::load_model_config(write_model(yml).string()),
+                              std::make_shared<PlaneBrightness>()),
                pyml::ModelError);
 }
 

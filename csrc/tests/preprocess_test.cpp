@@ -20,12 +20,13 @@ TEST(Preprocess, NormalizesWithScaleMeanStd) {
   }
   pyml::Preprocessor pre(spec, 1);
   std::vector<float> out(3 * 8);
-  auto report = pre.run_into({pyml::ImageInput::pixels(src.pixels.data(), 4, 2, 3, 12, pyml::ChannelOrder::kBGR)},
-                             out.data());
+  auto report = pre.run_into(
+      {pyml::ImageInput::pixels(src.pixels.data(), 4, 2, 3, 12, pyml::ChannelOrder::kBGR)},
+      out.data());
   EXPECT_TRUE(report.errors.empty());
   const float expected_r = 30.0f * float(1.0 / 255.0 / 0.229) + float(-0.485 / 0.229);
   const float expected_b = 10.0f * float(1.0 / 255.0 / 0.225) + float(-0.406 / 0.225);
-  EXPECT_EQ(out[0], expected_r);       // plane 0 is R
+  EXPECT_EQ(out[0], expected_r);          // plane 0 is R
   EXPECT_EQ(out[2 * 8 + 7], expected_b);  // plane 2 is B
 }
 
@@ -71,7 +72,8 @@ TEST(Preprocess, ResizeShortRefusesOutputsOverThePixelLimit) {
   spec.resize_mode = pyml::ResizeMode::kShortSide;
   spec.short_side = 256;
   pyml::Preprocessor pre(spec, 2);
-  const auto strip = pyml::testing::encode_png(pyml::testing::pattern(4000, 1));  // 256 x 1,024,000 out
+  const auto strip =
+      pyml::testing::encode_png(pyml::testing::pattern(4000, 1));  // 256 x 1,024,000 out
   std::size_t allocated = 0;
   std::vector<float> buffer;
   auto report = pre.run({pyml::ImageInput::encoded(strip.data(), strip.size())},

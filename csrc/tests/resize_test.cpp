@@ -37,9 +37,8 @@ TEST(Resize, TwoToOneAveragesNeighbours) {
 TEST(Resize, RowsArriveInOrderWithTheRightWidth) {
   const pyml::Image src = pyml::testing::pattern(300, 200);
   int expected = 0;
-  pyml::resize_rows(src.view(), 64, 48, ResizeFilter::kPilBilinear, [&](int y, const std::uint8_t*) {
-    EXPECT_EQ(y, expected++);
-  });
+  pyml::resize_rows(src.view(), 64, 48, ResizeFilter::kPilBilinear,
+                    [&](int y, const std::uint8_t*) { EXPECT_EQ(y, expected++); });
   EXPECT_EQ(expected, 48);
 }
 

@@ -57,7 +57,8 @@ inline std::vector<std::uint8_t> encode_png(const Image& img) {
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
   for (int y = 0; y < img.height; ++y) {
-    png_write_row(png, const_cast<png_bytep>(img.pixels.data() + static_cast<std::size_t>(y) * img.width * 3));
+    png_write_row(png, const_cast<png_bytep>(img.pixels.data() +
+                                             static_cast<std::size_t>(y) * img.width * 3));
   }
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);

@@ -38,7 +38,8 @@ std::string quoted(const std::string& text) {
 void print_row(const std::string& path, const pyml::Classification& result) {
   std::string line = "{\"img_path\": " + quoted(path);
   if (result.error) {
-    line += ", \"error\": " + quoted(std::string(pyml::to_string(result.error->kind)) + ": " + result.error->message);
+    line += ", \"error\": " +
+            quoted(std::string(pyml::to_string(result.error->kind)) + ": " + result.error->message);
   } else {
     std::string ids, scores, names;
     char number[32];
@@ -49,7 +50,8 @@ void print_row(const std::string& path, const pyml::Classification& result) {
       scores += sep + std::string(number);
       names += sep + quoted(result.label_names[k]);
     }
-    line += ", \"class_ids\": [" + ids + "], \"scores\": [" + scores + "], \"label_names\": [" + names + "]";
+    line += ", \"class_ids\": [" + ids + "], \"scores\": [" + scores + "], \"label_names\": [" +
+            names + "]";
   }
   std::cout << line << "}\n";
 }
@@ -61,7 +63,8 @@ int main(int argc, char** argv) {
     std::cerr << "usage: classify_dir MODEL_DIR IMAGE_DIR [BATCH]\n";
     return 2;
   }
-  const std::size_t batch = argc > 3 ? static_cast<std::size_t>(std::max(1, std::atoi(argv[3]))) : 8;
+  const std::size_t batch =
+      argc > 3 ? static_cast<std::size_t>(std::max(1, std::atoi(argv[3]))) : 8;
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(argv[2])) {
     const std::string ext = entry.path().extension().string();
@@ -69,7 +72,8 @@ int main(int argc, char** argv) {
   }
   std::sort(files.begin(), files.end());
   try {
-    const pyml::Pipeline pipeline(pyml::load_model_config(argv[1]), pyml::openvino_backend(argv[1]));
+    const pyml::Pipeline pipeline(pyml::load_model_config(argv[1]),
+                                  pyml::openvino_backend(argv[1]));
     int failed = 0;
     for (std::size_t start = 0; start < files.size(); start += batch) {
       const std::size_t end = std::min(files.size(), start + batch);
@@ -79,7 +83,8 @@ int main(int argc, char** argv) {
         std::ifstream in(files[i], std::ios::binary);
         buffers.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
       }
-      for (const auto& bytes : buffers) inputs.push_back(pyml::ImageInput::encoded(bytes.data(), bytes.size()));
+      for (const auto& bytes : buffers)
+        inputs.push_back(pyml::ImageInput::encoded(bytes.data(), bytes.size()));
       const std::vector<pyml::Classification> results = pipeline.classify(inputs);
       for (std::size_t i = start; i < end; ++i) {
         print_row(files[i].string(), results[i - start]);

@@ -53,19 +53,20 @@ int main(int argc, char** argv) {
     std::ifstream in(path, std::ios::binary);
     const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
     const auto start = std::chrono::steady_clock::now();
-    const pyml::BatchReport report =
-        preprocessor.run_into({pyml::ImageInput::encoded(bytes.data(), bytes.size())}, tensor.data());
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const pyml::BatchReport report = preprocessor.run_into(
+        {pyml::ImageInput::encoded(bytes.data(), bytes.size())}, tensor.data());
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (!report.errors.empty()) {
-      std::cout << path.filename().string() << " error " << pyml::to_string(report.errors[0].kind) << ": "
-                << report.errors[0].message << "\n";
+      std::cout << path.filename().string() << " error " << pyml::to_string(report.errors[0].kind)
+                << ": " << report.errors[0].message << "\n";
       ++failed;
       continue;
     }
     double checksum = 0;
     for (float v : tensor) checksum += v;
-    std::cout << path.filename().string() << " [3," << spec.height << "," << spec.width << "] checksum "
-              << checksum << " " << ms << " ms\n";
+    std::cout << path.filename().string() << " [3," << spec.height << "," << spec.width
+              << "] checksum " << checksum << " " << ms << " ms\n";
     if (write) {
       std::ofstream out(fs::path(argv[3]) / (path.filename().string() + ".f32"), std::ios::binary);
       out.write(reinterpret_cast<const char*>(tensor.data()),

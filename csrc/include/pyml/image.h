@@ -39,8 +39,10 @@ struct Image {
 
   Image() = default;
   Image(int w, int h) : width(w), height(h), pixels(static_cast<std::size_t>(w) * h * 3) {}
-  // Takes over `storage` for the pixels: its capacity is reused, no new pages when it is big enough.
-  Image(int w, int h, std::vector<std::uint8_t>&& storage) : width(w), height(h), pixels(std::move(storage)) {
+  // Takes over `storage` for the pixels: its capacity is reused, no new pages when it is big
+  // enough.
+  Image(int w, int h, std::vector<std::uint8_t>&& storage)
+      : width(w), height(h), pixels(std::move(storage)) {
     pixels.resize(static_cast<std::size_t>(w) * h * 3);
   }
 

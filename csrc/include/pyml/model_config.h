@@ -2,8 +2,8 @@
 //
 // Reads a PaddleX model directory's inference.yml into what the native core
 // needs: the preprocessing spec, the default threshold and the label list. It is
-// the only reader: the Python package calls it through pyml._native. Rules: ResizeImage (size | resize_short, pil
-// bilinear or cv2 linear), NormalizeImage, ToCHWImage, CropImage (ignored),
+// the only reader: the Python package calls it through pyml._native. Rules: ResizeImage (size |
+// resize_short, pil bilinear or cv2 linear), NormalizeImage, ToCHWImage, CropImage (ignored),
 // PostProcess.MultiLabelThreshOutput; anything else is a ModelError naming the
 // file and the key. Part of the separate `pyml::model` library (needs yaml-cpp).
 //
