@@ -24,8 +24,15 @@ def generate_grpc_stubs() -> None:
     out.mkdir(exist_ok=True)
     (out / "__init__.py").write_text(STUBS_INIT)
     include = Path(protoc.__file__).parent / "_proto"
-    args = ["protoc", f"-I{ROOT / 'proto'}", f"-I{include}", f"--python_out={ROOT}",
-            f"--pyi_out={ROOT}", f"--grpc_python_out={ROOT}", *protos]
+    args = [
+        "protoc",
+        f"-I{ROOT / 'proto'}",
+        f"-I{include}",
+        f"--python_out={ROOT}",
+        f"--pyi_out={ROOT}",
+        f"--grpc_python_out={ROOT}",
+        *protos,
+    ]
     if protoc.main(args) != 0:
         raise RuntimeError("protoc failed on " + " ".join(protos))
     for module in out.glob("*_pb2.py"):
@@ -50,11 +57,12 @@ def _use_private_pool(module: Path) -> None:
     if DEFAULT_POOL_CALL not in text:
         raise RuntimeError(f"{module}: protoc's output changed shape; cannot move it to pyml's pool")
     text = text.replace(DEFAULT_POOL_CALL, "_pyml_pool.AddSerializedFile(")
-    text = text.replace("# @@protoc_insertion_point(imports)",
-                        "from pyml.v1 import POOL as _pyml_pool\n# @@protoc_insertion_point(imports)", 1)
+    text = text.replace(
+        "# @@protoc_insertion_point(imports)",
+        "from pyml.v1 import POOL as _pyml_pool\n# @@protoc_insertion_point(imports)",
+        1,
+    )
     module.write_text(text, encoding="utf-8")
-
-
 
 
 class CMakeExtension(Extension):
@@ -84,8 +92,7 @@ class CMakeBuild(build_ext):
         ]
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
         subprocess.run(configure, cwd=build_temp, check=True)
-        subprocess.run(["cmake", "--build", ".", "--target", "_native", "-j", jobs],
-                       cwd=build_temp, check=True)
+        subprocess.run(["cmake", "--build", ".", "--target", "_native", "-j", jobs], cwd=build_temp, check=True)
 
 
 # Before setup(): the generated package pyml.v1 must exist when setuptools lists packages.

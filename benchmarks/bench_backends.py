@@ -16,8 +16,14 @@ import argparse
 import os
 import sys
 
-BACKENDS = [("paddle", "fp32"), ("openvino", "fp32"), ("onnxruntime", "fp32"), ("auto", "fp32"),
-            ("paddle", "bf16"), ("openvino", "bf16")]
+BACKENDS = [
+    ("paddle", "fp32"),
+    ("openvino", "fp32"),
+    ("onnxruntime", "fp32"),
+    ("auto", "fp32"),
+    ("paddle", "bf16"),
+    ("openvino", "bf16"),
+]
 SIZES = ("640x480", "12MP")
 BATCHES = (1, 8)
 
@@ -30,16 +36,23 @@ def _load_pyml(name: str, model_dir: str, threads: int) -> dict:
     for backend, precision in BACKENDS:
         label = f"{backend} {precision}"
         try:
-            loaded[label] = pyml.create_pipeline(model_dir=model_dir, model_name=name, cpu_threads=threads,
-                                                 backend=backend, precision=precision, batch_size=8)
+            loaded[label] = pyml.create_pipeline(
+                model_dir=model_dir,
+                model_name=name,
+                cpu_threads=threads,
+                backend=backend,
+                precision=precision,
+                batch_size=8,
+            )
         except BackendError as exc:
             skipped[label] = str(exc)
             print(f"benchmarks: {name} {label} skipped: {exc}", file=sys.stderr)
     return {"pipelines": loaded, "skipped": skipped}
 
 
-def compare_backends(names: list[str], model_dirs: dict[str, str], image_sets: dict[str, list[str]],
-                     threads: int, repeats: int) -> dict:
+def compare_backends(
+    names: list[str], model_dirs: dict[str, str], image_sets: dict[str, list[str]], threads: int, repeats: int
+) -> dict:
     from benchmarks import paddlex_side
     from benchmarks.measure import cycle, median_seconds
     from pyml.inputs import iter_sources
@@ -59,9 +72,11 @@ def compare_backends(names: list[str], model_dirs: dict[str, str], image_sets: d
                 print(f"benchmarks: backends {name} {key}", file=sys.stderr)
                 theirs = paddlex_side.predict(paddlex, images, batch)
                 base = len(images) / median_seconds(
-                    lambda p=paddlex, i=images, b=batch: paddlex_side.predict(p, i, b), repeats)
+                    lambda p=paddlex, i=images, b=batch: paddlex_side.predict(p, i, b), repeats
+                )
                 row = {"paddlex": base, "pyml": {}}
                 for label, pipeline in pyml_side["pipelines"].items():
+
                     def run(pipeline=pipeline, images=images, batch=batch):
                         return [(r.class_ids, r.scores) for r in pipeline.predict(images, batch_size=batch)]
 
@@ -71,10 +86,14 @@ def compare_backends(names: list[str], model_dirs: dict[str, str], image_sets: d
                     alone = batch / median_seconds(lambda p=pipeline, t=tensor: p._backend(t), repeats + 2)
                     pairs = [(dict(zip(*a)), dict(zip(*b))) for a, b in zip(theirs, ours)]
                     row["pyml"][label] = {
-                        "images_per_s": rate, "model_alone": alone, "vs_paddlex": rate / base,
+                        "images_per_s": rate,
+                        "model_alone": alone,
+                        "vs_paddlex": rate / base,
                         "label_sets_differing": sum(t.keys() != o.keys() for t, o in pairs),
-                        "max_score_diff": max((abs(t[c] - o[c]) for t, o in pairs for c in t.keys() & o.keys()),
-                                              default=0.0)}
+                        "max_score_diff": max(
+                            (abs(t[c] - o[c]) for t, o in pairs for c in t.keys() & o.keys()), default=0.0
+                        ),
+                    }
                 per_model["rows"][key] = row
         results[name] = per_model
         del paddlex, pyml_side
@@ -87,18 +106,26 @@ def table(results: dict) -> list[str]:
         lines += [f"#### {name}", ""]
         if model["auto"]:
             choice = model["auto"]
-            lines.append(f"`auto` chose **{choice['winner']}** (batch-8 model-alone ms at load: "
-                         f"{choice.get('ms', {})}; rejected: {choice.get('rejected') or 'none'}).")
+            lines.append(
+                f"`auto` chose **{choice['winner']}** (batch-8 model-alone ms at load: "
+                f"{choice.get('ms', {})}; rejected: {choice.get('rejected') or 'none'})."
+            )
             lines.append("")
         for label, why in model["skipped"].items():
             lines.append(f"- {label}: not run here: {why}")
-        lines += ["", "| input, batch | backend | images/s | **vs PaddleX** | model alone images/s "
-                  "| label sets differing | max abs score diff |", "|---|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| input, batch | backend | images/s | **vs PaddleX** | model alone images/s "
+            "| label sets differing | max abs score diff |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
         for key, row in model["rows"].items():
             lines.append(f"| {key} | PaddleX (oneDNN fp32) | {row['paddlex']:.1f} | 1.00x | | | |")
             for label, r in row["pyml"].items():
-                lines.append(f"| {key} | pyml {label} | {r['images_per_s']:.1f} | **{r['vs_paddlex']:.2f}x** | "
-                             f"{r['model_alone']:.1f} | {r['label_sets_differing']}/16 | {r['max_score_diff']:.1e} |")
+                lines.append(
+                    f"| {key} | pyml {label} | {r['images_per_s']:.1f} | **{r['vs_paddlex']:.2f}x** | "
+                    f"{r['model_alone']:.1f} | {r['label_sets_differing']}/16 | {r['max_score_diff']:.1e} |"
+                )
         lines.append("")
     return lines
 
@@ -119,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.chdir(ROOT)
     model_dirs = export_models(args.models)
-    results = compare_backends(args.models, model_dirs, write_image_set(OUT / "images"), args.threads,
-                               args.repeats)
+    results = compare_backends(args.models, model_dirs, write_image_set(OUT / "images"), args.threads, args.repeats)
     print(f"CPU: {cpu()}; {args.threads} threads\n")
     print("\n".join(table(results)))
     return 0

@@ -57,7 +57,7 @@ def driver_cost_per_row(rows: list[str]) -> float:
     with tempfile.TemporaryDirectory() as tmp, JsonlOutput(Path(tmp) / "r.jsonl") as out:
         start = time.perf_counter()
         for i in range(0, len(encoded), 32):
-            out.write_encoded(encoded[i:i + 32])
+            out.write_encoded(encoded[i : i + 32])
         return (time.perf_counter() - start) / len(encoded)
 
 
@@ -89,34 +89,56 @@ def bench_model(name: str, model_dir: str | None, folder: Path, batch_size: int)
         rows["batch"] = {"seconds": min(batch)}
         result_rows = out.read_text().splitlines()
         for workers in (1, 2):
-            summary = run_batch_on_ray("pyml_demo", [str(folder)],
-                                       Path(tmp) / f"ray{workers}.jsonl", local_cpus=workers,
-                                       batch_size=batch_size, progress=False, **options)
-            rows[f"ray_local {workers}"] = {"seconds": summary.seconds, "fixed": summary.startup_s,
-                                            "steady": summary.steady_rate}
+            summary = run_batch_on_ray(
+                "pyml_demo",
+                [str(folder)],
+                Path(tmp) / f"ray{workers}.jsonl",
+                local_cpus=workers,
+                batch_size=batch_size,
+                progress=False,
+                **options,
+            )
+            rows[f"ray_local {workers}"] = {
+                "seconds": summary.seconds,
+                "fixed": summary.startup_s,
+                "steady": summary.steady_rate,
+            }
     for row in rows.values():
         row["rate"] = count / row["seconds"]
-    return {"count": count, "rows": rows, "driver_s_per_row": driver_cost_per_row(result_rows),
-            "listing_s_per_file": listing_cost_per_file(folder)}
+    return {
+        "count": count,
+        "rows": rows,
+        "driver_s_per_row": driver_cost_per_row(result_rows),
+        "listing_s_per_file": listing_cost_per_file(folder),
+    }
 
 
 def report(name: str, result: dict) -> list[str]:
     rows, base = result["rows"], result["rows"]["predict"]["rate"]
-    lines = [f"### {name}: {result['count']} images, 640x480 JPEG", "",
-             "| run | wall s | images/s | vs predict | until first rows s | steady images/s |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"### {name}: {result['count']} images, 640x480 JPEG",
+        "",
+        "| run | wall s | images/s | vs predict | until first rows s | steady images/s |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, row in rows.items():
         fixed = f"{row['fixed']:.1f}" if "fixed" in row else "-"
         steady = f"{row['steady']:.1f}" if "steady" in row else "-"
-        lines.append(f"| {label} | {row['seconds']:.2f} | {row['rate']:.1f} | {row['rate'] / base:.2f}x | "
-                     f"{fixed} | {steady} |")
+        lines.append(
+            f"| {label} | {row['seconds']:.2f} | {row['rate']:.1f} | {row['rate'] / base:.2f}x | {fixed} | {steady} |"
+        )
     per_worker = rows["ray_local 1"]["steady"]
     efficiency = rows["ray_local 2"]["steady"] / (2 * per_worker)
     ceiling = 1 / result["driver_s_per_row"]
-    lines += ["", f"Per worker (1 CPU): {per_worker:.1f} images/s; 1 -> 2 workers efficiency {efficiency:.2f}; "
-              f"driver cost {result['driver_s_per_row'] * 1e6:.1f} us/row (ceiling {ceiling:,.0f} rows/s); "
-              f"listing {result['listing_s_per_file'] * 1e6:.1f} us/file.", "",
-              "| machines x 16 CPUs | workers | modelled images/s | limited by |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"Per worker (1 CPU): {per_worker:.1f} images/s; 1 -> 2 workers efficiency {efficiency:.2f}; "
+        f"driver cost {result['driver_s_per_row'] * 1e6:.1f} us/row (ceiling {ceiling:,.0f} rows/s); "
+        f"listing {result['listing_s_per_file'] * 1e6:.1f} us/file.",
+        "",
+        "| machines x 16 CPUs | workers | modelled images/s | limited by |",
+        "|---|---|---|---|",
+    ]
     for machines in (1, 4, 16, 64):
         workers = machines * 16
         compute = workers * per_worker * efficiency

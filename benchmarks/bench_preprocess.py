@@ -29,8 +29,7 @@ STD = (0.229, 0.224, 0.225)
 def reference_preprocess(buffers: list[bytes]) -> np.ndarray:
     out = []
     for buf in buffers:
-        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_COLOR),
-                           cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         rgb = np.asarray(Image.fromarray(rgb).resize((448, 448), Image.BILINEAR))
         planes = list(cv2.split(rgb))
         for c in range(3):
@@ -69,8 +68,10 @@ def main() -> None:
     seconds = 0.5 if args.quick else args.seconds
     cores = os.cpu_count() or 1
 
-    print(f"pyml preprocess benchmark: batch {args.batch}, {cores} cores, "
-          f"OpenCV {cv2.__version__}, Pillow {Image.__version__}")
+    print(
+        f"pyml preprocess benchmark: batch {args.batch}, {cores} cores, "
+        f"OpenCV {cv2.__version__}, Pillow {Image.__version__}"
+    )
     header = f"{'input':<16}{'path':<22}{'threads':>8}{'images/s':>11}{'vs reference':>14}"
     print(header)
     print("-" * len(header))

@@ -39,7 +39,8 @@ class ServerThread:
 
         async def main():
             self.server, self.port, self.service, self.health = await create_server(
-                {"model": pipeline}, "127.0.0.1:0", options)
+                {"model": pipeline}, "127.0.0.1:0", options
+            )
             self.stop_event = asyncio.Event()
             ready.set()
             await self.stop_event.wait()
@@ -67,7 +68,7 @@ def make_images(count: int, folder: Path) -> list[Path]:
     paths = []
     for i in range(count):
         rgb = photos[i % len(photos)]
-        crop = rgb[(i * 7) % 40:, (i * 11) % 60:]  # vary the pixels a little
+        crop = rgb[(i * 7) % 40 :, (i * 11) % 60 :]  # vary the pixels a little
         path = folder / f"img_{i:04d}.jpg"
         path.write_bytes(cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
         paths.append(path)
@@ -142,15 +143,18 @@ def bench_model(name: str, tmp: Path, count: int, instances: int, client: Proces
         pipeline = pyml.create_pipeline(model_dir=str(export(name, tmp / name)), model_name=name)
     paths = make_images(count, tmp)
     blobs = [p.read_bytes() for p in paths]
-    print(f"\n{pipeline.model.model_name}: {count} JPEG images (~640x427), server max_batch_size 8, "
-          f"max_queue_delay 5 ms, {instances} instance(s); callers in a separate process")
+    print(
+        f"\n{pipeline.model.model_name}: {count} JPEG images (~640x427), server max_batch_size 8, "
+        f"max_queue_delay 5 ms, {instances} instance(s); callers in a separate process"
+    )
     print(f"{'path':<28}{'images/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs local':>10}")
     list(pipeline.predict([str(p) for p in paths[:16]], batch_size=8))  # warm-up
     start = time.perf_counter()
     list(pipeline.predict([str(p) for p in paths], batch_size=8))
     local = summarize("in-process predict (b=8)", count, time.perf_counter() - start, [], None)
-    server = ServerThread(pipeline, ServerOptions(max_batch_size=8, max_queue_delay_ms=5, max_queue=1024,
-                                                  instances=instances))
+    server = ServerThread(
+        pipeline, ServerOptions(max_batch_size=8, max_queue_delay_ms=5, max_queue=1024, instances=instances)
+    )
     target = f"127.0.0.1:{server.port}"
     try:
         client.submit(unary, target, blobs[:16], 4).result()  # warm-up
@@ -166,8 +170,12 @@ def bench_model(name: str, tmp: Path, count: int, instances: int, client: Proces
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", nargs="+", default=["demo", "PP-LCNet_x1_0_ML"],
-                        help="models to serve: demo and/or PaddleX architectures (exported on the fly)")
+    parser.add_argument(
+        "--arch",
+        nargs="+",
+        default=["demo", "PP-LCNet_x1_0_ML"],
+        help="models to serve: demo and/or PaddleX architectures (exported on the fly)",
+    )
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--instances", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="64 images")

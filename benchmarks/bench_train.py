@@ -57,8 +57,10 @@ def samples(count: int, classes: int = 80) -> list[Sample]:
 
     paths = write_image_set(OUT / "images")["640x480"]
     rng = np.random.default_rng(0)
-    return [Sample(Path(paths[i % len(paths)]), (rng.random(classes) < 0.05).astype(np.float32), f"#{i}")
-            for i in range(count)]
+    return [
+        Sample(Path(paths[i % len(paths)]), (rng.random(classes) < 0.05).astype(np.float32), f"#{i}")
+        for i in range(count)
+    ]
 
 
 def measure(arch: str, batch: int, steps: int) -> dict:
@@ -73,8 +75,12 @@ def measure(arch: str, batch: int, steps: int) -> dict:
     batches = list(loader.epoch(1))
     loader_rate = len(data) / (time.perf_counter() - started)
     network = build_network(arch, 80)
-    rates = {"arch": arch, "size": size, "loader": loader_rate,
-             "full": timed(network.parameters(), network, batches, lambda b: b.images, batch, steps)}
+    rates = {
+        "arch": arch,
+        "size": size,
+        "loader": loader_rate,
+        "full": timed(network.parameters(), network, batches, lambda b: b.images, batch, steps),
+    }
 
     frozen = FrozenBackbone(arch, network, size)
     try:
@@ -131,14 +137,19 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="When training, we now always track global mean")
     print(f"machine: {cpu()}; batch {args.batch}, {args.steps} timed steps after one warm-up\n")
     print("images/s; PaddleX's trainer: n/a (see the module's doc)\n")
-    print("| architecture | input | full | --freeze backbone | + --cache_features (2nd epoch) "
-          "| inference forward | backbone forward | loader alone | frozen / full | cached / full |")
+    print(
+        "| architecture | input | full | --freeze backbone | + --cache_features (2nd epoch) "
+        "| inference forward | backbone forward | loader alone | frozen / full | cached / full |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for arch in args.models:
         r = measure(arch, args.batch, args.steps)
-        print(f"| {arch} | {r['size']} | {r['full']:.2f} | {r['frozen']:.1f} | {r['cached']:.0f} | {r['forward']:.1f} "
-              f"| {r['backbone']:.1f} | {r['loader']:.0f} | {r['frozen'] / r['full']:.1f}x "
-              f"| {r['cached'] / r['full']:.0f}x |", flush=True)
+        print(
+            f"| {arch} | {r['size']} | {r['full']:.2f} | {r['frozen']:.1f} | {r['cached']:.0f} | {r['forward']:.1f} "
+            f"| {r['backbone']:.1f} | {r['loader']:.0f} | {r['frozen'] / r['full']:.1f}x "
+            f"| {r['cached'] / r['full']:.0f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

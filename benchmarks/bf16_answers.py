@@ -30,8 +30,9 @@ def main() -> None:
     from tools.demo_data import write_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = read_dataset(write_dataset(Path(tmp) / "test", {"val": args.pictures}, 0, pictures="test"),
-                               splits=("val",))
+        dataset = read_dataset(
+            write_dataset(Path(tmp) / "test", {"val": args.pictures}, 0, pictures="test"), splits=("val",)
+        )
         paths = [str(s.path) for s in dataset.splits["val"]]
         targets = dataset.targets("val")
         print(f"CPU: {cpu()}\n\n{len(paths)} held-out demo pictures\n")
@@ -50,8 +51,10 @@ def main() -> None:
             if reference is None:
                 reference = (scores, sets)
             same = sum(a == b for a, b in zip(sets, reference[1]))
-            print(f"| {backend} {precision} | {evaluate_scores(targets, scores).mAP:.4f} | "
-                  f"{same}/{len(sets)} ({same / len(sets):.1%}) | {np.abs(scores - reference[0]).max():.1e} |")
+            print(
+                f"| {backend} {precision} | {evaluate_scores(targets, scores).mAP:.4f} | "
+                f"{same}/{len(sets)} ({same / len(sets):.1%}) | {np.abs(scores - reference[0]).max():.1e} |"
+            )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,7 @@ def demo_section(count: int, folder: Path) -> None:
         labels[mode] = [tuple(r.class_ids) for r in run(pipe, paths, threshold=None)]
     agree = np.mean([a == b for a, b in zip(labels["exact"], labels["fast"])])
     print(f"demo model, {count} test canvases (192-768 px JPEG q90):")
-    print(f"  mAP exact {maps['exact']:.4f}   mAP fast {maps['fast']:.4f}   "
-          f"labels identical on {agree:.1%} of images")
+    print(f"  mAP exact {maps['exact']:.4f}   mAP fast {maps['fast']:.4f}   labels identical on {agree:.1%} of images")
 
 
 def export_section(lcnet_dir: Path | None, folder: Path) -> None:
@@ -80,8 +79,10 @@ def export_section(lcnet_dir: Path | None, folder: Path) -> None:
             labels[mode] = [tuple(r.class_ids) for r in run(pipe, paths, threshold=None)]
         diff = np.abs(scores["exact"] - scores["fast"])
         agree = np.mean([a == b for a, b in zip(labels["exact"], labels["fast"])])
-        print(f"PP-LCNet_x1_0_ML export (seeded random weights), {len(paths)} photos at {label}: "
-              f"max |score diff| {diff.max():.4f}, mean {diff.mean():.5f}, labels identical {agree:.0%}")
+        print(
+            f"PP-LCNet_x1_0_ML export (seeded random weights), {len(paths)} photos at {label}: "
+            f"max |score diff| {diff.max():.4f}, mean {diff.mean():.5f}, labels identical {agree:.0%}"
+        )
 
 
 def main() -> None:

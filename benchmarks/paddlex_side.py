@@ -15,8 +15,12 @@ def load(model_name: str, model_dir: str, threads: int):
     (its own default would be 10, more than this machine has)."""
     import paddlex
 
-    return paddlex.create_model(model_name=model_name, model_dir=model_dir, device="cpu",
-                                engine_config={"run_mode": "mkldnn", "cpu_threads": threads})
+    return paddlex.create_model(
+        model_name=model_name,
+        model_dir=model_dir,
+        device="cpu",
+        engine_config={"run_mode": "mkldnn", "cpu_threads": threads},
+    )
 
 
 def _predictor(model):
@@ -35,8 +39,10 @@ def preprocess(model, paths: list[str]) -> np.ndarray:
 
 
 def predict(model, paths: list[str], batch_size: int) -> list[tuple[list[int], list[float]]]:
-    return [([int(i) for i in r["class_ids"]], [float(s) for s in r["scores"]])
-            for r in model.predict(paths, batch_size=batch_size)]
+    return [
+        ([int(i) for i in r["class_ids"]], [float(s) for s in r["scores"]])
+        for r in model.predict(paths, batch_size=batch_size)
+    ]
 
 
 def runner_of(model):

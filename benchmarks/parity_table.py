@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = (("Paddle without oneDNN", "paddle", {"enable_mkldnn": False}),
-           ("openvino fp32", "openvino", {}),
-           ("onnxruntime fp32", "onnxruntime", {}),
-           ("paddle bf16", "paddle", {"precision": "bf16"}),
-           ("openvino bf16", "openvino", {"precision": "bf16"}))
+COLUMNS = (
+    ("Paddle without oneDNN", "paddle", {"enable_mkldnn": False}),
+    ("openvino fp32", "openvino", {}),
+    ("onnxruntime fp32", "onnxruntime", {}),
+    ("paddle bf16", "paddle", {"precision": "bf16"}),
+    ("openvino bf16", "openvino", {"precision": "bf16"}),
+)
 
 
 def fp64_gap(network, batch: np.ndarray) -> float:
@@ -50,8 +52,11 @@ def row(label: str, model_dir: Path, batch: np.ndarray, sensitivity: float | Non
     spec = load_model_dir(model_dir)
     cpu = parse_device("cpu")
     reference = create_backend("paddle", spec.model_file, spec.params_file, cpu)(batch)
-    cells = [label, f"{sensitivity:.1e}" if sensitivity is not None else "",
-             f"{parity.tolerance_for(spec.model_name).atol:g}"]
+    cells = [
+        label,
+        f"{sensitivity:.1e}" if sensitivity is not None else "",
+        f"{parity.tolerance_for(spec.model_name).atol:g}",
+    ]
     for _, backend, options in COLUMNS:
         try:
             scores = create_backend(backend, spec.model_file, spec.params_file, cpu, **options)(batch)

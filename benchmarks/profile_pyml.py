@@ -31,8 +31,9 @@ def main() -> None:
 
     model_dir = export_models([args.model])[args.model]
     paths = cycle(write_image_set(OUT / "images")[args.size], 16)
-    pipeline = pyml.create_pipeline(model_dir=model_dir, model_name=args.model, cpu_threads=args.threads,
-                                    decode_mode=args.decode_mode)
+    pipeline = pyml.create_pipeline(
+        model_dir=model_dir, model_name=args.model, cpu_threads=args.threads, decode_mode=args.decode_mode
+    )
     list(pipeline.predict(paths, batch_size=args.batch))  # warm up
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < args.seconds:

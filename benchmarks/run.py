@@ -32,6 +32,7 @@ def ensure_paddlex(argv: list[str], module: str = "benchmarks.run") -> None:
     """Returns when PaddleX is importable; else makes its venv and re-runs `module` in it."""
     try:
         import paddlex  # noqa: F401
+
         return
     except ImportError:
         pass
@@ -64,8 +65,10 @@ class Sides:
 
         self.name = name
         self.paddlex = paddlex_side.load(name, model_dir, threads)
-        self.pyml = {mode: pyml.create_pipeline(model_dir=model_dir, model_name=name, cpu_threads=threads,
-                                                decode_mode=mode) for mode in ("exact", "fast")}
+        self.pyml = {
+            mode: pyml.create_pipeline(model_dir=model_dir, model_name=name, cpu_threads=threads, decode_mode=mode)
+            for mode in ("exact", "fast")
+        }
 
     def predict(self, side: str, paths: list[str], batch: int):
         from benchmarks import paddlex_side
@@ -111,8 +114,7 @@ def bench_e2e(sides: Sides, paths: list[str], batch: int, repeats: int) -> dict:
     answers = {}
     for side in ("paddlex", "exact", "fast"):
         seconds = median_seconds(lambda side=side: sides.predict(side, images, batch), repeats)
-        latency = median_seconds(lambda side=side: sides.predict(side, images[:batch], batch), repeats + 2,
-                                 warmup=0)
+        latency = median_seconds(lambda side=side: sides.predict(side, images[:batch], batch), repeats + 2, warmup=0)
         # One more pass with the model runner timed: the share of wall time spent outside it.
         if side == "paddlex":
             timed = TimedRunner(paddlex_side.runner_of(sides.paddlex))
@@ -127,8 +129,11 @@ def bench_e2e(sides: Sides, paths: list[str], batch: int, repeats: int) -> dict:
             paddlex_side.set_runner(sides.paddlex, timed._runner)
         else:
             sides.pyml[side]._backend = timed._runner
-        row[side] = {"images_per_s": len(images) / seconds, "p50_latency_ms": latency * 1000,
-                     "outside_model": 1 - timed.seconds / wall}
+        row[side] = {
+            "images_per_s": len(images) / seconds,
+            "p50_latency_ms": latency * 1000,
+            "outside_model": 1 - timed.seconds / wall,
+        }
     # The ceiling: the model alone on a ready tensor, as pyml's predictor runs it.
     from pyml.inputs import iter_sources
 
@@ -141,8 +146,9 @@ def bench_e2e(sides: Sides, paths: list[str], batch: int, repeats: int) -> dict:
         row[mode]["labels_identical"] = f"{sum(set(a[0]) == set(b[0]) for a, b in pairs)}/{len(images)}"
         row[mode]["labels_differing"] = sum(len(t.keys() ^ o.keys()) for t, o in theirs_ours)
         row[mode]["labels_compared"] = sum(len(t.keys() | o.keys()) for t, o in theirs_ours)
-        row[mode]["max_score_diff"] = max((abs(t[c] - o[c]) for t, o in theirs_ours for c in t.keys() & o.keys()),
-                                          default=0.0)
+        row[mode]["max_score_diff"] = max(
+            (abs(t[c] - o[c]) for t, o in theirs_ours for c in t.keys() & o.keys()), default=0.0
+        )
     return row
 
 
@@ -160,17 +166,36 @@ def rss_probe(side: str, name: str, model_dir: str, size: str, threads: int) -> 
     else:
         import pyml
 
-        list(pyml.create_pipeline(model_dir=model_dir, model_name=name, cpu_threads=threads,
-                                  decode_mode=side).predict(paths, batch_size=8))
+        list(
+            pyml.create_pipeline(model_dir=model_dir, model_name=name, cpu_threads=threads, decode_mode=side).predict(
+                paths, batch_size=8
+            )
+        )
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent that forked us.
     status = Path("/proc/self/status").read_text().splitlines()
     print(json.dumps({"peak_rss_kib": int(next(line for line in status if line.startswith("VmHWM:")).split()[1])}))
 
 
 def peak_rss(side: str, name: str, model_dir: str, size: str, threads: int) -> float:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.run", "--rss-probe", side, "--model", name,
-                          "--size", size, "--threads", str(threads)], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--rss-probe",
+            side,
+            "--model",
+            name,
+            "--size",
+            size,
+            "--threads",
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_kib"] / 1024
 
 
@@ -183,9 +208,15 @@ def versions() -> dict[str, str]:
 
     import pyml
 
-    return {"python": platform.python_version(), "paddlepaddle": paddle.__version__,
-            "paddlex": paddlex.__version__, "pyml": pyml.__version__, "numpy": numpy.__version__,
-            "opencv": cv2.__version__, "pillow": PIL.__version__}
+    return {
+        "python": platform.python_version(),
+        "paddlepaddle": paddle.__version__,
+        "paddlex": paddlex.__version__,
+        "pyml": pyml.__version__,
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+        "pillow": PIL.__version__,
+    }
 
 
 def machine() -> str:
@@ -203,8 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", choices=("all", "quick"), default="all")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                   help="Paddle math threads on both sides (default: every core)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="Paddle math threads on both sides (default: every core)",
+    )
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     p.add_argument("--rss-probe", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
@@ -225,10 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 2 if quick else 3
     model_dirs = export_models(names)
     image_sets = write_image_set(OUT / "images")
-    results: dict = {"command": "python -m benchmarks.run " + " ".join(argv), "machine": machine(),
-                     "versions": versions(), "threads": args.threads, "images": {
-                         size: [Path(p).stem for p in paths] for size, paths in image_sets.items()},
-                     "models": {}}
+    results: dict = {
+        "command": "python -m benchmarks.run " + " ".join(argv),
+        "machine": machine(),
+        "versions": versions(),
+        "threads": args.threads,
+        "images": {size: [Path(p).stem for p in paths] for size, paths in image_sets.items()},
+        "models": {},
+    }
     for name in names:
         print(f"benchmarks: {name}", file=sys.stderr)
         sides = Sides(name, model_dirs[name], args.threads)
@@ -240,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                 per_model["e2e"][f"{size} b{batch}"] = bench_e2e(sides, image_sets[size], batch, repeats)
         if name == names[0]:
             for size in SIZES:
-                per_model["rss_mib"][size] = {side: peak_rss(side, name, model_dirs[name], size, args.threads)
-                                              for side in ("paddlex", "exact")}
+                per_model["rss_mib"][size] = {
+                    side: peak_rss(side, name, model_dirs[name], size, args.threads) for side in ("paddlex", "exact")
+                }
         results["models"][name] = per_model
         del sides
     if not quick:
@@ -252,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import serving_compare
 
         print("benchmarks: serving", file=sys.stderr)
-        results["serving"] = serving_compare.compare(MODELS[0], model_dirs[MODELS[0]],
-                                                     image_sets["640x480"], args.threads)
+        results["serving"] = serving_compare.compare(
+            MODELS[0], model_dirs[MODELS[0]], image_sets["640x480"], args.threads
+        )
     results["minutes"] = (time.perf_counter() - started) / 60
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     report.write(results, Path(args.out), Path(args.out).with_name("results.png"))

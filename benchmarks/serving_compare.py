@@ -103,25 +103,44 @@ def _drive(caller, callers: int) -> dict:
     def quantile(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
-    return {"images_per_s": tally.done / seconds, "requests": tally.done, "errors": tally.errors,
-            "p50_latency_ms": statistics.median(ordered) * 1000 if ordered else float("nan"),
-            "p99_latency_ms": quantile(0.99)}
+    return {
+        "images_per_s": tally.done / seconds,
+        "requests": tally.done,
+        "errors": tally.errors,
+        "p50_latency_ms": statistics.median(ordered) * 1000 if ordered else float("nan"),
+        "p99_latency_ms": quantile(0.99),
+    }
 
 
-def run_pyml(name: str, model_dir: str, images: list[bytes], threads: int, callers: int,
-             seconds: float) -> dict:
+def run_pyml(name: str, model_dir: str, images: list[bytes], threads: int, callers: int, seconds: float) -> dict:
     port = _free_port()
     yaml_path = _pipeline_yaml(name, model_dir, f"    cpu_threads: {threads}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", f"model={yaml_path}",
-                             "--port", str(port), "--max_batch_size", "8"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pyml.cli",
+            "serve",
+            "--pipeline",
+            f"model={yaml_path}",
+            "--port",
+            str(port),
+            "--max_batch_size",
+            "8",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         target = f"127.0.0.1:{port}"
         with grpc.insecure_channel(target) as channel:
             grpc.channel_ready_future(channel).result(timeout=180)
             health = health_pb2_grpc.HealthStub(channel)
-            while health.Check(health_pb2.HealthCheckRequest(), timeout=5).status != \
-                    health_pb2.HealthCheckResponse.SERVING:
+            while (
+                health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+                != health_pb2.HealthCheckResponse.SERVING
+            ):
                 time.sleep(0.1)
         deadline = time.perf_counter() + seconds
 
@@ -154,9 +173,9 @@ def _bodies(images: list[bytes], visualize: bool | None) -> list[bytes]:
     return [json.dumps({"image": base64.b64encode(data).decode(), **extra}).encode() for data in images]
 
 
-def _http_load(proc: subprocess.Popen, what: str, url: str, bodies: list[bytes], callers: int,
-               seconds: float) -> dict:
+def _http_load(proc: subprocess.Popen, what: str, url: str, bodies: list[bytes], callers: int, seconds: float) -> dict:
     """Waits until the server answers, then drives it with `callers` threads for `seconds`."""
+
     def post(body: bytes) -> dict:
         request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=120) as response:
@@ -191,41 +210,100 @@ def _http_load(proc: subprocess.Popen, what: str, url: str, bodies: list[bytes],
     return _drive(caller, callers)
 
 
-def run_paddlex(name: str, model_dir: str, images: list[bytes], threads: int, callers: int,
-                seconds: float, visualize: bool | None = False) -> dict:
+def run_paddlex(
+    name: str,
+    model_dir: str,
+    images: list[bytes],
+    threads: int,
+    callers: int,
+    seconds: float,
+    visualize: bool | None = False,
+) -> dict:
     # visualize=False in compare(): pyml's gRPC door draws nothing either.
     port = _free_port()
     yaml_path = _pipeline_yaml(name, model_dir)
     cli = Path(sys.executable).parent / "paddlex"
-    env = dict(os.environ, PADDLE_PDX_CPU_NUM_THREADS=str(threads), PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK="True",
-               PADDLE_PDX_LOCAL_FONT_FILE_PATH=LOCAL_FONT)
-    proc = subprocess.Popen([str(cli), "--serve", "--pipeline", str(yaml_path), "--port", str(port),
-                             "--host", "127.0.0.1", "--device", "cpu"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = dict(
+        os.environ,
+        PADDLE_PDX_CPU_NUM_THREADS=str(threads),
+        PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK="True",
+        PADDLE_PDX_LOCAL_FONT_FILE_PATH=LOCAL_FONT,
+    )
+    proc = subprocess.Popen(
+        [
+            str(cli),
+            "--serve",
+            "--pipeline",
+            str(yaml_path),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        return _http_load(proc, "paddlex --serve", f"http://127.0.0.1:{port}{PADDLEX_ENDPOINT}",
-                          _bodies(images, visualize), callers, seconds)
+        return _http_load(
+            proc,
+            "paddlex --serve",
+            f"http://127.0.0.1:{port}{PADDLEX_ENDPOINT}",
+            _bodies(images, visualize),
+            callers,
+            seconds,
+        )
     finally:
         _stop(proc)
 
 
-def run_pyml_http(name: str, model_dir: str, images: list[bytes], threads: int, callers: int,
-                  seconds: float, visualize: bool | None = None) -> dict:
+def run_pyml_http(
+    name: str,
+    model_dir: str,
+    images: list[bytes],
+    threads: int,
+    callers: int,
+    seconds: float,
+    visualize: bool | None = None,
+) -> dict:
     http_port = _free_port()
     yaml_path = _pipeline_yaml(name, model_dir, f"    cpu_threads: {threads}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", f"model={yaml_path}",
-                             "--port", str(_free_port()), "--http_port", str(http_port),
-                             "--max_batch_size", "8"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pyml.cli",
+            "serve",
+            "--pipeline",
+            f"model={yaml_path}",
+            "--port",
+            str(_free_port()),
+            "--http_port",
+            str(http_port),
+            "--max_batch_size",
+            "8",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        return _http_load(proc, "pyml serve --http_port", f"http://127.0.0.1:{http_port}{PADDLEX_ENDPOINT}",
-                          _bodies(images, visualize), callers, seconds)
+        return _http_load(
+            proc,
+            "pyml serve --http_port",
+            f"http://127.0.0.1:{http_port}{PADDLEX_ENDPOINT}",
+            _bodies(images, visualize),
+            callers,
+            seconds,
+        )
     finally:
         _stop(proc)
 
 
-def compare(name: str, model_dir: str, paths: list[str], threads: int, callers: int = 8,
-            seconds: float = 20.0) -> dict:
+def compare(name: str, model_dir: str, paths: list[str], threads: int, callers: int = 8, seconds: float = 20.0) -> dict:
     images = [Path(p).read_bytes() for p in paths]
     out = {"model": name, "callers": callers, "seconds": seconds, "image_size": "640x480"}
     out["pyml"] = run_pyml(name, model_dir, images, threads, callers, seconds)
@@ -236,8 +314,9 @@ def compare(name: str, model_dir: str, paths: list[str], threads: int, callers: 
     return out
 
 
-def http_compare(name: str, model_dir: str, paths: list[str], threads: int,
-                 callers: tuple[int, ...] = (1, 16), seconds: float = 20.0) -> list[dict]:
+def http_compare(
+    name: str, model_dir: str, paths: list[str], threads: int, callers: tuple[int, ...] = (1, 16), seconds: float = 20.0
+) -> list[dict]:
     """pyml's HTTP door vs paddlex --serve, PaddleX's defaults (visualize on), same bodies."""
     images = [Path(p).read_bytes() for p in paths]
     rows = []
@@ -263,8 +342,10 @@ def _print_http_table(name: str, rows: list[dict]) -> None:
                 print(f"| {row['callers']} | {side} | failed: {r['error'][:80]} | | | | |")
                 continue
             ratio = f"{r['images_per_s'] / theirs:.2f}x" if side == "pyml" and theirs else ""
-            print(f"| {row['callers']} | {side} | {r['images_per_s']:.1f} | {r['p50_latency_ms']:.0f} | "
-                  f"{r['p99_latency_ms']:.0f} | {r['errors']} | {ratio} |")
+            print(
+                f"| {row['callers']} | {side} | {r['images_per_s']:.1f} | {r['p50_latency_ms']:.0f} | "
+                f"{r['p99_latency_ms']:.0f} | {r['errors']} | {ratio} |"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

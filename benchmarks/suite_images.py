@@ -43,8 +43,9 @@ def write_image_set(folder: Path) -> dict[str, list[str]]:
             originals = originals or photos()
             for name, rgb in originals.items():
                 resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_CUBIC)
-                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(resized, cv2.COLOR_RGB2BGR),
-                                       [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                ok, buf = cv2.imencode(
+                    ".jpg", cv2.cvtColor(resized, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+                )
                 assert ok
                 (target / f"{name}.jpg").write_bytes(buf.tobytes())
             paths = sorted(str(p) for p in target.glob("*.jpg"))

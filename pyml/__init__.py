@@ -1,9 +1,9 @@
 """pyml: fast multi-label image classification with a C++ core, PaddleX-compatible.
 
-    import pyml
-    pipeline = pyml.create_pipeline("image_multilabel_classification")
-    for result in pipeline.predict("photo.jpg"):
-        print(result)
+import pyml
+pipeline = pyml.create_pipeline("image_multilabel_classification")
+for result in pipeline.predict("photo.jpg"):
+    print(result)
 """
 
 import logging

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # -- listing ---------------------------------------------------------------
 
+
 def _expand(item: str) -> Iterator[str]:
     if item.startswith(("http://", "https://")):
         yield item
@@ -67,6 +68,7 @@ def list_inputs(inputs: Iterable[str], from_list: str | Path | None = None) -> l
 
 # -- the output file -------------------------------------------------------
 
+
 def encode_row(row: dict) -> tuple[str, str, bool]:
     """A result as the output file holds it: its name, its JSON line, whether it failed."""
     return row["img_path"], json.dumps(row, ensure_ascii=False), "error" in row
@@ -83,8 +85,9 @@ class JsonlOutput:
     and each image is in the file once.
     """
 
-    def __init__(self, path: str | Path, resume: bool = False, overwrite: bool = False,
-                 retry_failed: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, resume: bool = False, overwrite: bool = False, retry_failed: bool = False
+    ) -> None:
         self.path = Path(path).expanduser()
         self.done: set[str] = set()
         self.failed_before = 0
@@ -95,8 +98,10 @@ class JsonlOutput:
             raise ConfigError(f"{self.path}: --output is a folder; give a file name such as results.jsonl")
         exists = self.path.exists() and self.path.stat().st_size > 0
         if exists and not (resume or overwrite):
-            raise ConfigError(f"{self.path} already holds results: pass --resume to go on from "
-                              "where it stopped, or --overwrite to start again")
+            raise ConfigError(
+                f"{self.path} already holds results: pass --resume to go on from "
+                "where it stopped, or --overwrite to start again"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if exists and resume:
             self._recover(retry_failed)
@@ -107,8 +112,9 @@ class JsonlOutput:
         data = self.path.read_bytes()
         end = data.rfind(b"\n") + 1
         if end < len(data):
-            log.warning("%s: cutting off a torn last line (%d bytes) left by an interrupted run",
-                        self.path, len(data) - end)
+            log.warning(
+                "%s: cutting off a torn last line (%d bytes) left by an interrupted run", self.path, len(data) - end
+            )
             os.truncate(self.path, end)
         kept: list[bytes] = []
         for number, line in enumerate(data[:end].splitlines(), 1):
@@ -118,8 +124,9 @@ class JsonlOutput:
                 row = json.loads(line)
                 name = row["img_path"]
             except (ValueError, KeyError, TypeError) as exc:
-                raise ConfigError(f"{self.path}:{number}: not a pyml result row ({exc}); "
-                                  "is this the right --output file?") from exc
+                raise ConfigError(
+                    f"{self.path}:{number}: not a pyml result row ({exc}); is this the right --output file?"
+                ) from exc
             if retry_failed and "error" in row:
                 self.retried += 1
                 continue
@@ -176,6 +183,7 @@ class JsonlOutput:
 
 # -- progress --------------------------------------------------------------
 
+
 class Progress:
     """A tqdm bar on stderr: rate, ETA and failures so far."""
 
@@ -185,8 +193,13 @@ class Progress:
         self.failed = 0
         self.started = time.perf_counter()
         self.first: tuple[float, int] | None = None  # when the first rows were written, and how many
-        self.bar = progress_bar(total, "pyml batch" + (f" (resumed, {already} done before)" if already else ""),
-                                enabled=enabled, mininterval=0.5, smoothing=0.1)
+        self.bar = progress_bar(
+            total,
+            "pyml batch" + (f" (resumed, {already} done before)" if already else ""),
+            enabled=enabled,
+            mininterval=0.5,
+            smoothing=0.1,
+        )
         self.bar.set_postfix(failed=0, refresh=False)
 
     def step(self, written: int, failed: int) -> None:
@@ -207,8 +220,7 @@ class Progress:
             startup = self.first[0] - self.started
             if self.ended > self.first[0] and written > self.first[1]:
                 steady = (written - self.first[1]) / (self.ended - self.first[0])
-        return BatchSummary(output, total, skipped, written, self.failed, self.ended - self.started,
-                            startup, steady)
+        return BatchSummary(output, total, skipped, written, self.failed, self.ended - self.started, startup, steady)
 
 
 @dataclass
@@ -228,11 +240,14 @@ class BatchSummary:
 
     def line(self) -> str:
         resumed = f", {self.skipped} were already done" if self.skipped else ""
-        return (f"pyml batch: {count(self.written, 'image')} in {self.seconds:.1f} s ({self.rate:.1f} img/s), "
-                f"{self.failed} failed{resumed}; results in {self.output}")
+        return (
+            f"pyml batch: {count(self.written, 'image')} in {self.seconds:.1f} s ({self.rate:.1f} img/s), "
+            f"{self.failed} failed{resumed}; results in {self.output}"
+        )
 
 
 # -- the job ---------------------------------------------------------------
+
 
 def _save(result, layout) -> None:
     try:
@@ -246,11 +261,20 @@ def save_layout(save_path: str | None, names: list[str], inputs: Iterable[str]) 
     return SaveLayout(save_path, names, folders=list(inputs)) if save_path else None
 
 
-def run_batch(pipeline, inputs: Iterable[str], output: str | Path, from_list: str | Path | None = None,
-              resume: bool = False, overwrite: bool = False, retry_failed: bool = False,
-              batch_size: int | None = None,
-              threshold=None, top_k: int | None = None, save_path: str | None = None,
-              progress: bool = True) -> BatchSummary:
+def run_batch(
+    pipeline,
+    inputs: Iterable[str],
+    output: str | Path,
+    from_list: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    batch_size: int | None = None,
+    threshold=None,
+    top_k: int | None = None,
+    save_path: str | None = None,
+    progress: bool = True,
+) -> BatchSummary:
     """Classifies every input not yet in `output` with `pipeline` on this machine."""
     inputs = list(inputs)
     names = list_inputs(inputs, from_list)
@@ -271,8 +295,9 @@ def run_batch(pipeline, inputs: Iterable[str], output: str | Path, from_list: st
             pending.clear()
 
         try:
-            for result in pipeline.predict(todo, batch_size=batch_size, threshold=threshold, top_k=top_k,
-                                           on_error="return"):
+            for result in pipeline.predict(
+                todo, batch_size=batch_size, threshold=threshold, top_k=top_k, on_error="return"
+            ):
                 if layout is not None and result.error is None:
                     _save(result, layout)
                 pending.append(result)

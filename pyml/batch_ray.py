@@ -37,16 +37,14 @@ def _import_ray():
         import ray
         import ray.data  # noqa: F401
     except ImportError as exc:
-        raise ConfigError("running on Ray needs Ray Data: pip install 'pyml[ray]' "
-                          f"(import failed: {exc})") from exc
+        raise ConfigError(f"running on Ray needs Ray Data: pip install 'pyml[ray]' (import failed: {exc})") from exc
     return ray
 
 
 class Tagger:
     """A Ray Data actor holding one pipeline; turns a block of image names into JSON rows."""
 
-    def __init__(self, pipeline: str, overrides: dict[str, Any], threshold: Any, top_k: int | None,
-                 layout) -> None:
+    def __init__(self, pipeline: str, overrides: dict[str, Any], threshold: Any, top_k: int | None, layout) -> None:
         from .registry import create_pipeline
 
         self.pipeline = create_pipeline(pipeline, **overrides)
@@ -56,15 +54,21 @@ class Tagger:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # The actor reads its own files: predict() overlaps reading and preprocessing
         # with inference, and image bytes never pass through the object store.
-        results = list(self.pipeline.predict([str(name) for name in batch["item"]], threshold=self.threshold,
-                                             top_k=self.top_k, on_error="return"))
+        results = list(
+            self.pipeline.predict(
+                [str(name) for name in batch["item"]], threshold=self.threshold, top_k=self.top_k, on_error="return"
+            )
+        )
         if self.layout is not None:
             for result in results:
                 if result.error is None:
                     _save(result, self.layout)
         names, rows, failed = zip(*map(encode_row, results))
-        return {"img_path": np.array(names, dtype=object), "row": np.array(rows, dtype=object),
-                "failed": np.array(failed, dtype=bool)}
+        return {
+            "img_path": np.array(names, dtype=object),
+            "row": np.array(rows, dtype=object),
+            "failed": np.array(failed, dtype=bool),
+        }
 
 
 _WATCHDOGS: list[subprocess.Popen] = []
@@ -79,9 +83,15 @@ def _watch_local_cluster(ray) -> None:
     except AttributeError:  # another Ray version: no watchdog, Ray's own clean-up only
         log.info("ray: no session name found; the local cluster has no watchdog")
         return
-    _WATCHDOGS.append(subprocess.Popen(  # kept: it outlives this call, and should outlive the driver
-        [sys.executable, "-m", "pyml.ray_watchdog", str(os.getpid()), session],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    _WATCHDOGS.append(
+        subprocess.Popen(  # kept: it outlives this call, and should outlive the driver
+            [sys.executable, "-m", "pyml.ray_watchdog", str(os.getpid()), session],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    )
 
 
 def _connect(ray, address: str | None, local_cpus: int | None) -> None:
@@ -91,8 +101,11 @@ def _connect(ray, address: str | None, local_cpus: int | None) -> None:
         # Ray's C++ core worker logs its warnings to stderr (e.g. core_worker.cc on actor
         # restarts), in the middle of the progress bar; a level the user set wins.
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
-    options = dict(include_dashboard=False, log_to_driver=False,
-                   logging_level=logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR)
+    options = dict(
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR,
+    )
     if address:
         ray.init(address=address, **options)
     else:
@@ -104,13 +117,25 @@ def _connect(ray, address: str | None, local_cpus: int | None) -> None:
     context.print_on_execution_start = False
 
 
-def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | Path,
-                     address: str | None = None, local_cpus: int | None = None, workers: int | None = None,
-                     cpus_per_worker: int = 1, from_list: str | Path | None = None, resume: bool = False,
-                     overwrite: bool = False, retry_failed: bool = False, batch_size: int | None = None,
-                     threshold: Any = None,
-                     top_k: int | None = None, save_path: str | None = None, progress: bool = True,
-                     **overrides: Any) -> BatchSummary:
+def run_batch_on_ray(
+    pipeline: str | Path,
+    inputs: Iterable[str],
+    output: str | Path,
+    address: str | None = None,
+    local_cpus: int | None = None,
+    workers: int | None = None,
+    cpus_per_worker: int = 1,
+    from_list: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    batch_size: int | None = None,
+    threshold: Any = None,
+    top_k: int | None = None,
+    save_path: str | None = None,
+    progress: bool = True,
+    **overrides: Any,
+) -> BatchSummary:
     """The batch job on a Ray cluster (`address`, e.g. 'auto', 'HOST:6379' or 'ray://HOST:10001')
     or on a local one this call starts with `local_cpus` CPUs; `workers` actors (default:
     the cluster's CPUs / cpus_per_worker), each with a pipeline using cpus_per_worker threads."""
@@ -138,13 +163,16 @@ def run_batch_on_ray(pipeline: str | Path, inputs: Iterable[str], output: str | 
                 blocks = -(-len(todo) // block)
                 # no more actors than blocks: an idle actor only costs its start-up
                 workers = min(workers or max(1, cluster_cpus // cpus_per_worker), blocks)
-                log.info("ray: %d CPUs in the cluster, %d workers of %d CPU", cluster_cpus, workers,
-                         cpus_per_worker)
+                log.info("ray: %d CPUs in the cluster, %d workers of %d CPU", cluster_cpus, workers, cpus_per_worker)
                 dataset = ray.data.from_items(todo, override_num_blocks=blocks).map_batches(
-                    Tagger, batch_size=block, num_cpus=cpus_per_worker,
+                    Tagger,
+                    batch_size=block,
+                    num_cpus=cpus_per_worker,
                     compute=ray.data.ActorPoolStrategy(size=workers),
-                    fn_constructor_kwargs=dict(pipeline=str(pipeline), overrides=overrides, threshold=threshold,
-                                               top_k=top_k, layout=layout))
+                    fn_constructor_kwargs=dict(
+                        pipeline=str(pipeline), overrides=overrides, threshold=threshold, top_k=top_k, layout=layout
+                    ),
+                )
                 for block in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                     count, failed = out.write_encoded(zip(block["img_path"], block["row"], block["failed"]))
                     written += count

@@ -30,9 +30,11 @@ PIPELINE_ALIASES = {PIPELINE_NAME: PIPELINE_NAME, "multi_label_image_classificat
 # The pipelines found by name, and the shipped YAML each one is: PaddleX's names run the
 # seed's official model (found or downloaded as PaddleX does); pyml_demo runs the
 # embedded demo model offline.
-BUILTIN_PIPELINES = {PIPELINE_NAME: "image_multilabel_classification.yaml",
-                     "multi_label_image_classification": "image_multilabel_classification.yaml",
-                     DEMO_PIPELINE: "pyml_demo.yaml"}
+BUILTIN_PIPELINES = {
+    PIPELINE_NAME: "image_multilabel_classification.yaml",
+    "multi_label_image_classification": "image_multilabel_classification.yaml",
+    DEMO_PIPELINE: "pyml_demo.yaml",
+}
 SECTION = "ImageMultiLabelClassification"
 DECODE_MODES = ("exact", "fast")
 
@@ -50,16 +52,25 @@ class PipelineConfig:
     model_name: str | None = DEMO_MODEL_NAME
     model_dir: str | None = None  # None: found by model_name (pyml.models), or the demo model
     batch_size: int = _option(1, "images per inference batch", int)
-    threshold: Any = _option(None, "score threshold for every class (a YAML or the API also take one per "
-                             "class); default: the model's inference.yml", float)
+    threshold: Any = _option(
+        None,
+        "score threshold for every class (a YAML or the API also take one per "
+        "class); default: the model's inference.yml",
+        float,
+    )
     top_k: int | None = _option(None, "keep at most K labels per image", int)
     device: str | None = _option(None, "cpu (default), gpu, gpu:N (where paddle has CUDA)")
-    decode_mode: str = _option("exact", "JPEG decode: exact (PaddleX's pixels) or fast (DCT scaling on "
-                               "large photos)", choices=DECODE_MODES)
-    backend: str = _option("paddle", "paddle (default), openvino, onnxruntime, or auto (the fastest measured "
-                           "on this machine whose scores match Paddle's)")
-    precision: str = _option("fp32", "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; changes scores "
-                             "slightly)", choices=PRECISIONS)
+    decode_mode: str = _option(
+        "exact", "JPEG decode: exact (PaddleX's pixels) or fast (DCT scaling on large photos)", choices=DECODE_MODES
+    )
+    backend: str = _option(
+        "paddle",
+        "paddle (default), openvino, onnxruntime, or auto (the fastest measured "
+        "on this machine whose scores match Paddle's)",
+    )
+    precision: str = _option(
+        "fp32", "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; changes scores slightly)", choices=PRECISIONS
+    )
     cpu_threads: int = 0  # 0: one per core available to this process (Paddle's own default is 1)
     enable_mkldnn: bool = True
     preprocess_threads: int = 0  # 0: one per core
@@ -68,8 +79,12 @@ class PipelineConfig:
     def with_overrides(self, **overrides: Any) -> PipelineConfig:
         """A validated copy; None values leave a field unchanged. PaddleX's fast-path
         switches (use_hpip, enable_hpi, hpi_config) choose the backend."""
-        hpi = hpi_backend(overrides.pop("use_hpip", None), overrides.pop("enable_hpi", None),
-                          overrides.pop("hpi_config", None), f"{self.source}: create_pipeline")
+        hpi = hpi_backend(
+            overrides.pop("use_hpip", None),
+            overrides.pop("enable_hpi", None),
+            overrides.pop("hpi_config", None),
+            f"{self.source}: create_pipeline",
+        )
         if hpi is not None and overrides.get("backend") is None:
             overrides["backend"] = hpi
         known = {f.name for f in dataclasses.fields(self)}
@@ -97,8 +112,10 @@ def hpi_backend(use_hpip: Any, enable_hpi: Any, hpi_config: Any, where: str) -> 
     chosen = (hpi_config or {}).get("backend")
     if chosen is not None:
         if chosen not in _HPI_BACKENDS:
-            raise ConfigError(f"{where}: hpi_config backend '{chosen}' is not one pyml has "
-                              f"({', '.join(_HPI_BACKENDS)}); use_hpip alone picks the fastest of them")
+            raise ConfigError(
+                f"{where}: hpi_config backend '{chosen}' is not one pyml has "
+                f"({', '.join(_HPI_BACKENDS)}); use_hpip alone picks the fastest of them"
+            )
         return _HPI_BACKENDS[chosen]
     if use_hpip or enable_hpi:
         return "auto"
@@ -114,19 +131,20 @@ def _positive_int(value: Any, key: str, source: str) -> int:
 def validate(config: PipelineConfig) -> PipelineConfig:
     src = config.source
     if config.pipeline_name not in PIPELINE_ALIASES:
-        raise ConfigError(f"{src}: pipeline_name '{config.pipeline_name}' is not one of "
-                          f"{', '.join(PIPELINE_ALIASES)}")
+        raise ConfigError(f"{src}: pipeline_name '{config.pipeline_name}' is not one of {', '.join(PIPELINE_ALIASES)}")
     _positive_int(config.batch_size, "batch_size", src)
     if config.top_k is not None:
         _positive_int(config.top_k, "top_k", src)
     if isinstance(config.cpu_threads, bool) or not isinstance(config.cpu_threads, int) or config.cpu_threads < 0:
         raise ConfigError(f"{src}: cpu_threads must be an integer >= 0, not {config.cpu_threads!r}")
-    if isinstance(config.preprocess_threads, bool) or not isinstance(config.preprocess_threads, int) \
-            or config.preprocess_threads < 0:
+    if (
+        isinstance(config.preprocess_threads, bool)
+        or not isinstance(config.preprocess_threads, int)
+        or config.preprocess_threads < 0
+    ):
         raise ConfigError(f"{src}: preprocess_threads must be an integer >= 0")
     if config.decode_mode not in DECODE_MODES:
-        raise ConfigError(f"{src}: decode_mode must be one of {', '.join(DECODE_MODES)}, "
-                          f"not {config.decode_mode!r}")
+        raise ConfigError(f"{src}: decode_mode must be one of {', '.join(DECODE_MODES)}, not {config.decode_mode!r}")
     if not isinstance(config.enable_mkldnn, bool):
         raise ConfigError(f"{src}: enable_mkldnn must be true or false")
     if config.precision not in PRECISIONS:
@@ -163,16 +181,17 @@ def _resolve_relative_model_dir(value: str, source: str) -> Path:
     candidates = [Path.cwd() / model_dir, Path(source).resolve().parent / model_dir]
     found = next((c for c in candidates if c.exists()), None)
     if found is None:
-        raise ConfigError(f"{source}: model_dir '{value}' not found: looked in {candidates[0]} "
-                          f"(from the working directory, as PaddleX does) and {candidates[1]} "
-                          "(beside this file)")
+        raise ConfigError(
+            f"{source}: model_dir '{value}' not found: looked in {candidates[0]} "
+            f"(from the working directory, as PaddleX does) and {candidates[1]} "
+            "(beside this file)"
+        )
     return found
 
 
 def _from_mapping(data: dict, source: str) -> PipelineConfig:
     if "SubModules" in data:  # PaddleX 3.x
-        unknown = sorted(set(data) - {"pipeline_name", "SubModules", "device", "use_hpip",
-                                      "hpi_config"})
+        unknown = sorted(set(data) - {"pipeline_name", "SubModules", "device", "use_hpip", "hpi_config"})
         if unknown:
             raise ConfigError(f"{source}: unknown top-level key(s): {', '.join(unknown)}")
         modules = data["SubModules"]
@@ -212,8 +231,10 @@ def _from_mapping(data: dict, source: str) -> PipelineConfig:
 def builtin_config_text(name: str) -> str:
     file_name = BUILTIN_PIPELINES.get(name)
     if file_name is None:
-        raise ConfigError(f"unknown pipeline '{name}': expected one of {', '.join(BUILTIN_PIPELINES)} "
-                          "or the path of a pipeline YAML file")
+        raise ConfigError(
+            f"unknown pipeline '{name}': expected one of {', '.join(BUILTIN_PIPELINES)} "
+            "or the path of a pipeline YAML file"
+        )
     return resources.files("pyml.configs").joinpath(file_name).read_text(encoding="utf-8")
 
 
@@ -225,8 +246,10 @@ def load_pipeline_config(pipeline: str | Path) -> PipelineConfig:
     else:
         path = Path(text_or_path).expanduser()
         if not path.is_file():
-            raise ConfigError(f"unknown pipeline '{text_or_path}': not a pipeline name "
-                              f"({', '.join(BUILTIN_PIPELINES)}) and no such YAML file")
+            raise ConfigError(
+                f"unknown pipeline '{text_or_path}': not a pipeline name "
+                f"({', '.join(BUILTIN_PIPELINES)}) and no such YAML file"
+            )
         source, text = str(path), path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)

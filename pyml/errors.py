@@ -71,9 +71,6 @@ class BackendError(PymlError, RuntimeError):
     """The inference runtime failed or the requested device is unavailable."""
 
 
-
-
-
 class ServiceError(PymlError):
     """A gRPC call to a pyml server failed as a whole (transport, overload, deadline...).
     `code` is the grpc.StatusCode name, e.g. "RESOURCE_EXHAUSTED"."""

@@ -57,8 +57,7 @@ def is_latin(text: str) -> bool:
 def load_font(size: int, needs_cjk: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     path = font_path(needs_cjk)
     if needs_cjk and (path is None or path in LATIN_CANDIDATES or path == _matplotlib_font()):
-        log.warning("no CJK font installed (e.g. Debian's fonts-wqy-microhei): "
-                    "CJK label names will not render")
+        log.warning("no CJK font installed (e.g. Debian's fonts-wqy-microhei): CJK label names will not render")
     if path is None:
         return ImageFont.load_default(size=size)
     return ImageFont.truetype(path, size=size)

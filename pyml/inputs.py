@@ -22,8 +22,9 @@ import numpy as np
 from . import _native
 from .errors import InputError, Reason
 
-IMAGE_SUFFIXES = frozenset({".bmp", ".dib", ".jpeg", ".jpg", ".png", ".webp", ".pbm", ".pgm",
-                            ".ppm", ".pnm", ".sr", ".ras", ".tiff", ".tif"})
+IMAGE_SUFFIXES = frozenset(
+    {".bmp", ".dib", ".jpeg", ".jpg", ".png", ".webp", ".pbm", ".pgm", ".ppm", ".pnm", ".sr", ".ras", ".tiff", ".tif"}
+)
 URL_TIMEOUT_S = 10.0
 URL_MAX_BYTES = 64 * 1024 * 1024
 
@@ -42,15 +43,16 @@ def _read_file(path: Path) -> ImageSource:
     try:
         return ImageSource(name, path.read_bytes())
     except PermissionError:
-        return ImageSource(name, error=InputError(f"{name}: permission denied", reason=Reason.UNREADABLE,
-                                                  source=name))
+        return ImageSource(name, error=InputError(f"{name}: permission denied", reason=Reason.UNREADABLE, source=name))
     except OSError as exc:
-        return ImageSource(name, error=InputError(f"{name}: cannot read: {exc.strerror or exc}",
-                                                  reason=Reason.UNREADABLE, source=name))
+        return ImageSource(
+            name, error=InputError(f"{name}: cannot read: {exc.strerror or exc}", reason=Reason.UNREADABLE, source=name)
+        )
 
 
 def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX_BYTES) -> ImageSource:
     """Downloads an image; every failure is an InputError with reason 'download'."""
+
     def failed(why: str) -> ImageSource:
         return ImageSource(url, error=InputError(f"{url}: {why}", reason=Reason.DOWNLOAD, source=url))
 
@@ -79,9 +81,14 @@ def _walk_directory(directory: Path) -> Iterator[ImageSource]:
     files = image_files(directory)
     if not files:
         name = str(directory)
-        yield ImageSource(name, error=InputError(
-            f"{name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})",
-            reason=Reason.NO_IMAGES_IN_FOLDER, source=name))
+        yield ImageSource(
+            name,
+            error=InputError(
+                f"{name}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})",
+                reason=Reason.NO_IMAGES_IN_FOLDER,
+                source=name,
+            ),
+        )
     for path in files:
         yield _read_file(path)
 
@@ -107,24 +114,30 @@ def _sources(item: Any, counter: _Counter) -> Iterator[ImageSource]:
         elif path.exists():
             yield _read_file(path)
         else:
-            yield ImageSource(text, error=InputError(f"{text}: no such file or directory",
-                                                     reason=Reason.NOT_FOUND, source=text))
+            yield ImageSource(
+                text, error=InputError(f"{text}: no such file or directory", reason=Reason.NOT_FOUND, source=text)
+            )
     elif isinstance(item, dict):
         if set(item) != {"img"}:
-            raise InputError(f"a dict input must be {{'img': <image>}}, got keys {sorted(item)}",
-                             reason=Reason.UNSUPPORTED)
+            raise InputError(
+                f"a dict input must be {{'img': <image>}}, got keys {sorted(item)}", reason=Reason.UNSUPPORTED
+            )
         yield from _sources(item["img"], counter)
     elif isinstance(item, (bytes, bytearray, memoryview)):
-        raise InputError("raw bytes are not an input: pass a path, URL or decoded array "
-                         "(the gRPC service takes encoded bytes)", reason=Reason.UNSUPPORTED)
+        raise InputError(
+            "raw bytes are not an input: pass a path, URL or decoded array (the gRPC service takes encoded bytes)",
+            reason=Reason.UNSUPPORTED,
+        )
     elif isinstance(item, (list, tuple)) or _is_stream(item):
         # any iterable (a generator feeding a stream, a set, a pandas Series), read lazily
         for element in item:
             yield from _sources(element, counter)
     else:
-        raise InputError(f"cannot read an image from a {type(item).__name__}: expected a path, URL, "
-                         "directory, numpy array, {'img': ...} or a list or other iterable of these",
-                         reason=Reason.UNSUPPORTED)
+        raise InputError(
+            f"cannot read an image from a {type(item).__name__}: expected a path, URL, "
+            "directory, numpy array, {'img': ...} or a list or other iterable of these",
+            reason=Reason.UNSUPPORTED,
+        )
 
 
 def _is_stream(item: Any) -> bool:
@@ -151,6 +164,9 @@ def native_item(source: ImageSource) -> bytes | np.ndarray:
         return data  # the native core reports it as empty
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if decoded is None:
-        raise InputError(f"{source.name}: not a decodable image (unknown or corrupt format)",
-                         reason=Reason.UNSUPPORTED, source=source.name)
+        raise InputError(
+            f"{source.name}: not a decodable image (unknown or corrupt format)",
+            reason=Reason.UNSUPPORTED,
+            source=source.name,
+        )
     return decoded

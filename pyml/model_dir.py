@@ -51,6 +51,12 @@ def load_model_dir(directory: str | Path) -> ModelSpec:
         raise
     for section in read["ignored_sections"]:
         log.warning("%s: ignoring unknown section '%s'", directory / "inference.yml", section)
-    return ModelSpec(directory=directory, model_file=Path(read["model_file"]), params_file=Path(read["params_file"]),
-                     model_name=read["model_name"], preprocess=read["preprocess"], threshold=read["threshold"],
-                     labels=read["labels"])
+    return ModelSpec(
+        directory=directory,
+        model_file=Path(read["model_file"]),
+        params_file=Path(read["params_file"]),
+        model_name=read["model_name"],
+        preprocess=read["preprocess"],
+        threshold=read["threshold"],
+        labels=read["labels"],
+    )

@@ -60,14 +60,17 @@ class OfficialModel:
     size_mb: float  # the inference model's size, as PaddleX publishes it
 
 
-OFFICIAL_MODELS = {m.name: m for m in (
-    OfficialModel("PP-LCNet_x1_0_ML", 77.96, 29.4),
-    OfficialModel("PP-HGNetV2-B0_ML", 80.98, 39.6),
-    OfficialModel("PP-HGNetV2-B4_ML", 87.96, 88.5),
-    OfficialModel("PP-HGNetV2-B6_ML", 91.25, 286.5),
-    OfficialModel("ResNet50_ML", 83.50, 108.9),
-    OfficialModel("CLIP_vit_base_patch16_448_ML", 89.15, 325.6),
-)}
+OFFICIAL_MODELS = {
+    m.name: m
+    for m in (
+        OfficialModel("PP-LCNet_x1_0_ML", 77.96, 29.4),
+        OfficialModel("PP-HGNetV2-B0_ML", 80.98, 39.6),
+        OfficialModel("PP-HGNetV2-B4_ML", 87.96, 88.5),
+        OfficialModel("PP-HGNetV2-B6_ML", 91.25, 286.5),
+        OfficialModel("ResNet50_ML", 83.50, 108.9),
+        OfficialModel("CLIP_vit_base_patch16_448_ML", 89.15, 325.6),
+    )
+}
 
 
 def demo_model_dir() -> Path:
@@ -87,7 +90,8 @@ def check_name(name: str, source: str = "model_name") -> None:
     if name not in OFFICIAL_MODELS and not is_demo(name):
         raise ConfigError(
             f"{source}: model '{name}' has no model_dir and is not a model pyml can find by name "
-            f"({', '.join(known_names())}); for your own export, set model_dir to its folder")
+            f"({', '.join(known_names())}); for your own export, set model_dir to its folder"
+        )
 
 
 def mirror() -> str:
@@ -131,8 +135,11 @@ def locations(name: str) -> list[Path]:
 
 
 def is_model_dir(path: Path) -> bool:
-    return (path.is_dir() and all((path / f).is_file() for f in MODEL_FILES)
-            and any((path / f).is_file() for f in ("inference.json", "inference.pdmodel")))
+    return (
+        path.is_dir()
+        and all((path / f).is_file() for f in MODEL_FILES)
+        and any((path / f).is_file() for f in ("inference.json", "inference.pdmodel"))
+    )
 
 
 def find_local(name: str) -> Path | None:
@@ -154,12 +161,14 @@ def resolve_model_dir(model_name: str | None, model_dir: str | Path | None, prog
 
 # -- downloads ---------------------------------------------------------------------------
 
+
 def _failure(name: str, url: str, reason: str, target: Path) -> ModelError:
     return ModelError(
         f"cannot get model {name} from {url}: {reason}. Fetch that file by hand and unpack it into "
         f"{target} (inference.json or inference.pdmodel, inference.pdiparams, inference.yml), or set "
         f"PYML_MODEL_MIRROR to a copy of {OFFICIAL_BASE}; to try pyml offline, --pipeline pyml_demo "
-        "runs the embedded demo model")
+        "runs the embedded demo model"
+    )
 
 
 class _Fatal(Exception):
@@ -190,8 +199,9 @@ def _locked(lock_path: Path):
 
 
 def _progress_bar(label: str, total: int | None, initial: int, enabled: bool):
-    return progress_bar(total, label, unit="B", enabled=enabled, initial=initial, unit_scale=True,
-                        unit_divisor=1024, leave=False)
+    return progress_bar(
+        total, label, unit="B", enabled=enabled, initial=initial, unit_scale=True, unit_divisor=1024, leave=False
+    )
 
 
 def _fetch_once(url: str, part: Path, label: str, progress: bool) -> None:
@@ -205,8 +215,7 @@ def _fetch_once(url: str, part: Path, label: str, progress: bool) -> None:
         total = have + int(length) if length and length.isdigit() else None
         if total is not None and total > MAX_DOWNLOAD_BYTES:
             raise _Fatal(f"{total} bytes is over the {MAX_DOWNLOAD_BYTES}-byte limit")
-        with open(part, "ab" if resumed else "wb") as out, \
-                _progress_bar(label, total, have, progress) as bar:
+        with open(part, "ab" if resumed else "wb") as out, _progress_bar(label, total, have, progress) as bar:
             while True:
                 chunk = response.read(1 << 16)
                 if not chunk:
@@ -240,7 +249,7 @@ def fetch(url: str, part: Path, label: str, progress: bool = True) -> None:
             reason = f"connection lost ({type(exc).__name__}: {exc})"
         if attempt == RETRIES:
             raise _Fatal(f"{reason}, after {RETRIES + 1} attempts")
-        delay = BACKOFF_S * 2 ** attempt
+        delay = BACKOFF_S * 2**attempt
         log.warning("download of %s: %s; trying again in %g s", url, reason, delay)
         time.sleep(delay)
 
@@ -279,8 +288,7 @@ def unpack(archive: Path, staging: Path) -> Path:
     entries = [p for p in staging.iterdir() if not p.name.startswith("._")]
     root = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
     if not is_model_dir(root):
-        raise _Fatal("the archive holds no model (inference.json or .pdmodel, inference.pdiparams, "
-                     "inference.yml)")
+        raise _Fatal("the archive holds no model (inference.json or .pdmodel, inference.pdiparams, inference.yml)")
     return root
 
 
@@ -334,8 +342,9 @@ def fetch_pretrained(name: str, progress: bool = True) -> Path:
     cached in pretrained_dir() and fetched (locked, checked) when missing."""
     check_name(name, "--pretrained")
     if is_demo(name):
-        raise ConfigError("--pretrained: the demo model has no published training weights; "
-                          "use --from with its folder instead")
+        raise ConfigError(
+            "--pretrained: the demo model has no published training weights; use --from with its folder instead"
+        )
     url = pretrained_url(name)
     folder = pretrained_dir()
     target = folder / f"{name}_pretrained.pdparams"
@@ -371,5 +380,16 @@ def _check_pdparams(path: Path) -> None:
         raise _Fatal("not a Paddle state dict")
 
 
-__all__ = ["DEFAULT_MODEL_NAME", "DEMO_MODEL_NAME", "OFFICIAL_MODELS", "OfficialModel", "demo_model_dir",
-           "download_model", "fetch_pretrained", "find_local", "known_names", "locations", "resolve_model_dir"]
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "DEMO_MODEL_NAME",
+    "OFFICIAL_MODELS",
+    "OfficialModel",
+    "demo_model_dir",
+    "download_model",
+    "fetch_pretrained",
+    "find_local",
+    "known_names",
+    "locations",
+    "resolve_model_dir",
+]

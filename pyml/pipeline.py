@@ -52,20 +52,37 @@ class MultiLabelClassificationPipeline:
         self._preprocessor = _native.Preprocessor(spec, threads=config.preprocess_threads)
         size = self.model.input_size or (self.model.preprocess["short_side"],) * 2
         shape = (config.batch_size, 3, size[1], size[0])
-        self._backend = create_backend(config.backend, self.model.model_file, self.model.params_file,
-                                       parse_device(config.device), cpu_threads=config.cpu_threads,
-                                       enable_mkldnn=config.enable_mkldnn, precision=config.precision,
-                                       input_shape=shape, model_name=self.model.model_name,
-                                       sample=self._sample_batch(shape) if config.backend == "auto" else None)
+        self._backend = create_backend(
+            config.backend,
+            self.model.model_file,
+            self.model.params_file,
+            parse_device(config.device),
+            cpu_threads=config.cpu_threads,
+            enable_mkldnn=config.enable_mkldnn,
+            precision=config.precision,
+            input_shape=shape,
+            model_name=self.model.model_name,
+            sample=self._sample_batch(shape) if config.backend == "auto" else None,
+        )
         self.backend_name = getattr(self._backend, "name", config.backend)
         self._check_outputs()
         self._default_threshold = self._resolve(
             config.threshold if config.threshold is not None else self.model.threshold,
-            "pipeline threshold" if config.threshold is not None else f"{model_dir}/inference.yml threshold")
-        log.info("pipeline ready: %s from %s on %s (backend %s, %s, batch %d, %s math threads, "
-                 "%s preprocess threads, decode %s)", self.model.model_name, model_dir, config.device or "cpu",
-                 self.backend_name, config.precision, config.batch_size, resolve_threads(config.cpu_threads),
-                 config.preprocess_threads or usable_cores(), config.decode_mode)
+            "pipeline threshold" if config.threshold is not None else f"{model_dir}/inference.yml threshold",
+        )
+        log.info(
+            "pipeline ready: %s from %s on %s (backend %s, %s, batch %d, %s math threads, "
+            "%s preprocess threads, decode %s)",
+            self.model.model_name,
+            model_dir,
+            config.device or "cpu",
+            self.backend_name,
+            config.precision,
+            config.batch_size,
+            resolve_threads(config.cpu_threads),
+            config.preprocess_threads or usable_cores(),
+            config.decode_mode,
+        )
 
     def _sample_batch(self, shape: tuple) -> np.ndarray | None:
         """The demo pictures, preprocessed for this model: real-picture input for `auto`'s
@@ -87,9 +104,11 @@ class MultiLabelClassificationPipeline:
         scores = self._backend(np.zeros((1, 3, size[1], size[0]), np.float32))
         self.num_classes = int(scores.shape[-1])
         if self.model.labels and len(self.model.labels) != self.num_classes:
-            raise ModelError(f"{self.model.directory}/inference.yml: label_list has "
-                             f"{len(self.model.labels)} names but the model outputs "
-                             f"{self.num_classes} scores")
+            raise ModelError(
+                f"{self.model.directory}/inference.yml: label_list has "
+                f"{len(self.model.labels)} names but the model outputs "
+                f"{self.num_classes} scores"
+            )
 
     def _resolve(self, threshold: Any, where: str):
         return resolve_threshold(threshold, self.num_classes, where)
@@ -127,8 +146,7 @@ class MultiLabelClassificationPipeline:
             if all(t is thresholds[good[0]] for t in thresholds) and len(set(top_ks)) == 1:
                 rows = _native.postprocess(scores, thresholds[good[0]], top_ks[0])  # one call
             else:
-                rows = [_native.postprocess(scores[r:r + 1], thresholds[i], top_ks[i])[0]
-                        for r, i in enumerate(good)]
+                rows = [_native.postprocess(scores[r : r + 1], thresholds[i], top_ks[i])[0] for r, i in enumerate(good)]
             labels_by_index = dict(zip(good, rows))
             rows_by_index = {i: scores[r] for r, i in enumerate(good)}
         results = []
@@ -140,8 +158,9 @@ class MultiLabelClassificationPipeline:
             names = [self.labels[c] if c < len(self.labels) else str(c) for c in ids]
             # PaddleX reports np.around(score, 5) of the float32 score (round half to even).
             rounded = np.around(np.asarray(values, np.float64), 5).tolist()
-            results.append(MultiLabelResult(source.name, ids, rounded, names, image=source.data,
-                                            all_scores=rows_by_index[i]))
+            results.append(
+                MultiLabelResult(source.name, ids, rounded, names, image=source.data, all_scores=rows_by_index[i])
+            )
         return results
 
     def resolve_threshold(self, threshold: Any):
@@ -161,8 +180,9 @@ class MultiLabelClassificationPipeline:
         """The second half of run_batch: the model and the labels, on `backend` if given."""
         return self._infer(batch, thresholds, top_ks, backend)
 
-    def run_batch(self, sources: list[ImageSource], thresholds: list | None = None,
-                  top_ks: list | None = None) -> list[MultiLabelResult]:
+    def run_batch(
+        self, sources: list[ImageSource], thresholds: list | None = None, top_ks: list | None = None
+    ) -> list[MultiLabelResult]:
         """One batch, synchronously, with a threshold (resolved) and top_k per item;
         errors come back as results. The serving layer's entry point."""
         n = len(sources)
@@ -170,8 +190,14 @@ class MultiLabelClassificationPipeline:
         top_ks = top_ks or [self.config.top_k] * n
         return self._infer(self._prepare(sources), thresholds, top_ks)
 
-    def predict(self, input: Any, batch_size: int | None = None, threshold: Any = None,
-                top_k: int | None = None, on_error: str = "raise") -> Iterator[MultiLabelResult]:
+    def predict(
+        self,
+        input: Any,
+        batch_size: int | None = None,
+        threshold: Any = None,
+        top_k: int | None = None,
+        on_error: str = "raise",
+    ) -> Iterator[MultiLabelResult]:
         """Lazily classifies `input` (see pyml.inputs for the kinds), one result per image.
 
         threshold: a number, a per-class list, or {"default": t, class_id: t, ...};
@@ -183,12 +209,13 @@ class MultiLabelClassificationPipeline:
             raise ConfigError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
         batch_size = self.config.with_overrides(batch_size=batch_size).batch_size
         top_k = self.config.with_overrides(top_k=top_k).top_k
-        return self._run(iter_sources(input), batch_size, self.resolve_threshold(threshold), top_k,
-                         on_error)
+        return self._run(iter_sources(input), batch_size, self.resolve_threshold(threshold), top_k, on_error)
 
-    def _run(self, sources: Iterator[ImageSource], batch_size: int, threshold, top_k,
-             on_error: str) -> Iterator[MultiLabelResult]:
+    def _run(
+        self, sources: Iterator[ImageSource], batch_size: int, threshold, top_k, on_error: str
+    ) -> Iterator[MultiLabelResult]:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyml-prepare") as helper:
+
             def next_batch():
                 chunk = list(islice(sources, batch_size))
                 return self._prepare(chunk) if chunk else None

@@ -20,8 +20,15 @@ def progress_bar(total: int | None, desc: str, unit: str = "img", enabled: bool 
     """A tqdm bar; off when not enabled or when stderr is not a terminal."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not (enabled and on_terminal()),
-                dynamic_ncols=True, **options)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=not (enabled and on_terminal()),
+        dynamic_ncols=True,
+        **options,
+    )
 
 
 def write(text: str, file: TextIO | None = None) -> None:

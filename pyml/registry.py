@@ -30,8 +30,9 @@ def available_pipelines() -> list[str]:
     return sorted(set(BUILTIN_PIPELINES) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
-def create_pipeline(pipeline: str | Path | None = None, device: str | None = None,
-                    config: dict | None = None, **overrides: Any):
+def create_pipeline(
+    pipeline: str | Path | None = None, device: str | None = None, config: dict | None = None, **overrides: Any
+):
     """A ready pipeline from a pipeline name or a pipeline YAML path (default: the
     offline demo; PaddleX's names run PP-LCNet_x1_0_ML, found or downloaded by name).
 
@@ -51,13 +52,20 @@ def create_pipeline(pipeline: str | Path | None = None, device: str | None = Non
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             return ep.load()(pipeline, device=device, **overrides)
-    raise ConfigError(f"unknown pipeline '{name}': not a pipeline name "
-                      f"({', '.join(available_pipelines())}) and no such YAML file")
+    raise ConfigError(
+        f"unknown pipeline '{name}': not a pipeline name ({', '.join(available_pipelines())}) and no such YAML file"
+    )
 
 
-def create_model(model_name: str | None = None, model_dir: str | Path | None = None,
-                 device: str | None = None, batch_size: int = 1, threshold: Any = None,
-                 top_k: int | None = None, **options: Any):
+def create_model(
+    model_name: str | None = None,
+    model_dir: str | Path | None = None,
+    device: str | None = None,
+    batch_size: int = 1,
+    threshold: Any = None,
+    top_k: int | None = None,
+    **options: Any,
+):
     """PaddleX's module-level API: a model you call `.predict(input, batch_size=None,
     threshold=None)` on. It is the same pipeline object create_pipeline() returns.
 
@@ -67,6 +75,13 @@ def create_model(model_name: str | None = None, model_dir: str | Path | None = N
     inference.yml carries its own.
     """
     pipeline = DEMO_PIPELINE if model_name is None and model_dir is None else PIPELINE_NAME
-    return _multilabel(pipeline, model_name=model_name, model_dir=str(model_dir) if model_dir else None,
-                       device=device, batch_size=batch_size, threshold=threshold, top_k=top_k,
-                       **options)
+    return _multilabel(
+        pipeline,
+        model_name=model_name,
+        model_dir=str(model_dir) if model_dir else None,
+        device=device,
+        batch_size=batch_size,
+        threshold=threshold,
+        top_k=top_k,
+        **options,
+    )

@@ -105,12 +105,22 @@ class MultiLabelResult(dict):
 
     _ALIASES: ClassVar[dict[str, str]] = {"input_path": "img_path"}
 
-    def __init__(self, input_path: str, class_ids: list[int] | None = None,
-                 scores: list[float] | None = None, label_names: list[str] | None = None,
-                 error: InputError | None = None, image: bytes | np.ndarray | None = None,
-                 all_scores: np.ndarray | None = None) -> None:
-        super().__init__(img_path=input_path, class_ids=list(class_ids or ()),
-                         scores=list(scores or ()), label_names=list(label_names or ()))
+    def __init__(
+        self,
+        input_path: str,
+        class_ids: list[int] | None = None,
+        scores: list[float] | None = None,
+        label_names: list[str] | None = None,
+        error: InputError | None = None,
+        image: bytes | np.ndarray | None = None,
+        all_scores: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(
+            img_path=input_path,
+            class_ids=list(class_ids or ()),
+            scores=list(scores or ()),
+            label_names=list(label_names or ()),
+        )
         if error is not None:
             self["error"] = {"reason": error.reason, "message": str(error)}
         self.error = error
@@ -136,8 +146,14 @@ class MultiLabelResult(dict):
         """A plain-dict copy (PaddleX 3.x wraps the same in {"res": ...}; pyml does not)."""
         return json.loads(json.dumps(self))
 
-    def print(self, format_json: bool | None = None, indent: int = 4, ensure_ascii: bool = False, *,
-              json_format: bool | None = None) -> None:
+    def print(
+        self,
+        format_json: bool | None = None,
+        indent: int = 4,
+        ensure_ascii: bool = False,
+        *,
+        json_format: bool | None = None,
+    ) -> None:
         """JSON (the default) or the dict's repr. `format_json` is the seed tutorial's name,
         `json_format` PaddleX 3.x's; either works."""
         if format_json is not None and json_format is not None and format_json != json_format:
@@ -147,8 +163,7 @@ class MultiLabelResult(dict):
 
     def save_to_json(self, save_path: str | Path, indent: int = 4, ensure_ascii: bool = False) -> Path:
         target = _target(save_path, self.input_path, ".json")
-        target.write_text(json.dumps(self, indent=indent, ensure_ascii=ensure_ascii) + "\n",
-                          encoding="utf-8")
+        target.write_text(json.dumps(self, indent=indent, ensure_ascii=ensure_ascii) + "\n", encoding="utf-8")
         return target
 
     def visualize(self):
@@ -188,15 +203,21 @@ def _original_rgb(result: MultiLabelResult) -> np.ndarray:
 
     data = result.image
     if data is None:
-        raise InputError(f"{result.input_path}: the original image was not kept, nothing to draw",
-                         reason=Reason.IMAGE_NOT_KEPT, source=result.input_path)
+        raise InputError(
+            f"{result.input_path}: the original image was not kept, nothing to draw",
+            reason=Reason.IMAGE_NOT_KEPT,
+            source=result.input_path,
+        )
     if isinstance(data, np.ndarray):
         bgr = data if data.ndim == 3 else cv2.cvtColor(data, cv2.COLOR_GRAY2BGR)
     else:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise InputError(f"{result.input_path}: cannot decode the image to draw on it",
-                             reason=Reason.CORRUPT, source=result.input_path)
+            raise InputError(
+                f"{result.input_path}: cannot decode the image to draw on it",
+                reason=Reason.CORRUPT,
+                source=result.input_path,
+            )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -57,8 +57,7 @@ def architecture_export(exports_dir, request):
 def lcnet_pipeline(lcnet_export):
     import pyml
 
-    return pyml.create_pipeline(model_dir=str(lcnet_export), model_name="PP-LCNet_x1_0_ML",
-                                batch_size=4)
+    return pyml.create_pipeline(model_dir=str(lcnet_export), model_name="PP-LCNet_x1_0_ML", batch_size=4)
 
 
 @pytest.fixture

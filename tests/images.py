@@ -57,8 +57,9 @@ def cmyk_jpeg(width: int = 250, height: int = 170) -> bytes:
 def exif_jpeg(orientation: int, width: int = 160, height: int = 90) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return pil_bytes(Image.fromarray(gradient(width, height, seed=orientation)), "JPEG",
-                     quality=90, exif=exif.tobytes())
+    return pil_bytes(
+        Image.fromarray(gradient(width, height, seed=orientation)), "JPEG", quality=90, exif=exif.tobytes()
+    )
 
 
 def png_variants() -> dict[str, bytes]:

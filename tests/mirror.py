@@ -37,7 +37,7 @@ class Mirror:
                 self.end_headers()
                 if mirror.drops > 0:
                     mirror.drops -= 1
-                    self.wfile.write(body[start:start + (len(body) - start) // 2])
+                    self.wfile.write(body[start : start + (len(body) - start) // 2])
                     self.close_connection = True
                     return
                 self.wfile.write(body[start:])

@@ -16,8 +16,9 @@ def run_on_terminal(*args: str, timeout: float = 300, env: dict | None = None) -
     as a person sees it; returns everything the terminal received."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))  # 40 rows, 100 columns
-    proc = subprocess.Popen([sys.executable, *args], stdout=follower, stderr=follower,
-                            stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, env=env
+    )
     os.close(follower)
     seen, deadline = b"", time.time() + timeout
     while time.time() < deadline:

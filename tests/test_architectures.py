@@ -31,8 +31,7 @@ def test_exports_are_calibrated_like_trained_networks(model_name, architecture_e
     on a handful of the 80 labels, and scores are spread, not saturated at 0 or 1."""
     model_dir, size = architecture_export(model_name)
     spec = load_model_dir(model_dir)
-    scores = create_backend("paddle", spec.model_file, spec.params_file, parse_device("cpu"))(
-        images.photo_batch(size))
+    scores = create_backend("paddle", spec.model_file, spec.params_file, parse_device("cpu"))(images.photo_batch(size))
     labels_per_photo = (scores > 0.5).sum(axis=1).mean()
     assert 0.5 <= labels_per_photo <= 16, f"{labels_per_photo} labels per photo"
     saturated = ((scores < 1e-6) | (scores > 1 - 1e-6)).mean()

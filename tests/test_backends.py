@@ -131,15 +131,17 @@ def test_convert_writes_beside_the_model_and_is_reused(tmp_path):
 
     model = tmp_path / "model"
     shutil.copytree(demo_model_dir(), model)
-    run = subprocess.run([sys.executable, "-m", "pyml.cli", "convert", str(model)], capture_output=True,
-                         text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "convert", str(model)], capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr
     onnx_file = model / "inference.onnx"
     assert onnx_file.stat().st_size > 0 and "wrote" in run.stderr
     spec = load_model_dir(model)
     assert (model / "inference.onnx.sha256").read_text().strip() == model_hash(spec.model_file, spec.params_file)
-    again = subprocess.run([sys.executable, "-m", "pyml.cli", "convert", str(model)], capture_output=True,
-                           text=True, timeout=600)
+    again = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "convert", str(model)], capture_output=True, text=True, timeout=600
+    )
     assert again.returncode == 0 and "up to date" in again.stderr
     if importlib.util.find_spec("onnxruntime"):
         backend = create_backend("onnxruntime", spec.model_file, spec.params_file, CPU)
@@ -191,8 +193,9 @@ def test_auto_measures_once_then_remembers(tmp_path, monkeypatch, caplog):
     assert first.backend_name == choice["winner"]
     remembered = json.loads((cache_dir() / "auto.json").read_text())
     spec = load_model_dir(demo_model_dir())
-    key = cache_key(model_hash(spec.model_file, spec.params_file), resolve_threads(first.config.cpu_threads),
-                    (2, 3, 64, 64), "fp32")
+    key = cache_key(
+        model_hash(spec.model_file, spec.params_file), resolve_threads(first.config.cpu_threads), (2, 3, 64, 64), "fp32"
+    )
     assert remembered[key]["winner"] == choice["winner"] and cpu_description() in key
     with caplog.at_level("INFO", logger="pyml.backends.auto"):
         second = pyml.create_pipeline(backend="auto", batch_size=2)
@@ -205,9 +208,12 @@ def test_pipeline_yaml_carries_backend_and_precision(tmp_path):
     from pyml.config import load_pipeline_config
 
     path = tmp_path / "p.yaml"
-    path.write_text("pipeline_name: image_multilabel_classification\nSubModules:\n"
-                    "  ImageMultiLabelClassification:\n    model_dir: null\n"
-                    "    backend: auto\n    precision: bf16\n", encoding="utf-8")
+    path.write_text(
+        "pipeline_name: image_multilabel_classification\nSubModules:\n"
+        "  ImageMultiLabelClassification:\n    model_dir: null\n"
+        "    backend: auto\n    precision: bf16\n",
+        encoding="utf-8",
+    )
     config = load_pipeline_config(path)
     assert (config.backend, config.precision) == ("auto", "bf16")
     path.write_text(path.read_text().replace("bf16", "fp16"), encoding="utf-8")
@@ -222,13 +228,20 @@ def test_mkl_gets_its_avx2_kernels_on_amd_cpus_and_a_user_setting_wins():
     from pathlib import Path
 
     amd = "AuthenticAMD" in Path("/proc/cpuinfo").read_text()
-    code = ("import os; from pyml.backends.paddle import import_paddle; import_paddle(); "
-            "print(os.environ.get('MKL_DEBUG_CPU_TYPE'))")
+    code = (
+        "import os; from pyml.backends.paddle import import_paddle; import_paddle(); "
+        "print(os.environ.get('MKL_DEBUG_CPU_TYPE'))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "MKL_DEBUG_CPU_TYPE"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert run.stdout.strip() == ("5" if amd else "None"), run.stderr
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**env, "MKL_DEBUG_CPU_TYPE": "2"})
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "MKL_DEBUG_CPU_TYPE": "2"},
+    )
     assert run.stdout.strip() == "2", run.stderr
 
 
@@ -243,10 +256,13 @@ def test_paddle_is_an_extra_so_a_cuda_build_is_never_replaced():
     assert "pyml[cpu]" in project["optional-dependencies"]["test"]
 
 
-@pytest.mark.parametrize("fake, expected", [
-    ("raise ImportError('No module named paddle')", "Paddle is not installed"),
-    ("__version__ = '2.6.1'", "paddle 2.6.1 is installed; pyml needs 3.x"),
-])
+@pytest.mark.parametrize(
+    "fake, expected",
+    [
+        ("raise ImportError('No module named paddle')", "Paddle is not installed"),
+        ("__version__ = '2.6.1'", "paddle 2.6.1 is installed; pyml needs 3.x"),
+    ],
+)
 def test_a_missing_or_old_paddle_is_one_clear_line(tmp_path, fake, expected):
     import os
     import subprocess
@@ -256,8 +272,13 @@ def test_a_missing_or_old_paddle_is_one_clear_line(tmp_path, fake, expected):
     (tmp_path / "paddle" / "__init__.py").write_text(fake + "\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     demo = str(demo_model_dir().parent / "images" / "digits_01.jpg")
-    run = subprocess.run([sys.executable, "-m", "pyml", "--pipeline", "pyml_demo", "--input", demo,
-                          "--backend", "paddle"], capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml", "--pipeline", "pyml_demo", "--input", demo, "--backend", "paddle"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and "pip install 'pyml[cpu]'" in lines[0], run.stderr

@@ -34,7 +34,7 @@ def _write_collection(folder: Path, count: int, size=(160, 120)) -> list[str]:
     for i in range(count):
         photo = photos[i % len(photos)]
         y, x = (i * 7) % (photo.shape[0] - 200), (i * 13) % (photo.shape[1] - 260)
-        crop = cv2.resize(np.ascontiguousarray(photo[y:y + 200, x:x + 260, ::-1]), size)
+        crop = cv2.resize(np.ascontiguousarray(photo[y : y + 200, x : x + 260, ::-1]), size)
         path = folder / ("a" if i % 2 else "b") / f"{i:05d}{'.jpg' if i % 3 else '.png'}"
         path.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(path), crop)
@@ -123,14 +123,19 @@ def test_existing_output_needs_resume_or_overwrite(demo, collection, tmp_path):
 
 def test_cli_exit_status_progress_and_summary(collection, tmp_path):
     out = tmp_path / "results.jsonl"
-    run = subprocess.run([*BATCH, str(collection / "a"), "--output", str(out), "--batch_size", "4"],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [*BATCH, str(collection / "a"), "--output", str(out), "--batch_size", "4"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 1, run.stderr  # corrupt.jpg failed
     assert len(run.stderr.splitlines()) == 1, run.stderr  # not a terminal: no bar, only the summary
     assert "1 failed" in run.stderr.splitlines()[-1] and str(out) in run.stderr.splitlines()[-1]
     assert run.stdout == ""
-    again = subprocess.run([*BATCH, str(collection / "a"), "--output", str(out)],
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [*BATCH, str(collection / "a"), "--output", str(out)], capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 2 and "--resume" in again.stderr
 
 
@@ -151,8 +156,12 @@ def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
     folder = tmp_path / "many"
     names = _write_collection(folder, 1500, size=(320, 240))
     out = tmp_path / "results.jsonl"
-    job = subprocess.Popen([*BATCH, str(folder), "--output", str(out), "--batch_size", "4",
-                            "--no_progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    job = subprocess.Popen(
+        [*BATCH, str(folder), "--output", str(out), "--batch_size", "4", "--no_progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for_rows(out, 40, job)
         job.send_signal(signal.SIGKILL)
@@ -163,33 +172,55 @@ def test_sigkill_then_resume_gives_every_row_once(demo, tmp_path):
     assert 40 <= len(before) < len(names), "the job was not killed partway"
     with open(out, "ab") as f:  # and a kill inside a write: a torn last line
         f.write(b'{"img_path": "' + names[-1].encode() + b'", "class_i')
-    resumed = subprocess.run([*BATCH, str(folder), "--output", str(out), "--resume", "--batch_size", "4"],
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [*BATCH, str(folder), "--output", str(out), "--resume", "--batch_size", "4"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(before)} were already done" in resumed.stderr
     rows = _by_name(_rows(out))
     expected = {r["img_path"]: dict(r) for r in demo.predict(names, on_error="return")}
     _assert_same_rows(rows, expected)
-    assert _rows(out)[:len(before)] == before  # what was there is kept as it was
+    assert _rows(out)[: len(before)] == before  # what was there is kept as it was
 
 
 # -- Ray -------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_ray_local_gives_the_single_process_rows(collection, expected, tmp_path):
     pytest.importorskip("ray.data", reason="pyml[ray] is not installed")
     out = tmp_path / "ray.jsonl"
     saved = tmp_path / "saved"
-    run = subprocess.run([*BATCH, str(collection), "--output", str(out),
-                          "--ray_local", "2", "--batch_size", "4", "--no_progress", "--save_path", str(saved)],
-                         capture_output=True, text=True, timeout=600, env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
+    run = subprocess.run(
+        [
+            *BATCH,
+            str(collection),
+            "--output",
+            str(out),
+            "--ray_local",
+            "2",
+            "--batch_size",
+            "4",
+            "--no_progress",
+            "--save_path",
+            str(saved),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"),
+    )
     assert run.returncode == 1, run.stderr[-3000:]  # the three bad files
     _assert_same_rows(_by_name(_rows(out)), expected)
     # every actor saves where the driver's layout says: the collection's folders kept, one file per image
     good = [row["img_path"] for row in _rows(out) if "error" not in row]
     written = sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*_res.json"))
-    assert written == sorted(str(Path(name).relative_to(collection).with_name(Path(name).stem + "_res.json"))
-                             for name in good)
+    assert written == sorted(
+        str(Path(name).relative_to(collection).with_name(Path(name).stem + "_res.json")) for name in good
+    )
 
 
 def _free_port() -> int:
@@ -212,19 +243,33 @@ def ray_cluster(tmp_path_factory):
     node = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=200000000"]
     stop = [ray_cli, "stop", "--force"]
     try:
-        subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--include-dashboard=false",
-                        "--disable-usage-stats", *node], env=env, check=True, capture_output=True, timeout=180)
-        subprocess.run([ray_cli, "start", f"--address=127.0.0.1:{port}", *node], env=env, check=True,
-                       capture_output=True, timeout=180)
+        subprocess.run(
+            [ray_cli, "start", "--head", f"--port={port}", "--include-dashboard=false", "--disable-usage-stats", *node],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+        subprocess.run(
+            [ray_cli, "start", f"--address=127.0.0.1:{port}", *node],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
         yield f"127.0.0.1:{port}", env
     finally:
         subprocess.run(stop, env=env, capture_output=True, timeout=180)
 
 
 def _ray_job(address: str, env: dict, inputs: list[str], out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([*BATCH, *inputs, "--output", str(out), "--ray", address, "--batch_size", "4",
-                             "--no_progress", *extra], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*BATCH, *inputs, "--output", str(out), "--ray", address, "--batch_size", "4", "--no_progress", *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.slow
@@ -245,8 +290,9 @@ def test_ray_actor_killed_mid_run_loses_and_doubles_nothing(ray_cluster, demo, t
     job = _ray_job(address, env, [str(tmp_path / "many")], out)
     try:
         _wait_for_rows(out, 8, job)
-        actors = subprocess.run(["pgrep", "-f", r"MapWorker\(MapBatches\(Tagger"], capture_output=True,
-                                text=True).stdout.split()
+        actors = subprocess.run(
+            ["pgrep", "-f", r"MapWorker\(MapBatches\(Tagger"], capture_output=True, text=True
+        ).stdout.split()
         assert actors, "no Tagger actor process found"
         os.kill(int(actors[0]), signal.SIGKILL)
         killed_at = out.read_bytes().count(b"\n")
@@ -293,8 +339,12 @@ def test_retry_failed_runs_the_failures_again_and_keeps_each_image_once(demo, tm
     assert retried.line().startswith("pyml batch: 1 image in ")  # not "1 images"
     rows = _by_name(_rows(out))  # each image once
     assert set(rows) == {str(good), str(late)} and "error" not in rows[str(late)] and rows[str(good)] == before
-    cli = subprocess.run([*BATCH, str(good), str(late), "--output", str(out),
-                          "--resume", "--retry_failed", "--no_progress"], capture_output=True, text=True, timeout=300)
+    cli = subprocess.run(
+        [*BATCH, str(good), str(late), "--output", str(out), "--resume", "--retry_failed", "--no_progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cli.returncode == 0 and _by_name(_rows(out)) == rows, cli.stderr
 
 
@@ -308,10 +358,12 @@ def test_a_killed_ray_local_driver_leaves_no_ray_processes(collection, tmp_path)
     many = tmp_path / "many"
     for i in range(8):
         shutil.copytree(collection, many / str(i))
-    driver = subprocess.Popen([*BATCH, str(many), "--output", str(out),
-                               "--ray_local", "1", "--batch_size", "4", "--no_progress"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
+    driver = subprocess.Popen(
+        [*BATCH, str(many), "--output", str(out), "--ray_local", "1", "--batch_size", "4", "--no_progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"),
+    )
     session, ray_pids, deadline = None, set(), time.time() + 300
     while not (out.exists() and out.stat().st_size > 0):  # rows are being written: the cluster is up
         assert driver.poll() is None and time.time() < deadline, "the job ended before it could be killed"
@@ -332,8 +384,12 @@ def test_a_killed_ray_local_driver_leaves_no_ray_processes(collection, tmp_path)
     driver.wait(timeout=60)
 
     def alive():  # by pid: once the raylet is gone its agents no longer name the session
-        return {pid for pid in ray_pids if Path(f"/proc/{pid}").exists()
-                and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
+        return {
+            pid
+            for pid in ray_pids
+            if Path(f"/proc/{pid}").exists()
+            and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        }
 
     deadline = time.time() + 20
     while alive() and time.time() < deadline:

@@ -13,8 +13,9 @@ from pyml.models import demo_model_dir
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "pyml.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pyml.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,18 @@ def test_help_lists_every_subcommand_and_each_has_its_own_help():
 
 
 def test_folder_with_save_path_and_progress(lcnet_yaml, photo_dir, tmp_path):
-    proc = run("--pipeline", str(lcnet_yaml), "--input", str(photo_dir), "--threshold", "0.6",
-               "--save_path", str(tmp_path), "--top_k", "3")
+    proc = run(
+        "--pipeline",
+        str(lcnet_yaml),
+        "--input",
+        str(photo_dir),
+        "--threshold",
+        "0.6",
+        "--save_path",
+        str(tmp_path),
+        "--top_k",
+        "3",
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     count = len(list(photo_dir.iterdir()))
@@ -96,8 +107,7 @@ def test_get_pipeline_config_asks_before_overwriting(tmp_path):
     written.write_text("edited")
     proc = run("--get_pipeline_config", "image_multilabel_classification", "--config_save_path", str(tmp_path))
     assert proc.returncode == 2 and "-y" in proc.stderr and written.read_text() == "edited"
-    proc = run("--get_pipeline_config", "image_multilabel_classification", "--config_save_path",
-               str(tmp_path), "-y")
+    proc = run("--get_pipeline_config", "image_multilabel_classification", "--config_save_path", str(tmp_path), "-y")
     assert proc.returncode == 0 and "SubModules" in written.read_text()
 
 
@@ -129,8 +139,9 @@ def test_on_a_terminal_the_bar_never_runs_into_a_result(tmp_path):
     (folder / "zz_bad.jpg").write_text("not a picture")
     screen = run_on_terminal("-m", "pyml.cli", "--pipeline", "pyml_demo", "--input", str(folder))
     assert f"{len(pictures) + 1}/{len(pictures) + 1}" in screen  # the bar was drawn
-    shown = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).rstrip("\r").split("\r")[-1]
-             for line in screen.split("\n")]  # what stays visible of each line
+    shown = [
+        re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line).rstrip("\r").split("\r")[-1] for line in screen.split("\n")
+    ]  # what stays visible of each line
     results = [line for line in shown if "'img_path'" in line]
     errors = [line for line in shown if "pyml: error" in line]
     assert len(results) == len(pictures) and all(line.startswith("{'img_path': ") for line in results), screen

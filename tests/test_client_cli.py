@@ -34,8 +34,12 @@ def folder(tmp_path_factory):
 
 
 def client(server, *args):
-    return subprocess.run([sys.executable, "-m", "pyml.cli", "client", "--target", server.target, *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "client", "--target", server.target, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("mode", [[], ["--stream"]])
@@ -43,19 +47,23 @@ def client(server, *args):
 def test_one_image_too_large_is_one_line_and_the_others_run(server, folder, mode, limit):
     run = client(server, "--input", str(folder), *mode, *limit)
     assert run.returncode == 1, run.stderr
-    assert sorted(line.split("'img_path': '")[1].split("'")[0].rsplit("/", 1)[-1]
-                  for line in run.stdout.splitlines()) == sorted(p.name for p in DEMO)
+    assert sorted(
+        line.split("'img_path': '")[1].split("'")[0].rsplit("/", 1)[-1] for line in run.stdout.splitlines()
+    ) == sorted(p.name for p in DEMO)
     errors = [line for line in run.stderr.splitlines() if line.startswith("pyml: error")]
     assert len(errors) == 1 and "digits_99_big.jpg" in errors[0] and "too_large" in errors[0]
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--threshold", "3"], "threshold"),
-    (["--top_k", "-1"], "top_k must be a positive integer"),
-    (["--top_k", "0"], "top_k must be a positive integer"),
-    (["--max_message_mb", "0"], "--max_message_mb"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--threshold", "3"], "threshold"),
+        (["--top_k", "-1"], "top_k must be a positive integer"),
+        (["--top_k", "0"], "top_k must be a positive integer"),
+        (["--max_message_mb", "0"], "--max_message_mb"),
+    ],
+)
 def test_bad_arguments_are_rc_2_before_anything_is_sent(server, folder, args, says):
     run = client(server, "--input", str(folder), *args)
     assert run.returncode == 2 and says in run.stderr, run.stderr

@@ -29,7 +29,9 @@ def test_the_demo_has_a_pipeline_name_of_its_own():
 
 def test_paddlex3_layout(tmp_path):
     (tmp_path / "models" / "lcnet").mkdir(parents=True)
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 pipeline_name: image_multilabel_classification
 device: cpu
 SubModules:
@@ -39,7 +41,8 @@ SubModules:
     model_dir: models/lcnet
     batch_size: 8
     threshold: {default: 0.5, 3: 0.2}
-""")
+""",
+    )
     config = load_pipeline_config(path)
     assert config.model_name == "PP-LCNet_x1_0_ML"
     assert config.model_dir == str(tmp_path / "models" / "lcnet")  # relative to the YAML
@@ -48,7 +51,9 @@ SubModules:
 
 
 def test_seed_layout(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 Global:
   pipeline_name: multi_label_image_classification
   input: whatever.jpg
@@ -56,22 +61,28 @@ Pipeline:
   model_dir: /models/lcnet
   batch_size: 2
   device: "gpu:0"
-""")
+""",
+    )
     config = load_pipeline_config(path)
     assert (config.model_dir, config.batch_size, config.device) == ("/models/lcnet", 2, "gpu:0")
 
 
-@pytest.mark.parametrize("text, key", [
-    ("SubModules:\n  ImageMultiLabelClassification:\n    batch_sise: 4\n", "batch_sise"),
-    ("SubModules:\n  ImageMultiLabelClassification:\n    batch_size: 0\n", "batch_size"),
-    ("SubModules:\n  ImageMultiLabelClassification:\n    decode_mode: turbo\n", "decode_mode"),
-    ("SubModules:\n  ImageMultiLabelClassification:\n    device: tpu\n", "tpu"),
-    ("SubModules:\n  ImageMultiLabelClassification:\n    model_name: ResNet_ML\n",
-     "model 'ResNet_ML' has no model_dir and is not a model pyml can find by name"),
-    ("pipeline_name: object_detection\nSubModules:\n  ImageMultiLabelClassification: {}\n", "pipeline_name"),
-    ("Pipeline:\n  modle: x\n", "modle"),
-    ("just: text\n", "not a pipeline config"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("SubModules:\n  ImageMultiLabelClassification:\n    batch_sise: 4\n", "batch_sise"),
+        ("SubModules:\n  ImageMultiLabelClassification:\n    batch_size: 0\n", "batch_size"),
+        ("SubModules:\n  ImageMultiLabelClassification:\n    decode_mode: turbo\n", "decode_mode"),
+        ("SubModules:\n  ImageMultiLabelClassification:\n    device: tpu\n", "tpu"),
+        (
+            "SubModules:\n  ImageMultiLabelClassification:\n    model_name: ResNet_ML\n",
+            "model 'ResNet_ML' has no model_dir and is not a model pyml can find by name",
+        ),
+        ("pipeline_name: object_detection\nSubModules:\n  ImageMultiLabelClassification: {}\n", "pipeline_name"),
+        ("Pipeline:\n  modle: x\n", "modle"),
+        ("just: text\n", "not a pipeline config"),
+    ],
+)
 def test_config_errors_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError, match=key):
         load_pipeline_config(write(tmp_path, text))
@@ -101,28 +112,41 @@ def test_write_pipeline_config(tmp_path):
     assert demo.name == "pyml_demo.yaml" and load_pipeline_config(demo).model_name == "pyml-demo-digits_ML"
 
 
-@pytest.mark.parametrize("value, expected", [
-    (0.3, 0.3), (1, 1.0), (0, 0.0),
-    ([0.1, 0.2, 0.3], np.array([0.1, 0.2, 0.3], np.float32)),
-    ({"default": 0.5, 1: 0.1, "2": 0.9}, np.array([0.5, 0.1, 0.9], np.float32)),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0.3, 0.3),
+        (1, 1.0),
+        (0, 0.0),
+        ([0.1, 0.2, 0.3], np.array([0.1, 0.2, 0.3], np.float32)),
+        ({"default": 0.5, 1: 0.1, "2": 0.9}, np.array([0.5, 0.1, 0.9], np.float32)),
+    ],
+)
 def test_threshold_forms(value, expected):
     np.testing.assert_array_equal(resolve_threshold(value, 3), expected)
 
 
-@pytest.mark.parametrize("value, message", [
-    (-0.1, "outside"), (1.5, "outside"), (True, "not a number"), ("0.5", "not a number"),
-    ([0.5, 0.5], "has 2 values"), ({1: 0.2}, "default"), ({"default": 0.5, 7: 0.1}, "key 7"),
-    ({"default": 0.5, "x": 0.1}, "key 'x'"), ([0.5, "a", 0.5], r"threshold\[1\]"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (-0.1, "outside"),
+        (1.5, "outside"),
+        (True, "not a number"),
+        ("0.5", "not a number"),
+        ([0.5, 0.5], "has 2 values"),
+        ({1: 0.2}, "default"),
+        ({"default": 0.5, 7: 0.1}, "key 7"),
+        ({"default": 0.5, "x": 0.1}, "key 'x'"),
+        ([0.5, "a", 0.5], r"threshold\[1\]"),
+    ],
+)
 def test_threshold_errors(value, message):
     with pytest.raises(ConfigError, match=message):
         resolve_threshold(value, 3)
 
 
 def test_a_relative_model_dir_is_read_as_paddlex_does_then_beside_the_yaml(tmp_path, monkeypatch):
-    text = ("SubModules:\n  ImageMultiLabelClassification:\n    model_name: mine\n"
-            "    model_dir: models/mine\n")
+    text = "SubModules:\n  ImageMultiLabelClassification:\n    model_name: mine\n    model_dir: models/mine\n"
     configs, work = tmp_path / "configs", tmp_path / "work"
     (configs / "models" / "mine").mkdir(parents=True)
     (work / "models" / "mine").mkdir(parents=True)

@@ -32,8 +32,13 @@ def preprocess_dir(tmp_path_factory):
     cmake("--build", str(work / "core"), "-j", "2")
     cmake("--install", str(work / "core"), "--prefix", str(prefix))
     assert (prefix / "include" / "pyml" / "preprocess.h").is_file()
-    cmake("-S", str(ROOT / "csrc" / "examples" / "preprocess_dir"), "-B", str(work / "example"),
-          f"-DCMAKE_PREFIX_PATH={prefix}")
+    cmake(
+        "-S",
+        str(ROOT / "csrc" / "examples" / "preprocess_dir"),
+        "-B",
+        str(work / "example"),
+        f"-DCMAKE_PREFIX_PATH={prefix}",
+    )
     cmake("--build", str(work / "example"))
     return work / "example" / "preprocess_dir"
 
@@ -45,8 +50,9 @@ def test_installed_library_matches_python_binding(preprocess_dir, photos, lcnet_
     for name, rgb in photos.items():
         (folder / f"{name}.jpg").write_bytes(images.jpeg(rgb))
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
-    proc = subprocess.run([str(preprocess_dir), str(lcnet_export), str(folder), str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(preprocess_dir), str(lcnet_export), str(folder), str(out)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1  # the broken PNG is reported, the rest are written
     assert "broken.png error corrupt" in proc.stdout or "broken.png error truncated" in proc.stdout
     # The installed C++ library and the Python binding: one reader, one preprocessor, same bits.
@@ -76,16 +82,18 @@ def test_cpp_stream_client_against_a_real_server(stream_client, tmp_path):
     folder = demo_model_dir().parent / "images"
     server = RunningServer({"digits": pyml.create_pipeline()})
     try:
-        proc = subprocess.run([str(stream_client), server.target, str(folder)], capture_output=True,
-                              text=True, timeout=120)
+        proc = subprocess.run(
+            [str(stream_client), server.target, str(folder)], capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 0, proc.stderr
         cpp = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()}
         with Client(server.target) as client:
             python = {Path(r.input_path).name: r.label_names for r in client.classify_stream(str(folder))}
         assert cpp == python and len(cpp) == len(list(folder.glob("*.jpg")))
         (tmp_path / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x01" * 30)
-        proc = subprocess.run([str(stream_client), server.target, str(tmp_path)], capture_output=True,
-                              text=True, timeout=120)
+        proc = subprocess.run(
+            [str(stream_client), server.target, str(tmp_path)], capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 1 and "junk.png error" in proc.stdout
     finally:
         server.stop()
@@ -106,8 +114,14 @@ def classify_dir(tmp_path_factory):
     cmake("--build", str(work / "core"), "-j", "2")
     cmake("--install", str(work / "core"), "--prefix", str(prefix))
     assert (prefix / "include" / "pyml" / "openvino_backend.h").is_file()
-    cmake("-S", str(ROOT / "csrc" / "examples" / "classify_dir"), "-B", str(work / "example"),
-          f"-DCMAKE_PREFIX_PATH={prefix}", f"-DOpenVINO_DIR={ov_dir}")
+    cmake(
+        "-S",
+        str(ROOT / "csrc" / "examples" / "classify_dir"),
+        "-B",
+        str(work / "example"),
+        f"-DCMAKE_PREFIX_PATH={prefix}",
+        f"-DOpenVINO_DIR={ov_dir}",
+    )
     cmake("--build", str(work / "example"))
     return work / "example" / "classify_dir"
 
@@ -121,22 +135,29 @@ def test_cpp_classify_dir_prints_what_pyml_prints(classify_dir, photos, tmp_path
 
     model = tmp_path / "model"
     shutil.copytree(demo_model_dir(), model)
-    missing = subprocess.run([str(classify_dir), str(model), str(tmp_path)], capture_output=True, text=True,
-                             timeout=120)
+    missing = subprocess.run(
+        [str(classify_dir), str(model), str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 2 and "pyml convert" in missing.stderr  # no inference.onnx yet
-    subprocess.run([sys.executable, "-m", "pyml.cli", "convert", str(model)], check=True, capture_output=True,
-                   timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "convert", str(model)], check=True, capture_output=True, timeout=600
+    )
     folder = tmp_path / "in"
     shutil.copytree(demo_model_dir().parent / "images", folder, ignore=shutil.ignore_patterns("*.json"))
     for name, rgb in photos.items():  # real photos too: every size goes through one batch shape
         (folder / f"{name}.jpg").write_bytes(images.jpeg(rgb))
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
-    proc = subprocess.run([str(classify_dir), str(model), str(folder), "4"], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [str(classify_dir), str(model), str(folder), "4"], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 1, proc.stderr  # broken.jpg
     cpp = {Path(row["img_path"]).name: row for row in map(json.loads, proc.stdout.splitlines())}
-    run = subprocess.run([sys.executable, "-m", "pyml.cli", "--pipeline", "pyml_demo",
-                          "--input", str(folder), "--batch_size", "4"], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "--pipeline", "pyml_demo", "--input", str(folder), "--batch_size", "4"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     python = {}
     for line in run.stdout.splitlines():
         row = ast.literal_eval(line)  # pyml prints a dict's repr, as PaddleX does

@@ -24,7 +24,7 @@ def test_demo_model_on_held_out_pictures():
     mean_ap = np.mean([average_precision_score(truth[:, c], scores[:, c]) for c in range(len(LABELS))])
     exact = np.mean([set(np.nonzero(s > 0.5)[0]) == set(np.nonzero(t)[0]) for s, t in zip(scores, truth)])
     assert mean_ap >= 0.99, mean_ap  # measured 0.9979 on 2,000 test pictures at training time
-    assert exact >= 0.9, exact       # measured 0.918 on 500
+    assert exact >= 0.9, exact  # measured 0.918 on 500
 
 
 def test_demo_model_labels_its_shipped_samples():

@@ -28,10 +28,27 @@ class HttpServer:
         self.http_port, self.metrics_port = free_port(), free_port()
         self.grpc_port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo",
-             "--port", str(self.grpc_port), "--http_port", str(self.http_port),
-             "--metrics_port", str(self.metrics_port), "--max_message_mb", str(MAX_MESSAGE_MB), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "pyml.cli",
+                "serve",
+                "--pipeline",
+                "pyml_demo",
+                "--port",
+                str(self.grpc_port),
+                "--http_port",
+                str(self.http_port),
+                "--metrics_port",
+                str(self.metrics_port),
+                "--max_message_mb",
+                str(MAX_MESSAGE_MB),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.http_port}", timeout=60)
         deadline = time.time() + 120
         while True:
@@ -81,8 +98,10 @@ def b64(path: str) -> str:
 
 
 def categories(result) -> list[dict]:
-    return [{"id": c, "name": n, "score": s}
-            for c, n, s in zip(result["class_ids"], result["label_names"], result["scores"])]
+    return [
+        {"id": c, "name": n, "score": s}
+        for c, n, s in zip(result["class_ids"], result["label_names"], result["scores"])
+    ]
 
 
 THRESHOLDS = [None, 0.3, [0.5] * 5 + [0.05] * 5, {"default": 0.7, "1": 0.2, 8: 0.95}]
@@ -156,8 +175,9 @@ def test_oversized_and_malformed_bodies(server):
     response = server.http.post("/multilabel-image-classification", json=huge)
     assert response.status_code == 413 and response.json()["errorCode"] == 413
     assert server.metric("pyml_requests_total", model=model, door="http", code="413") == refused_before + 1
-    response = server.http.post("/multilabel-image-classification", content=b"{not json",
-                                headers={"content-type": "application/json"})
+    response = server.http.post(
+        "/multilabel-image-classification", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422 and _error_list(response.json())[0]["type"] == "json_invalid"
     status, _ = server.infer(image=b64(DEMO_IMAGES[2]), visualize=False)
     assert status == 200
@@ -180,15 +200,23 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("body", [
-    {"image": "DEMO", "threshold": {"default": 0.4, "8": 0.99}, "visualize": False, "logId": "hps-1"},
-    {"image": "not*base64", "logId": "hps-2"},
-], ids=["good", "bad"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"image": "DEMO", "threshold": {"default": 0.4, "8": 0.99}, "visualize": False, "logId": "hps-1"},
+        {"image": "not*base64", "logId": "hps-2"},
+    ],
+    ids=["good", "bad"],
+)
 def test_hps_wire_form_equals_the_http_answer(server, body):
     body = {**body, "image": b64(DEMO_IMAGES[3]) if body["image"] == "DEMO" else body["image"]}
     status, http_answer = server.infer(**body)
-    proc = subprocess.run([sys.executable, "-c", HPS_CLIENT_SCRIPT, f"127.0.0.1:{server.grpc_port}",
-                           json.dumps(body)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", HPS_CLIENT_SCRIPT, f"127.0.0.1:{server.grpc_port}", json.dumps(body)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["ready"]
@@ -284,12 +312,24 @@ def test_a_taken_port_is_one_line_naming_the_door(door, flag):
         taken.listen()
         port = taken.getsockname()[1]
         ports = {"--port": str(free_port()), flag: str(port)}  # the other door on a free port
-        run = subprocess.run([sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo",
-                              *(a for item in ports.items() for a in item)],
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pyml.cli",
+                "serve",
+                "--pipeline",
+                "pyml_demo",
+                *(a for item in ports.items() for a in item),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert run.returncode == 2, run.stderr
-    assert run.stderr.strip().splitlines() == [f"pyml: error: cannot open a door of the server: the {door} door on "
-                                               f"127.0.0.1:{port}: Address already in use"]
+    assert run.stderr.strip().splitlines() == [
+        f"pyml: error: cannot open a door of the server: the {door} door on 127.0.0.1:{port}: Address already in use"
+    ]
 
 
 def test_paddlex_serve_command_starts_the_http_door():
@@ -297,12 +337,32 @@ def test_paddlex_serve_command_starts_the_http_door():
     from pyml.cli import paddlex_serve_argv
 
     assert paddlex_serve_argv(["--serve", "--pipeline", "a.yaml"]) == ["--pipeline", "a.yaml", "--http_port", "8080"]
-    assert paddlex_serve_argv(["--serve", "--port=9", "--pipeline", "x", "--grpc_port", "7"]) == \
-        ["--pipeline", "x", "--http_port", "9", "--port", "7"]
+    assert paddlex_serve_argv(["--serve", "--port=9", "--pipeline", "x", "--grpc_port", "7"]) == [
+        "--pipeline",
+        "x",
+        "--http_port",
+        "9",
+        "--port",
+        "7",
+    ]
     http_port, grpc_port = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pyml.cli", "--serve", "--pipeline", "pyml_demo",
-                             "--port", str(http_port), "--grpc_port", str(grpc_port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pyml.cli",
+            "--serve",
+            "--pipeline",
+            "pyml_demo",
+            "--port",
+            str(http_port),
+            "--grpc_port",
+            str(grpc_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=60) as http:
             deadline = time.time() + 120

@@ -60,8 +60,14 @@ def test_file_directory_dict_list_and_arrays(tmp_path):
         (tmp_path / rel).write_bytes(b"x")
     arr = np.zeros((4, 4, 3), np.uint8)
     found = names([str(tmp_path), {"img": arr}, arr, tmp_path / "a.jpg"])
-    assert found == [str(tmp_path / "a.jpg"), str(tmp_path / "b" / "c.PNG"), str(tmp_path / "e.webp"),
-                     "<ndarray 0>", "<ndarray 1>", str(tmp_path / "a.jpg")]
+    assert found == [
+        str(tmp_path / "a.jpg"),
+        str(tmp_path / "b" / "c.PNG"),
+        str(tmp_path / "e.webp"),
+        "<ndarray 0>",
+        "<ndarray 1>",
+        str(tmp_path / "a.jpg"),
+    ]
 
 
 def test_missing_path_and_empty_directory_fail_alone(tmp_path):
@@ -76,8 +82,10 @@ def test_unsupported_values_raise(bad):
         list(iter_sources(bad))
 
 
-@pytest.mark.skipif(hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0,
-                    reason="root reads files regardless of permissions")
+@pytest.mark.skipif(
+    hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0,
+    reason="root reads files regardless of permissions",
+)
 def test_unreadable_file(tmp_path):
     path = tmp_path / "secret.jpg"
     path.write_bytes(b"x")

@@ -52,9 +52,15 @@ def test_paddlex_layout_with_hpi_anchors(tmp_path):
     assert spec.model_file.name == "inference.json"
     assert spec.labels == ["person", "bicycle", "car"]
     assert spec.threshold == 0.5
-    assert spec.preprocess == {"resize_mode": "stretch", "width": 448, "height": 448,
-                               "filter": "pil_bilinear", "scale": 0.00392156862745098,
-                               "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+    assert spec.preprocess == {
+        "resize_mode": "stretch",
+        "width": 448,
+        "height": 448,
+        "filter": "pil_bilinear",
+        "scale": 0.00392156862745098,
+        "mean": (0.485, 0.456, 0.406),
+        "std": (0.229, 0.224, 0.225),
+    }
     assert spec.input_size == (448, 448)
 
 
@@ -84,7 +90,9 @@ def test_resize_short_cv2_and_crop(tmp_path):
             {"ResizeImage": {"resize_short": 256, "backend": "cv2"}},
             {"CropImage": {"size": 224}},
             {"NormalizeImage": {"scale": "1.0/255.0", "mean": [0.5] * 3, "std": [0.5] * 3}},
-            {"ToCHWImage": None}]
+            {"ToCHWImage": None},
+        ]
+
     spec = load_model_dir(make_dir(tmp_path, edited(change)))
     assert spec.preprocess["resize_mode"] == "short" and spec.preprocess["short_side"] == 256
     assert spec.preprocess["filter"] == "cv2_linear"
@@ -92,17 +100,22 @@ def test_resize_short_cv2_and_crop(tmp_path):
     assert spec.input_size is None
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["PreProcess"]["transform_ops"].append({"RandomFlip": None}), "unknown operation 'RandomFlip'"),
-    (lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(keep_ratio=True), "keep_ratio"),
-    (lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(interpolation="bicubic"),
-     "not supported by pyml's native resize"),
-    (lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(backend="skimage"), "backend"),
-    (lambda d: d["PreProcess"]["transform_ops"].pop(0), "no ResizeImage"),
-    (lambda d: d["PreProcess"]["transform_ops"][1]["NormalizeImage"].update(mean=[1, 2]), "mean"),
-    (lambda d: d["PostProcess"]["MultiLabelThreshOutput"].update(topk=3), "topk"),
-    (lambda d: d.update(PostProcess={"Topk": {"topk": 5}}), "MultiLabelThreshOutput"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["PreProcess"]["transform_ops"].append({"RandomFlip": None}), "unknown operation 'RandomFlip'"),
+        (lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(keep_ratio=True), "keep_ratio"),
+        (
+            lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(interpolation="bicubic"),
+            "not supported by pyml's native resize",
+        ),
+        (lambda d: d["PreProcess"]["transform_ops"][0]["ResizeImage"].update(backend="skimage"), "backend"),
+        (lambda d: d["PreProcess"]["transform_ops"].pop(0), "no ResizeImage"),
+        (lambda d: d["PreProcess"]["transform_ops"][1]["NormalizeImage"].update(mean=[1, 2]), "mean"),
+        (lambda d: d["PostProcess"]["MultiLabelThreshOutput"].update(topk=3), "topk"),
+        (lambda d: d.update(PostProcess={"Topk": {"topk": 5}}), "MultiLabelThreshOutput"),
+    ],
+)
 def test_unknown_or_unsupported_is_a_model_error_naming_file_and_key(tmp_path, change, message):
     make_dir(tmp_path, edited(change))
     with pytest.raises(ModelError, match=message) as info:
@@ -130,16 +143,23 @@ def test_per_class_threshold_list_and_unknown_section_warning(tmp_path, caplog):
     def change(d):
         d["PostProcess"]["MultiLabelThreshOutput"]["threshold"] = [0.35, 0.5, 0.7]
         d["Extra"] = {"x": 1}
+
     with caplog.at_level("WARNING", logger="pyml.model_dir"):
         spec = load_model_dir(make_dir(tmp_path, edited(change)))
     assert spec.threshold == [0.35, 0.5, 0.7]  # as written, not float32 approximations
     assert "ignoring unknown section 'Extra'" in caplog.text
 
 
-@pytest.mark.parametrize("size, message", [
-    ('"448"', "is not a positive int or"), ("448.5", "is not a positive int or"), ("[448, 0]", "[w, h]"),
-    ("true", "is not a positive int"), ("-3", "is not a positive int"),
-])
+@pytest.mark.parametrize(
+    "size, message",
+    [
+        ('"448"', "is not a positive int or"),
+        ("448.5", "is not a positive int or"),
+        ("[448, 0]", "[w, h]"),
+        ("true", "is not a positive int"),
+        ("-3", "is not a positive int"),
+    ],
+)
 def test_sizes_must_be_positive_ints(tmp_path, size, message):
     make_dir(tmp_path, PADDLEX_YML.replace("size: 448", f"size: {size}"))
     with pytest.raises(ModelError, match=r"inference\.yml: ResizeImage\.size: .*" + message.replace("[", r"\[")):
@@ -162,6 +182,10 @@ def test_a_folder_holding_the_model_one_level_down_says_where(tmp_path):
     shutil.copytree(demo_model_dir(), tmp_path / "best_model" / "inference")
     with pytest.raises(ModelError, match=r"the model is in .*best_model/inference: pass that folder"):
         load_model_dir(tmp_path / "best_model")
-    run = subprocess.run([sys.executable, "-m", "pyml", "eval", str(tmp_path / "best_model"), str(tmp_path)],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml", "eval", str(tmp_path / "best_model"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 2 and "best_model/inference: pass that folder" in run.stderr, run.stderr

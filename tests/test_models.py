@@ -72,8 +72,15 @@ def test_the_seeds_quick_start_answers_with_coco_labels(mirror, lcnet_export, tm
     mirror.files[TAR_PATH] = package(lcnet_export)
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(images.jpeg(next(iter(photos.values()))))
-    command = [sys.executable, "-m", "pyml.cli", "--pipeline", "multi_label_image_classification",
-               "--input", str(photo)]
+    command = [
+        sys.executable,
+        "-m",
+        "pyml.cli",
+        "--pipeline",
+        "multi_label_image_classification",
+        "--input",
+        str(photo),
+    ]
     screen = run_on_terminal(*command[1:], env=env_for(mirror, tmp_path))  # as a person sees it
     assert f"downloading {NAME}" in screen and f"{NAME}:" in screen and "B/s" in screen, screen  # tqdm's bar
     assert mirror.gets(TAR_PATH) == 1 and "'label_names'" in screen
@@ -122,8 +129,7 @@ def test_404_is_a_clear_error_that_names_everything(mirror, tmp_path):
     with pytest.raises(ModelError) as caught:
         models.download_model(NAME, progress=False)
     message = str(caught.value)
-    for part in (f"{mirror.url}{TAR_PATH}", "HTTP 404", str(cache(tmp_path) / NAME), "PYML_MODEL_MIRROR",
-                 "pyml_demo"):
+    for part in (f"{mirror.url}{TAR_PATH}", "HTTP 404", str(cache(tmp_path) / NAME), "PYML_MODEL_MIRROR", "pyml_demo"):
         assert part in message
     assert leftovers(tmp_path) == []
 
@@ -157,10 +163,13 @@ def test_a_corrupt_tar_leaves_nothing_behind(mirror, lcnet_export, tmp_path):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("member, reason", [
-    ("../escaped.txt", "unsafe path"),
-    ("/etc/evil.txt", "unsafe path"),
-])
+@pytest.mark.parametrize(
+    "member, reason",
+    [
+        ("../escaped.txt", "unsafe path"),
+        ("/etc/evil.txt", "unsafe path"),
+    ],
+)
 def test_a_tar_that_escapes_is_refused(mirror, lcnet_export, tmp_path, member, reason):
     info = tarfile.TarInfo(member)
     info.size = 4
@@ -188,11 +197,17 @@ def test_the_wrong_model_in_the_package_is_refused(mirror, tmp_path):
 
 def test_two_processes_at_once_download_once(mirror, lcnet_export, tmp_path):
     mirror.files[TAR_PATH] = package(lcnet_export)
-    code = ("import sys; from pyml.models import resolve_model_dir; "
-            f"print(resolve_model_dir({NAME!r}, None, progress=False))")
+    code = (
+        "import sys; from pyml.models import resolve_model_dir; "
+        f"print(resolve_model_dir({NAME!r}, None, progress=False))"
+    )
     env = env_for(mirror, tmp_path)
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert {o.strip() for o, _ in outs} == {str(cache(tmp_path) / NAME)}
@@ -202,9 +217,21 @@ def test_two_processes_at_once_download_once(mirror, lcnet_export, tmp_path):
 
 
 def test_offline_says_so_on_one_line_and_exits_2(mirror, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "pyml.cli", "--pipeline", "image_multilabel_classification",
-                          "--input", str(models.demo_model_dir().parent / "images" / "digits_01.jpg")],
-                         capture_output=True, text=True, timeout=300, env=env_for(mirror, tmp_path, PYML_OFFLINE="1"))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyml.cli",
+            "--pipeline",
+            "image_multilabel_classification",
+            "--input",
+            str(models.demo_model_dir().parent / "images" / "digits_01.jpg"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env_for(mirror, tmp_path, PYML_OFFLINE="1"),
+    )
     assert run.returncode == 2 and mirror.requests == []
     lines = [line for line in run.stderr.splitlines() if line.startswith("pyml")]
     assert len(lines) == 1 and "PYML_OFFLINE is set" in lines[0] and "Traceback" not in run.stderr

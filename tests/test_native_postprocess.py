@@ -24,7 +24,7 @@ def test_per_class_threshold_applies_to_classes_not_rows(scores):
     assert ours == reference.postprocess(scores, per_class)
     # PaddleX 3.7.2 would use entry i for every class of row i; with the ramp above
     # that gives a different answer for at least one row.
-    by_row = [reference.postprocess(scores[i:i + 1], per_class[i])[0] for i in range(16)]
+    by_row = [reference.postprocess(scores[i : i + 1], per_class[i])[0] for i in range(16)]
     assert ours != by_row
 
 
@@ -69,7 +69,7 @@ def test_bad_arguments():
 def test_top_k_larger_than_an_int_keeps_every_label_and_non_positive_is_refused():
     scores = np.array([[0.9, 0.1, 0.8]], np.float32)
     assert _native.postprocess(scores, 0.5, top_k=10**30) == _native.postprocess(scores, 0.5)
-    for bad in (0, -1, -10**30):
+    for bad in (0, -1, -(10**30)):
         with pytest.raises(ValueError, match="positive"):
             _native.postprocess(scores, 0.5, top_k=bad)
     with pytest.raises(TypeError):

@@ -44,12 +44,12 @@ def test_already_target_size_is_not_resampled(exact):
 
 
 def test_custom_normalization_and_cv2_filter():
-    spec = _native.PreprocessSpec(width=224, height=160, filter="cv2_linear",
-                                  mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), scale=1 / 255)
+    spec = _native.PreprocessSpec(
+        width=224, height=160, filter="cv2_linear", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), scale=1 / 255
+    )
     buf = images.jpeg(images.gradient(500, 300))
     out = _native.Preprocessor(spec, threads=1).run([buf])
-    ref = reference.normalize_chw(reference.resize_cv(reference.decode(buf), 224, 160),
-                                  mean=(0.5,) * 3, std=(0.5,) * 3)
+    ref = reference.normalize_chw(reference.resize_cv(reference.decode(buf), 224, 160), mean=(0.5,) * 3, std=(0.5,) * 3)
     assert out.shape == (1, 3, 160, 224)
     assert np.abs(out[0] - ref).max() <= 1 / 255 / 0.5 + 1e-6
 
@@ -60,8 +60,7 @@ def test_resize_short_batches_equal_sizes_and_refuses_mixed():
     a, b = images.jpeg(images.gradient(200, 100)), images.jpeg(images.gradient(400, 200, seed=2))
     out = pre.run([a, b])
     assert out.shape == (2, 3, 64, 128)
-    assert np.array_equal(out[1], reference.normalize_chw(
-        reference.resize_pil(reference.decode(b), 128, 64)))
+    assert np.array_equal(out[1], reference.normalize_chw(reference.resize_pil(reference.decode(b), 128, 64)))
     with pytest.raises(ValueError, match="different sizes"):
         pre.run([a, images.jpeg(images.gradient(100, 100))])
 
@@ -99,12 +98,26 @@ def test_spec_validation():
 def test_bad_items_fail_alone(exact, photos):
     good = images.jpeg(next(iter(photos.values())))
     truncated = good[: len(good) // 2]
-    batch = [good, b"", truncated, b"GIF89a....", good, np.zeros((4, 4, 3), np.float32),
-             np.zeros((4, 4, 2), np.uint8), "a path"]
+    batch = [
+        good,
+        b"",
+        truncated,
+        b"GIF89a....",
+        good,
+        np.zeros((4, 4, 3), np.float32),
+        np.zeros((4, 4, 2), np.uint8),
+        "a path",
+    ]
     tensor, errors = exact.run(batch, errors="return")
     reasons = {index: reason for index, reason, _ in errors}
-    assert reasons == {1: "empty", 2: "truncated", 3: "unsupported", 5: "invalid_array",
-                       6: "invalid_array", 7: "unsupported"}
+    assert reasons == {
+        1: "empty",
+        2: "truncated",
+        3: "unsupported",
+        5: "invalid_array",
+        6: "invalid_array",
+        7: "unsupported",
+    }
     expected = reference.preprocess(good)
     assert np.array_equal(tensor[0], expected) and np.array_equal(tensor[4], expected)
     for index in reasons:

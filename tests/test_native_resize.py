@@ -38,8 +38,7 @@ def test_extreme_sources(source):
     rgb = images.gradient(*source)
     for size in [(448, 448), (5, 9)]:
         assert np.array_equal(_native.resize(rgb, *size), reference.resize_pil(rgb, *size))
-        diff = np.abs(_native.resize(rgb, *size, filter="cv2_linear").astype(int)
-                      - reference.resize_cv(rgb, *size))
+        diff = np.abs(_native.resize(rgb, *size, filter="cv2_linear").astype(int) - reference.resize_cv(rgb, *size))
         assert diff.max() <= 1
 
 
@@ -71,8 +70,7 @@ def test_pass_order_follows_pillow_on_random_sizes():
         iw, ih = (int(v) for v in rng.integers(8, 300, 2))
         ow, oh = (int(v) for v in rng.integers(4, 260, 2))
         rgb = rng.integers(0, 256, (ih, iw, 3), dtype=np.uint8)
-        assert np.array_equal(_native.resize(rgb, ow, oh), reference.resize_pil(rgb, ow, oh)), \
-            (iw, ih, ow, oh)
+        assert np.array_equal(_native.resize(rgb, ow, oh), reference.resize_pil(rgb, ow, oh)), (iw, ih, ow, oh)
 
 
 def test_portable_kernels_match_pillow_too():

@@ -83,8 +83,9 @@ def test_create_model_predicts_like_the_pipeline(demo_results):
     model = pyml.create_model()  # no name, no dir: the embedded demo model
     results = list(model.predict(DEMO_IMAGES, batch_size=4))
     assert results == demo_results
-    explicit = pyml.create_model(model_name="pyml-demo-digits_ML", model_dir=demo_model_dir(),
-                                 batch_size=2, threshold=0.9)
+    explicit = pyml.create_model(
+        model_name="pyml-demo-digits_ML", model_dir=demo_model_dir(), batch_size=2, threshold=0.9
+    )
     strict = list(explicit.predict(DEMO_IMAGES))
     for loose, tight in zip(demo_results, strict):
         assert tight["class_ids"] == [c for c, s in zip(loose["class_ids"], loose["scores"]) if s > 0.9]
@@ -107,21 +108,32 @@ def _noise_of_ours(stderr: str) -> list[str]:
 
 def test_pyml_imports_and_runs_quietly():
     """No paddle ccache warning, glog line or pyml message on stderr from pyml's entry points."""
-    code = ("import pyml; m = pyml.create_model(); "
-            f"print(len(list(m.predict({DEMO_IMAGES[0]!r}))))")
+    code = f"import pyml; m = pyml.create_model(); print(len(list(m.predict({DEMO_IMAGES[0]!r}))))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "1" and _noise_of_ours(run.stderr) == [], run.stderr
-    cli = subprocess.run([sys.executable, "-m", "pyml.cli", "--pipeline", "pyml_demo",
-                          "--input", DEMO_IMAGES[0]], capture_output=True, text=True, timeout=300)
+    cli = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "--pipeline", "pyml_demo", "--input", DEMO_IMAGES[0]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cli.returncode == 0 and _noise_of_ours(cli.stderr) == [], cli.stderr
 
 
 def test_create_pipeline_takes_a_config_dict_as_paddlex_does(demo_results):
-    config = {"pipeline_name": "image_multilabel_classification",
-              "SubModules": {"ImageMultiLabelClassification": {
-                  "module_name": "image_multilabel_classification", "model_name": "pyml-demo-digits_ML",
-                  "model_dir": None, "batch_size": 4, "threshold": 0.5}}}
+    config = {
+        "pipeline_name": "image_multilabel_classification",
+        "SubModules": {
+            "ImageMultiLabelClassification": {
+                "module_name": "image_multilabel_classification",
+                "model_name": "pyml-demo-digits_ML",
+                "model_dir": None,
+                "batch_size": 4,
+                "threshold": 0.5,
+            }
+        },
+    }
     pipeline = pyml.create_pipeline(config=config)
     assert list(pipeline.predict(DEMO_IMAGES)) == demo_results
     assert pyml.create_pipeline(config=config, batch_size=2).config.batch_size == 2
@@ -143,14 +155,21 @@ def test_paddlex_fast_path_switches_choose_the_backend(tmp_path):
     with pytest.raises(ConfigError, match="hpi_config backend 'tensorrt' is not one pyml has"):
         base.with_overrides(use_hpip=True, hpi_config={"backend": "tensorrt"})
     yaml_file = tmp_path / "p.yaml"
-    yaml_file.write_text("pipeline_name: image_multilabel_classification\nuse_hpip: true\nSubModules:\n"
-                         "  ImageMultiLabelClassification:\n    model_name: pyml-demo-digits_ML\n"
-                         "    model_dir: null\n", encoding="utf-8")
+    yaml_file.write_text(
+        "pipeline_name: image_multilabel_classification\nuse_hpip: true\nSubModules:\n"
+        "  ImageMultiLabelClassification:\n    model_name: pyml-demo-digits_ML\n"
+        "    model_dir: null\n",
+        encoding="utf-8",
+    )
     assert load_pipeline_config(yaml_file).backend == "auto"
     model = pyml.create_model(use_hpip=True, batch_size=2)
     assert model.config.backend == "auto" and model.backend_name in ("paddle", "openvino", "onnxruntime")
     assert all(r["label_names"] for r in model.predict(DEMO_IMAGES[:2]))
-    run = subprocess.run([sys.executable, "-m", "pyml", "--pipeline", "pyml_demo", "--input", DEMO_IMAGES[0],
-                          "--use_hpip", "--verbose"], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml", "--pipeline", "pyml_demo", "--input", DEMO_IMAGES[0], "--use_hpip", "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0 and "'label_names'" in run.stdout, run.stderr
     assert "backend auto: " in run.stderr, run.stderr  # auto chose (or remembered) the backend

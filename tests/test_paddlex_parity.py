@@ -10,12 +10,12 @@ import images
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(os.environ.get("PYML_PADDLEX_PARITY") != "1",
-                                reason="set PYML_PADDLEX_PARITY=1 (and install paddlex 3.7.x) to run")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("PYML_PADDLEX_PARITY") != "1", reason="set PYML_PADDLEX_PARITY=1 (and install paddlex 3.7.x) to run"
+)
 
 
-def test_paddlex_create_model_gives_the_same_labels_and_scores(lcnet_pipeline, lcnet_export, photos,
-                                                               tmp_path):
+def test_paddlex_create_model_gives_the_same_labels_and_scores(lcnet_pipeline, lcnet_export, photos, tmp_path):
     os.environ["PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK"] = "True"
     paddlex = pytest.importorskip("paddlex")
     paths = []

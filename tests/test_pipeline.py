@@ -61,8 +61,13 @@ def test_every_input_kind(lcnet_pipeline, photo_files, tmp_path):
     (tmp_path / "nested").mkdir()
     (tmp_path / "nested" / "copy.png").write_bytes(cv2.imencode(".png", bgr)[1].tobytes())
     results = list(lcnet_pipeline.predict([str(path), path, bgr, {"img": str(path)}, str(tmp_path)]))
-    assert [r.input_path for r in results] == [str(path), str(path), "<ndarray 0>", str(path),
-                                               str(tmp_path / "nested" / "copy.png")]
+    assert [r.input_path for r in results] == [
+        str(path),
+        str(path),
+        "<ndarray 0>",
+        str(path),
+        str(tmp_path / "nested" / "copy.png"),
+    ]
     first = results[0]
     for other in results[1:]:  # PNG and array carry the same pixels as the decoded JPEG
         assert other.class_ids == first.class_ids
@@ -79,8 +84,9 @@ def test_per_class_threshold_applies_per_class_not_per_batch_position(lcnet_pipe
         expected = [c for c in base.class_ids if scores[c] > np.float32(per_class[c])]
         assert result.class_ids == expected
     # PaddleX 3.7.2 would have used entry i (0.2, 0.206, ...) for every class of image i.
-    by_position = [[c for c in b.class_ids if dict(zip(b.class_ids, b.scores))[c] > per_class[i]]
-                   for i, b in enumerate(plain)]
+    by_position = [
+        [c for c in b.class_ids if dict(zip(b.class_ids, b.scores))[c] > per_class[i]] for i, b in enumerate(plain)
+    ]
     assert [r.class_ids for r in results] != by_position
 
 
@@ -89,8 +95,11 @@ def test_threshold_precedence(lcnet_export, photo_files):
     from_yml = pyml.create_pipeline(model_dir=str(lcnet_export), model_name="x")  # yml: 0.5
     from_config = pyml.create_pipeline(model_dir=str(lcnet_export), model_name="x", threshold=0.3)
     scores = [dict(zip(r.class_ids, r.scores)) for r in from_yml.predict(inputs, threshold=0.0)]
-    for expected_t, results in ((0.5, from_yml.predict(inputs)), (0.3, from_config.predict(inputs)),
-                                (0.7, from_config.predict(inputs, threshold=0.7))):
+    for expected_t, results in (
+        (0.5, from_yml.predict(inputs)),
+        (0.3, from_config.predict(inputs)),
+        (0.7, from_config.predict(inputs, threshold=0.7)),
+    ):
         for s, r in zip(scores, results):
             assert r.class_ids == [c for c in s if s[c] > expected_t]
 

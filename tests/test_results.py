@@ -14,14 +14,17 @@ from pyml.results import MultiLabelResult
 @pytest.fixture
 def result():
     buf = images.jpeg(images.gradient(200, 120))
-    return MultiLabelResult("/data/photos/general_image_classification_001.jpg", [21, 0], [0.99257, 0.70596],
-                            ["bear", "person"], image=buf)
+    return MultiLabelResult(
+        "/data/photos/general_image_classification_001.jpg", [21, 0], [0.99257, 0.70596], ["bear", "person"], image=buf
+    )
 
 
 def test_printed_form_is_paddlex_seed_form(result, capsys):
-    assert str(result) == ("{'img_path': '/data/photos/general_image_classification_001.jpg', "
-                           "'class_ids': [21, 0], 'scores': [0.99257, 0.70596], "
-                           "'label_names': ['bear', 'person']}")
+    assert str(result) == (
+        "{'img_path': '/data/photos/general_image_classification_001.jpg', "
+        "'class_ids': [21, 0], 'scores': [0.99257, 0.70596], "
+        "'label_names': ['bear', 'person']}"
+    )
     result.print()
     assert json.loads(capsys.readouterr().out) == result.json
     result.print(format_json=False)
@@ -72,8 +75,7 @@ def test_no_labels_no_band(tmp_path):
 
 def test_rows_wrap_when_names_do_not_fit(tmp_path):
     names = [f"label_number_{i}" for i in range(12)]
-    wide = MultiLabelResult("a.png", list(range(12)), [0.5] * 12, names,
-                            image=np.zeros((100, 300, 3), np.uint8))
+    wide = MultiLabelResult("a.png", list(range(12)), [0.5] * 12, names, image=np.zeros((100, 300, 3), np.uint8))
     one = MultiLabelResult("b.png", [0], [0.5], names[:1], image=np.zeros((100, 300, 3), np.uint8))
     assert wide.visualize().height > one.visualize().height
 

@@ -44,29 +44,67 @@ def check(out, root):
 
 def test_the_cli_keeps_the_folder_structure(dup, tmp_path):
     out = tmp_path / "out"
-    run = subprocess.run([*PYML, "--pipeline", "pyml_demo", "--input", str(dup), "--save_path", str(out)],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [*PYML, "--pipeline", "pyml_demo", "--input", str(dup), "--save_path", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     check(out, dup)
 
 
 def test_pyml_batch_keeps_it_too_and_files_with_one_name_do_not_collide(dup, tmp_path):
     out = tmp_path / "out"
-    run = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", str(dup), "--output", str(tmp_path / "r.jsonl"),
-                          "--save_path", str(out), "--no_progress"], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            *PYML,
+            "batch",
+            "--pipeline",
+            "pyml_demo",
+            str(dup),
+            "--output",
+            str(tmp_path / "r.jsonl"),
+            "--save_path",
+            str(out),
+            "--no_progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     check(out, dup)
     flat = tmp_path / "flat"
     files = [str(dup / "a" / "x.jpg"), str(dup / "b" / "x.jpg")]
-    run = subprocess.run([*PYML, "batch", "--pipeline", "pyml_demo", *files, "--output", str(tmp_path / "f.jsonl"),
-                          "--save_path", str(flat), "--no_progress"], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            *PYML,
+            "batch",
+            "--pipeline",
+            "pyml_demo",
+            *files,
+            "--output",
+            str(tmp_path / "f.jsonl"),
+            "--save_path",
+            str(flat),
+            "--no_progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert saved(flat) == {"x_res.json": files[0], "x_2_res.json": files[1]}
 
 
 def test_the_layout_is_a_function_of_the_input_list(tmp_path):
-    names = [str(tmp_path / "d" / "a" / "x.jpg"), "https://host/x.jpg?size=2", str(tmp_path / "x.jpg"),
-             str(tmp_path / "d" / "we ird" / "x_2.jpg")]
+    names = [
+        str(tmp_path / "d" / "a" / "x.jpg"),
+        "https://host/x.jpg?size=2",
+        str(tmp_path / "x.jpg"),
+        str(tmp_path / "d" / "we ird" / "x_2.jpg"),
+    ]
     (tmp_path / "d").mkdir()
     first = SaveLayout(tmp_path / "out", names, folders=[tmp_path / "d"])
     again = SaveLayout(tmp_path / "out", names, folders=[tmp_path / "d"])

@@ -23,8 +23,11 @@ from pyml.serving import Client
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc
 
-DEMO_IMAGES = sorted((os.path.dirname(pyml.__file__) + "/demo/images/" + n)
-                     for n in os.listdir(os.path.dirname(pyml.__file__) + "/demo/images") if n.endswith(".jpg"))
+DEMO_IMAGES = sorted(
+    (os.path.dirname(pyml.__file__) + "/demo/images/" + n)
+    for n in os.listdir(os.path.dirname(pyml.__file__) + "/demo/images")
+    if n.endswith(".jpg")
+)
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +111,9 @@ def test_model_info_health_and_reflection(client, server, demo_pipeline):
         status = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
         assert status == health_pb2.HealthCheckResponse.SERVING
     stub = reflection_pb2_grpc.ServerReflectionStub(client._channel)
-    reply = next(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
-                                           timeout=10))
+    reply = next(
+        stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
+    )
     names = {s.name for s in reply.list_services_response.service}
     assert {"pyml.v1.MultiLabelClassifier", "grpc.health.v1.Health"} <= names
 
@@ -180,23 +184,38 @@ def free_port() -> int:
 def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path):
     port = free_port()
     # A long batching window keeps requests queued (accepted, not yet answered) at SIGTERM.
-    proc = subprocess.Popen([sys.executable, "-m", "pyml.cli", "serve", "--pipeline",
-                             "pyml_demo", "--port", str(port),
-                             "--max_queue_delay_ms", "400", "--max_batch_size", "64"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pyml.cli",
+            "serve",
+            "--pipeline",
+            "pyml_demo",
+            "--port",
+            str(port),
+            "--max_queue_delay_ms",
+            "400",
+            "--max_batch_size",
+            "64",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(channel).result(timeout=120)
         health = health_pb2_grpc.HealthStub(channel)
         deadline = time.time() + 60
-        while health.Check(health_pb2.HealthCheckRequest(), timeout=5).status != \
-                health_pb2.HealthCheckResponse.SERVING:
+        while health.Check(health_pb2.HealthCheckRequest(), timeout=5).status != health_pb2.HealthCheckResponse.SERVING:
             assert time.time() < deadline
             time.sleep(0.1)
         stub = pb_grpc.MultiLabelClassifierStub(channel)
         data = Path(DEMO_IMAGES[0]).read_bytes()
-        in_flight = [stub.Classify.future(pb.ClassifyRequest(request_id=str(i), encoded=data), timeout=60)
-                     for i in range(40)]
+        in_flight = [
+            stub.Classify.future(pb.ClassifyRequest(request_id=str(i), encoded=data), timeout=60) for i in range(40)
+        ]
         time.sleep(0.2)  # they arrive and wait in the 400 ms batching window
         proc.send_signal(signal.SIGTERM)
         answered, refused = [], 0
@@ -250,8 +269,12 @@ print(json.dumps(out))
 
 def test_tritonclient_model_infer_and_classification(server, demo_pipeline):
     # tritonclient in its own process, as a real client is (it can also share one: test_triton_extensions.py).
-    proc = subprocess.run([sys.executable, "-c", TRITON_CLIENT_SCRIPT, server.target, *DEMO_IMAGES[:3]],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", TRITON_CLIENT_SCRIPT, server.target, *DEMO_IMAGES[:3]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["live"] and out["ready"] and out["model_ready"]

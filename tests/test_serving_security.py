@@ -46,14 +46,40 @@ def test_pyml_client_command(demo_pipeline, tmp_path):
     try:
         (tmp_path / "bad.jpg").write_bytes(b"junk")
         for extra in ([], ["--stream"]):
-            proc = subprocess.run([sys.executable, "-m", "pyml.cli", "client", "--target", server.target,
-                                   "--input", DEMO_IMAGES[0], *extra], capture_output=True, text=True,
-                                  timeout=120)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pyml.cli",
+                    "client",
+                    "--target",
+                    server.target,
+                    "--input",
+                    DEMO_IMAGES[0],
+                    *extra,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert proc.returncode == 0, proc.stderr
             assert proc.stdout.startswith(f"{{'img_path': '{DEMO_IMAGES[0]}'")
-        proc = subprocess.run([sys.executable, "-m", "pyml.cli", "client", "--target", server.target,
-                               "--input", str(tmp_path), "--stream"], capture_output=True, text=True,
-                              timeout=120)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pyml.cli",
+                "client",
+                "--target",
+                server.target,
+                "--input",
+                str(tmp_path),
+                "--stream",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 1 and "bad.jpg" in proc.stderr and "Traceback" not in proc.stderr
     finally:
         server.stop()

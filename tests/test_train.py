@@ -29,14 +29,22 @@ def digits(tmp_path_factory):
 
 
 def options(out, **changes) -> TrainOptions:
-    base = dict(arch=SMALL, output=str(out), epochs=2, batch_size=32, lr=3e-3, warmup_epochs=0,
-                augment="color", input_size=64, steps_per_epoch=4)
+    base = dict(
+        arch=SMALL,
+        output=str(out),
+        epochs=2,
+        batch_size=32,
+        lr=3e-3,
+        warmup_epochs=0,
+        augment="color",
+        input_size=64,
+        steps_per_epoch=4,
+    )
     return TrainOptions(**{**base, **changes})
 
 
 def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "pyml.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "pyml.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
 # -- the dataset -----------------------------------------------------------------
@@ -65,24 +73,37 @@ def _edit_line(path, number, new_text):
 
 
 BAD_DATASETS = {
-    "missing image": (lambda d: (d / "images" / "train_00002.jpg").unlink(),
-                      "train.txt:3: image images/train_00002.jpg not found"),
-    "unreadable image": (lambda d: (d / "images" / "val_00004.jpg").write_text("not a picture"),
-                         "val.txt:5: image images/val_00004.jpg cannot be decoded"),
-    "wrong vector length": (lambda d: _edit_line(d / "train.txt", 7, "images/train_00006.jpg\t0,1,0\n"),
-                            "train.txt:7: 3 label values, but label.txt has 10 classes"),
-    "values other than 0/1": (lambda d: _edit_line(d / "val.txt", 2, "images/val_00001.jpg\t0,2,0,0,0,0,0,0,0,1\n"),
-                              "val.txt:2: label values must be 0 or 1, found '2'"),
-    "no tab": (lambda d: _edit_line(d / "train.txt", 1, "images/train_00000.jpg 0,0,0,0,0,0,0,1,0,0\n"),
-               "train.txt:1: expected '<image path><TAB><0/1 per class>'"),
+    "missing image": (
+        lambda d: (d / "images" / "train_00002.jpg").unlink(),
+        "train.txt:3: image images/train_00002.jpg not found",
+    ),
+    "unreadable image": (
+        lambda d: (d / "images" / "val_00004.jpg").write_text("not a picture"),
+        "val.txt:5: image images/val_00004.jpg cannot be decoded",
+    ),
+    "wrong vector length": (
+        lambda d: _edit_line(d / "train.txt", 7, "images/train_00006.jpg\t0,1,0\n"),
+        "train.txt:7: 3 label values, but label.txt has 10 classes",
+    ),
+    "values other than 0/1": (
+        lambda d: _edit_line(d / "val.txt", 2, "images/val_00001.jpg\t0,2,0,0,0,0,0,0,0,1\n"),
+        "val.txt:2: label values must be 0 or 1, found '2'",
+    ),
+    "no tab": (
+        lambda d: _edit_line(d / "train.txt", 1, "images/train_00000.jpg 0,0,0,0,0,0,0,1,0,0\n"),
+        "train.txt:1: expected '<image path><TAB><0/1 per class>'",
+    ),
     "empty split": (lambda d: (d / "val.txt").write_text(""), "val.txt: the val split is empty"),
     "missing split": (lambda d: (d / "val.txt").unlink(), "val.txt: missing"),
-    "duplicate ids": (lambda d: _edit_line(d / "label.txt", 3, "1 also-one\n"),
-                      "label.txt:3: duplicate class id 1"),
-    "label.txt gaps": (lambda d: _edit_line(d / "label.txt", 5, "\n"),
-                       "label.txt: class ids must run 0..9 with no gaps; missing 4"),
-    "label line without a name": (lambda d: _edit_line(d / "label.txt", 2, "1\n"),
-                                  "label.txt:2: expected '<id> <name>'"),
+    "duplicate ids": (lambda d: _edit_line(d / "label.txt", 3, "1 also-one\n"), "label.txt:3: duplicate class id 1"),
+    "label.txt gaps": (
+        lambda d: _edit_line(d / "label.txt", 5, "\n"),
+        "label.txt: class ids must run 0..9 with no gaps; missing 4",
+    ),
+    "label line without a name": (
+        lambda d: _edit_line(d / "label.txt", 2, "1\n"),
+        "label.txt:2: expected '<id> <name>'",
+    ),
 }
 
 
@@ -123,12 +144,18 @@ def test_a_gap_in_label_txt_is_reported_once_and_hides_nothing(digits, tmp_path)
     problems = caught.value.problems
     train_lines = len((dataset / "train.txt").read_text().splitlines())
     assert problems[0] == f"{dataset}/label.txt: class ids must run 0..10 with no gaps; missing 9"
-    assert any(p.startswith(f"{dataset}/train.txt:1: {train_lines} lines have 10 label values, but label.txt "
-                            "has 11 classes (label.txt lists 10 classes but its ids have a gap") for p in problems)
+    assert any(
+        p.startswith(
+            f"{dataset}/train.txt:1: {train_lines} lines have 10 label values, but label.txt "
+            "has 11 classes (label.txt lists 10 classes but its ids have a gap"
+        )
+        for p in problems
+    )
     assert f"{dataset}/train.txt:3: image images/train_00002.jpg not found" in problems
     assert len(problems) == 5, problems  # the gap; per list the lengths once; the missing and the corrupt image
-    assert problems == sorted(problems, key=lambda p: (p.split(":")[0], int(p.split(":")[1] or 0)
-                                                       if p.split(":")[1].isdigit() else 0))
+    assert problems == sorted(
+        problems, key=lambda p: (p.split(":")[0], int(p.split(":")[1] or 0) if p.split(":")[1].isdigit() else 0)
+    )
     run = run_cli("check_dataset", str(dataset), "--all")
     assert run.returncode == 2 and run.stderr.count("\n  ") == len(problems), run.stderr
 
@@ -141,15 +168,17 @@ def test_coco_conversion_renumbers_categories(digits, tmp_path):
         images.append({"id": 1000 + i, "file_name": sample.path.name, "width": 64, "height": 64})
         for c in np.nonzero(sample.labels)[0]:
             for _ in range(2):  # two boxes of one category still make one label
-                annotations.append({"id": len(annotations) + 1, "image_id": 1000 + i,
-                                    "category_id": coco_ids[c], "bbox": [0, 0, 8, 8]})
+                annotations.append(
+                    {"id": len(annotations) + 1, "image_id": 1000 + i, "category_id": coco_ids[c], "bbox": [0, 0, 8, 8]}
+                )
     names = read_dataset(digits).labels
     categories = [{"id": cid, "name": name} for cid, name in zip(coco_ids, names)][::-1]
     source = tmp_path / "instances.json"
     source.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
     out = tmp_path / "converted"
-    run = run_cli("convert_dataset", "--from", "coco", str(source), str(digits / "images"), str(out),
-                  "--val_percent", "25")
+    run = run_cli(
+        "convert_dataset", "--from", "coco", str(source), str(digits / "images"), str(out), "--val_percent", "25"
+    )
     assert run.returncode == 0, run.stderr
     converted = read_dataset(out)
     assert converted.labels == names
@@ -159,8 +188,11 @@ def test_coco_conversion_renumbers_categories(digits, tmp_path):
         for sample in split:
             np.testing.assert_array_equal(sample.labels, truth[sample.path.name])
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"images": images, "annotations": [{"id": 1, "image_id": 5, "category_id": 11}],
-                               "categories": categories}))
+    bad.write_text(
+        json.dumps(
+            {"images": images, "annotations": [{"id": 1, "image_id": 5, "category_id": 11}], "categories": categories}
+        )
+    )
     run = run_cli("convert_dataset", "--from", "coco", str(bad), str(digits / "images"), str(tmp_path / "x"))
     assert run.returncode == 2 and "names image 5, which is not listed" in run.stderr
 
@@ -244,8 +276,26 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(digits, tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_leaves_a_usable_checkpoint(digits, tmp_path):
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "pyml.cli", "train", str(digits), "--model", SMALL, "--output", str(out),
-            "--epochs", "50", "--batch_size", "32", "--lr", "3e-3", "--input_size", "64", "--quiet"]
+    args = [
+        sys.executable,
+        "-m",
+        "pyml.cli",
+        "train",
+        str(digits),
+        "--model",
+        SMALL,
+        "--output",
+        str(out),
+        "--epochs",
+        "50",
+        "--batch_size",
+        "32",
+        "--lr",
+        "3e-3",
+        "--input_size",
+        "64",
+        "--quiet",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while not (out / "checkpoints" / "latest").exists():
@@ -284,12 +334,12 @@ def _relabel(digits_vector):
 def test_from_the_demo_model_beats_scratch_on_a_new_label_set(tmp_path):
     # Labels with priors well under 1/2, so that mAP measures what was learnt, not the prior.
     names = ["has a zero or a one", "has an eight or a nine", "has four digits"]
-    dataset = read_dataset(write_dataset(tmp_path / "pairs", {"train": 192, "val": 128}, seed=11,
-                                         label_names=names, relabel=_relabel))
+    dataset = read_dataset(
+        write_dataset(tmp_path / "pairs", {"train": 192, "val": 128}, seed=11, label_names=names, relabel=_relabel)
+    )
     budget = dict(epochs=2, steps_per_epoch=6, lr=1e-3)
     scratch = Trainer(dataset, options(tmp_path / "scratch", **budget)).run(progress=False)
-    tuned = Trainer(dataset, options(tmp_path / "tuned", from_dir=str(demo_model_dir()), **budget)).run(
-        progress=False)
+    tuned = Trainer(dataset, options(tmp_path / "tuned", from_dir=str(demo_model_dir()), **budget)).run(progress=False)
     print(f"val mAP after the same budget: --from the demo {tuned.best_map:.3f}, scratch {scratch.best_map:.3f}")
     assert tuned.best_map > scratch.best_map + 0.05, (tuned.best_map, scratch.best_map)
     model = pyml.create_model(model_dir=tmp_path / "tuned" / "best_model" / "inference")
@@ -312,8 +362,9 @@ def test_from_reads_a_paddlex_export_exactly():
     network.eval()
     paths = sorted((demo_model_dir().parent / "images").glob("*.jpg"))
     with paddle.no_grad():
-        direct = paddle.nn.functional.sigmoid(network(paddle.to_tensor(
-            preprocessor_for(64).run([p.read_bytes() for p in paths])))).numpy()
+        direct = paddle.nn.functional.sigmoid(
+            network(paddle.to_tensor(preprocessor_for(64).run([p.read_bytes() for p in paths])))
+        ).numpy()
     served = np.stack([r.all_scores for r in pyml.create_model().predict([str(p) for p in paths])])
     np.testing.assert_allclose(direct, served, atol=1e-5, rtol=0)
 
@@ -332,8 +383,9 @@ def test_pretrained_weights_of_another_shape_are_refused(digits, tmp_path):
 def test_paddlex_architectures_train_and_export(digits, tmp_path, arch):
     """The paddleclas definitions with an ML-Decoder head for 10 classes, at a reduced input size."""
     out = tmp_path / "out"
-    Trainer(read_dataset(digits), options(out, arch=arch, epochs=1, steps_per_epoch=2, batch_size=8,
-                                          input_size=96, lr=1e-4)).run(progress=False)
+    Trainer(
+        read_dataset(digits), options(out, arch=arch, epochs=1, steps_per_epoch=2, batch_size=8, input_size=96, lr=1e-4)
+    ).run(progress=False)
     model = pyml.create_model(model_dir=out / "best_model" / "inference")
     assert model.num_classes == 10 and model.model.model_name == arch
 
@@ -348,8 +400,21 @@ def test_gpu_training_is_a_clear_error_here(digits, tmp_path):
 
 
 def test_environment_is_quiet_for_training(digits, tmp_path):
-    run = run_cli("train", str(digits), "--model", SMALL, "--output", str(tmp_path / "o"), "--epochs", "1",
-                  "--steps_per_epoch", "1", "--input_size", "64", "--quiet")
+    run = run_cli(
+        "train",
+        str(digits),
+        "--model",
+        SMALL,
+        "--output",
+        str(tmp_path / "o"),
+        "--epochs",
+        "1",
+        "--steps_per_epoch",
+        "1",
+        "--input_size",
+        "64",
+        "--quiet",
+    )
     assert run.returncode == 0, run.stderr
     assert "Warning" not in run.stderr and "warn" not in run.stderr, run.stderr
     assert not re.search(r"^[IW]\d{4} ", run.stderr, re.MULTILINE), run.stderr  # paddle's glog lines
@@ -400,8 +465,7 @@ def test_pretrained_by_name_fetches_paddlex_weights_and_remaps_the_head(digits, 
     monkeypatch.setenv("PYML_MODEL_MIRROR", mirror.url)
     monkeypatch.setenv("PADDLE_PDX_CACHE_HOME", str(tmp_path / "paddlex"))
     try:
-        trainer = Trainer(read_dataset(digits), options(tmp_path / "out", arch=name, pretrained=name,
-                                                        input_size=64))
+        trainer = Trainer(read_dataset(digits), options(tmp_path / "out", arch=name, pretrained=name, input_size=64))
         _, notes = trainer._build()
     finally:
         mirror.stop()
@@ -418,8 +482,11 @@ def test_pretrained_by_name_fetches_paddlex_weights_and_remaps_the_head(digits, 
 def pairs(tmp_path_factory):
     """A new label set on the demo's pictures, so that --from the demo model starts a new head."""
     names = ["has a zero or a one", "has an eight or a nine", "has four digits"]
-    return read_dataset(write_dataset(tmp_path_factory.mktemp("pairs"), {"train": 192, "val": 96}, seed=11,
-                                      label_names=names, relabel=_relabel))
+    return read_dataset(
+        write_dataset(
+            tmp_path_factory.mktemp("pairs"), {"train": 192, "val": 96}, seed=11, label_names=names, relabel=_relabel
+        )
+    )
 
 
 def test_a_frozen_backbone_changes_no_backbone_tensor_and_the_loss_falls(pairs, tmp_path):
@@ -430,8 +497,9 @@ def test_a_frozen_backbone_changes_no_backbone_tensor_and_the_loss_falls(pairs, 
     from pyml.train.trainer import inference_state
 
     out = tmp_path / "frozen"
-    history = Trainer(pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=3, lr=1e-2,
-                                     steps_per_epoch=None)).run(progress=False)
+    history = Trainer(
+        pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=3, lr=1e-2, steps_per_epoch=None)
+    ).run(progress=False)
     losses = [e["loss"] for e in history.epochs]
     assert losses[-1] < losses[0], losses
     start = inference_state(demo_model_dir(), build_network(SMALL, 10))
@@ -477,8 +545,9 @@ def test_calibrated_thresholds_are_written_applied_and_no_worse(pairs, tmp_path)
     from pyml.train.calibrate import f1_report
 
     out = tmp_path / "calibrated"
-    history = Trainer(pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=2, lr=1e-2,
-                                     calibrate="f1")).run(progress=False)
+    history = Trainer(
+        pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=2, lr=1e-2, calibrate="f1")
+    ).run(progress=False)
     report = json.loads((out / "metrics.json").read_text())["calibration"]
     assert report == history.calibration
     assert report["calibrated"]["macro_f1"] >= report["at_global"]["macro_f1"]
@@ -500,7 +569,8 @@ def yaml_threshold(model_dir):
     import yaml
 
     return yaml.safe_load((model_dir / "inference.yml").read_text())["PostProcess"]["MultiLabelThreshOutput"][
-        "threshold"]
+        "threshold"
+    ]
 
 
 def test_eval_calibrate_reports_and_writes_only_when_asked(pairs, tmp_path):
@@ -549,9 +619,25 @@ def test_from_needs_no_model_for_a_pyml_or_a_paddlex_export(pairs, tmp_path):
     with pytest.raises(pyml.ConfigError, match="pass --model"):
         architecture_of(paddlex_like)
     first = tmp_path / "first"
-    run = run_cli("train", str(pairs.root), "--from", str(demo_model_dir()), "--output", str(first), "--epochs", "1",
-                  "--batch_size", "32", "--input_size", "64", "--steps_per_epoch", "2", "--model_name", "my-pairs",
-                  "--quiet")
+    run = run_cli(
+        "train",
+        str(pairs.root),
+        "--from",
+        str(demo_model_dir()),
+        "--output",
+        str(first),
+        "--epochs",
+        "1",
+        "--batch_size",
+        "32",
+        "--input_size",
+        "64",
+        "--steps_per_epoch",
+        "2",
+        "--model_name",
+        "my-pairs",
+        "--quiet",
+    )
     assert run.returncode == 0, run.stderr
     export = first / "best_model" / "inference"
     assert architecture_of(export) == SMALL  # recorded, although the model has its own name
@@ -560,20 +646,34 @@ def test_from_needs_no_model_for_a_pyml_or_a_paddlex_export(pairs, tmp_path):
     use = lines[-1].removeprefix("use it: ").split()
     assert use[:3] == ["pyml", "--pipeline", "image_multilabel_classification"] and str(export) in use
     sample = pairs.splits["val"][0].path
-    predicted = subprocess.run([sys.executable, "-m", "pyml.cli", *use[1:-1], str(sample)], capture_output=True,
-                               text=True, timeout=300)
-    assert predicted.returncode == 0 and "has a zero or a one" in predicted.stdout + str(pairs.labels), \
-        predicted.stderr
-    second = run_cli("train", str(pairs.root), "--from", str(export), "--output", str(tmp_path / "second"),
-                     "--epochs", "1", "--batch_size", "32", "--steps_per_epoch", "2", "--quiet")
+    predicted = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", *use[1:-1], str(sample)], capture_output=True, text=True, timeout=300
+    )
+    assert predicted.returncode == 0 and "has a zero or a one" in predicted.stdout + str(pairs.labels), predicted.stderr
+    second = run_cli(
+        "train",
+        str(pairs.root),
+        "--from",
+        str(export),
+        "--output",
+        str(tmp_path / "second"),
+        "--epochs",
+        "1",
+        "--batch_size",
+        "32",
+        "--steps_per_epoch",
+        "2",
+        "--quiet",
+    )
     assert second.returncode == 0, second.stderr
 
 
 def test_patience_stops_when_val_map_stops_improving(pairs, tmp_path):
     out = tmp_path / "patient"
     # A frozen backbone and a vanishing learning rate: val mAP stays the same from epoch 1 on.
-    history = Trainer(pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=6, lr=1e-12,
-                                     patience=1)).run(progress=False)
+    history = Trainer(
+        pairs, options(out, from_dir=str(demo_model_dir()), freeze="backbone", epochs=6, lr=1e-12, patience=1)
+    ).run(progress=False)
     assert [e["epoch"] for e in history.epochs] == [1, 2] and history.stopped_early
     assert json.loads((out / "metrics.json").read_text())["stopped_early"] is True
     assert history.best_epoch == 1

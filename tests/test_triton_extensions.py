@@ -49,8 +49,12 @@ finally:
 
 @pytest.mark.parametrize("first", ["tritonclient", "pyml"])
 def test_pyml_and_tritonclient_in_one_process(first):
-    proc = subprocess.run([sys.executable, "-c", ONE_PROCESS, first, str(TESTS), DEMO_IMAGES[0]],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", ONE_PROCESS, first, str(TESTS), DEMO_IMAGES[0]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.splitlines()[-1])
     expected = pyml.create_pipeline()(DEMO_IMAGES[0])[0].all_scores
@@ -109,8 +113,9 @@ def server():
 
 
 def test_extensions_with_an_unchanged_tritonclient(server):
-    proc = subprocess.run([sys.executable, "-c", EXTENSIONS, server.target, *DEMO_IMAGES[:3]],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", EXTENSIONS, server.target, *DEMO_IMAGES[:3]], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     states = {m["name"]: m["state"] for m in out["index"]["models"]}
@@ -167,9 +172,10 @@ def test_reflection_describes_the_kserve_service(server):
 
     with grpc.insecure_channel(server.target) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        requests = [reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol)
-                    for symbol in ("inference.GRPCInferenceService", "pyml.v1.MultiLabelClassifier",
-                                   "grpc.health.v1.Health")]
+        requests = [
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol)
+            for symbol in ("inference.GRPCInferenceService", "pyml.v1.MultiLabelClassifier", "grpc.health.v1.Health")
+        ]
         replies = list(stub.ServerReflectionInfo(iter(requests), timeout=10))
     for reply in replies:
         assert reply.HasField("file_descriptor_response"), reply.error_response.error_message

@@ -51,17 +51,23 @@ def main() -> None:
         out = None
         for mkldnn in (True, False):
             try:
-                backend = create_backend("paddle", model_dir / "inference.json",
-                                         model_dir / "inference.pdiparams", parse_device("cpu"),
-                                         enable_mkldnn=mkldnn)
+                backend = create_backend(
+                    "paddle",
+                    model_dir / "inference.json",
+                    model_dir / "inference.pdiparams",
+                    parse_device("cpu"),
+                    enable_mkldnn=mkldnn,
+                )
                 ms, out = latency_ms(backend, args.runs)
                 cells.append(f"{ms:.1f}")
             except Exception as exc:  # report and go on: this is a survey
                 cells.append("FAIL")
                 print(f"  {name} oneDNN={'on' if mkldnn else 'off'}: {type(exc).__name__}: {exc}")
         ok = out is not None and out.shape == (1, 80) and out.min() >= 0 and out.max() <= 1
-        print(f"{name:<30}{params / 1e6:>11.2f}{size_mb:>10.1f}{cells[0]:>14}{cells[1]:>9}  "
-              f"{'[1, 80] in [0, 1]' if ok else 'BAD'}")
+        print(
+            f"{name:<30}{params / 1e6:>11.2f}{size_mb:>10.1f}{cells[0]:>14}{cells[1]:>9}  "
+            f"{'[1, 80] in [0, 1]' if ok else 'BAD'}"
+        )
 
 
 if __name__ == "__main__":

@@ -43,10 +43,10 @@ def load_splits(seed: int = 0) -> dict[str, DigitSplit]:
     masks = (digits.images / 16.0).astype(np.float32)
     idx = np.arange(len(masks))
     rest, test = train_test_split(idx, test_size=0.2, stratify=digits.target, random_state=seed)
-    train, val = train_test_split(rest, test_size=0.125, stratify=digits.target[rest],
-                                  random_state=seed)
-    return {name: DigitSplit(masks[i], digits.target[i]) for name, i in
-            (("train", train), ("val", val), ("test", test))}
+    train, val = train_test_split(rest, test_size=0.125, stratify=digits.target[rest], random_state=seed)
+    return {
+        name: DigitSplit(masks[i], digits.target[i]) for name, i in (("train", train), ("val", val), ("test", test))
+    }
 
 
 def _luminance(rgb: np.ndarray) -> float:
@@ -91,16 +91,17 @@ def draw_canvas(split: DigitSplit, rng: np.random.Generator, scale: int = 1) -> 
         dx, dy = (int(v) * scale for v in rng.integers(-JITTER, JITTER + 1, 2))
         x = (cell % 2) * CELL * scale + (CELL * scale - side) // 2 + dx
         y = (cell // 2) * CELL * scale + (CELL * scale - side) // 2 + dy
-        region = canvas[y:y + side, x:x + side]
-        canvas[y:y + side, x:x + side] = region * (1 - mask) + _dark_colour(rng) * mask
+        region = canvas[y : y + side, x : x + side]
+        canvas[y : y + side, x : x + side] = region * (1 - mask) + _dark_colour(rng) * mask
         labels[digit] = 1
     canvas += rng.normal(0, 4, canvas.shape)
     rgb = np.clip(canvas, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(rgb[:, :, ::-1]), labels
 
 
-def draw_batch(split: DigitSplit, rng: np.random.Generator, count: int,
-               scales: tuple[int, ...] = (1, 2, 3)) -> tuple[list[np.ndarray], np.ndarray]:
+def draw_batch(
+    split: DigitSplit, rng: np.random.Generator, count: int, scales: tuple[int, ...] = (1, 2, 3)
+) -> tuple[list[np.ndarray], np.ndarray]:
     images, labels = [], []
     for _ in range(count):
         image, label = draw_canvas(split, rng, int(rng.choice(scales)))
@@ -109,8 +110,15 @@ def draw_batch(split: DigitSplit, rng: np.random.Generator, count: int,
     return images, np.stack(labels)
 
 
-def write_dataset(out_dir, sizes: dict[str, int], seed: int = 0, scales: tuple[int, ...] = (1, 2, 3),
-                  label_names: list[str] | None = None, relabel=None, pictures: str = "trainval"):
+def write_dataset(
+    out_dir,
+    sizes: dict[str, int],
+    seed: int = 0,
+    scales: tuple[int, ...] = (1, 2, 3),
+    label_names: list[str] | None = None,
+    relabel=None,
+    pictures: str = "trainval",
+):
     """Writes the demo task as a PaddleX multi-label dataset (images/, label.txt,
     train.txt, val.txt) and returns its folder.
 

@@ -27,10 +27,10 @@ from pyml.train.networks import ARCHITECTURES, INPUT_SIZE
 from pyml.train.networks import build_network as build_untrained
 from tools.sample_photos import sample_photos
 
-COCO80_LABELS = (Path(__file__).resolve().parent / "coco80_labels.txt")
-CALIBRATION_PASSES = 4       # train-mode forward passes; BatchNorm keeps their average
-LABELS_PER_PHOTO = 4.0       # the head bias makes a photo pass 0.5 on about this many labels
-LOGIT_SPREAD = 2.0           # std of a class's logit over photos, as a trained head spreads them
+COCO80_LABELS = Path(__file__).resolve().parent / "coco80_labels.txt"
+CALIBRATION_PASSES = 4  # train-mode forward passes; BatchNorm keeps their average
+LABELS_PER_PHOTO = 4.0  # the head bias makes a photo pass 0.5 on about this many labels
+LOGIT_SPREAD = 2.0  # std of a class's logit over photos, as a trained head spreads them
 
 
 def coco_labels() -> list[str]:
@@ -66,7 +66,7 @@ def calibration_batches(size: int, seed: int) -> list[np.ndarray]:
         for _ in range(2):
             ch, cw = int(h * rng.uniform(0.5, 0.9)), int(w * rng.uniform(0.5, 0.9))
             y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-            views.append(rgb[y:y + ch, x:x + cw])
+            views.append(rgb[y : y + ch, x : x + cw])
     order = rng.permutation(len(views))
     spec = _native.PreprocessSpec(width=size, height=size)
     pre = _native.Preprocessor(spec, threads=0)
@@ -121,12 +121,14 @@ def calibrate(network, size: int, seed: int) -> dict:
         head.weight.set_value(head.weight.numpy() * scale)
         head.bias.set_value((scale * (bias - logits.mean(axis=0)) - shift).astype(np.float32))
     after = scale * centred - shift  # the new logits, without another forward pass
-    return {"batchnorm_layers": len(norms), "head_scale": scale,
-            "labels_per_photo": float((after > 0).sum(axis=1).mean())}
+    return {
+        "batchnorm_layers": len(norms),
+        "head_scale": scale,
+        "labels_per_photo": float((after > 0).sum(axis=1).mean()),
+    }
 
 
-def export(model_name: str, out_dir: Path, seed: int = 0, weights: Path | None = None,
-           size: int = INPUT_SIZE) -> Path:
+def export(model_name: str, out_dir: Path, seed: int = 0, weights: Path | None = None, size: int = INPUT_SIZE) -> Path:
     network = build_network(model_name, seed, weights)
     if weights is None:
         calibrate(network, size, seed)
@@ -139,8 +141,12 @@ def main() -> None:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--weights", type=Path, help="trained .pdparams to load (default: random)")
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights")
-    parser.add_argument("--size", type=int, default=INPUT_SIZE,
-                        help="input size (448 is the official one; smaller only for quick tests)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=INPUT_SIZE,
+        help="input size (448 is the official one; smaller only for quick tests)",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     out = export(args.model, args.out_dir, args.seed, args.weights, args.size)

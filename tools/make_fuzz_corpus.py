@@ -29,8 +29,12 @@ def png_chunk(kind: bytes, body: bytes) -> bytes:
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG that claims width x height and has one tiny IDAT: a decompression bomb's header."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-            + png_chunk(b"IDAT", zlib.compress(b"\0" * 16)) + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
@@ -38,9 +42,9 @@ def jpeg_with_size(data: bytes, width: int, height: int) -> bytes:
     out = bytearray(data)
     i = 2
     while i + 4 < len(out):
-        marker, length = out[i + 1], struct.unpack(">H", out[i + 2:i + 4])[0]
+        marker, length = out[i + 1], struct.unpack(">H", out[i + 2 : i + 4])[0]
         if marker in (0xC0, 0xC1, 0xC2):
-            out[i + 5:i + 9] = struct.pack(">HH", height, width)
+            out[i + 5 : i + 9] = struct.pack(">HH", height, width)
             return bytes(out)
         i += 2 + length
     raise ValueError("no SOF marker")

@@ -9,8 +9,7 @@ from functools import cache
 import numpy as np
 
 # scikit-image pictures that ship inside its wheel (the rest are fetched by pooch).
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
-                  "hubble_deep_field", "retina")
+SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field", "retina")
 
 
 @cache

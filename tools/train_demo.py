@@ -30,9 +30,26 @@ import numpy as np
 from tools.demo_data import LABELS, draw_batch, load_splits, write_dataset
 
 MODEL_NAME = "pyml-demo-digits_ML"
-RECIPE = ["--model", "pyml-small-convnet", "--input_size", "64", "--epochs", "4", "--batch_size", "64",
-          "--lr", "3e-3", "--warmup_epochs", "0", "--augment", "color", "--loss", "bce",
-          "--model_name", MODEL_NAME]
+RECIPE = [
+    "--model",
+    "pyml-small-convnet",
+    "--input_size",
+    "64",
+    "--epochs",
+    "4",
+    "--batch_size",
+    "64",
+    "--lr",
+    "3e-3",
+    "--warmup_epochs",
+    "0",
+    "--augment",
+    "color",
+    "--loss",
+    "bce",
+    "--model_name",
+    MODEL_NAME,
+]
 TRAIN_PICTURES, VAL_PICTURES, TEST_PICTURES = 9600, 500, 2000
 
 
@@ -51,8 +68,21 @@ def main() -> None:
     print(f"wrote the datasets in {time.perf_counter() - started:.0f} s", flush=True)
 
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pyml.cli", "train", str(dataset), "--output", str(args.work / "run"),
-                    "--seed", str(args.seed), *RECIPE], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyml.cli",
+            "train",
+            str(dataset),
+            "--output",
+            str(args.work / "run"),
+            "--seed",
+            str(args.seed),
+            *RECIPE,
+        ],
+        check=True,
+    )
     train_seconds = time.perf_counter() - started
     model_dir = args.work / "run" / "best_model" / "inference"
 
@@ -67,8 +97,9 @@ def main() -> None:
     image_dir = args.out / "images"
     shutil.rmtree(image_dir, ignore_errors=True)
     image_dir.mkdir(parents=True)
-    samples, sample_truth = draw_batch(load_splits(args.seed)["test"], np.random.default_rng(3000 + args.seed),
-                                       args.samples, scales=(3,))
+    samples, sample_truth = draw_batch(
+        load_splits(args.seed)["test"], np.random.default_rng(3000 + args.seed), args.samples, scales=(3,)
+    )
     manifest = {}
     for i, (image, truth) in enumerate(zip(samples, sample_truth), start=1):
         name = f"digits_{i:02d}.jpg"
@@ -77,10 +108,15 @@ def main() -> None:
     (image_dir / "labels.json").write_text(json.dumps(manifest, indent=2) + "\n")
     history = json.loads((args.work / "run" / "metrics.json").read_text())
     metrics = {
-        "model_name": MODEL_NAME, "recipe": "pyml train DATASET " + " ".join(RECIPE), "seed": args.seed,
-        "train_pictures": TRAIN_PICTURES, "train_seconds": round(train_seconds, 1),
-        "best_epoch": history["best_epoch"], "val_mAP": history["best_val_mAP"],
-        "test_pictures": evaluation.images, "test_mAP": round(evaluation.mAP, 4),
+        "model_name": MODEL_NAME,
+        "recipe": "pyml train DATASET " + " ".join(RECIPE),
+        "seed": args.seed,
+        "train_pictures": TRAIN_PICTURES,
+        "train_seconds": round(train_seconds, 1),
+        "best_epoch": history["best_epoch"],
+        "val_mAP": history["best_val_mAP"],
+        "test_pictures": evaluation.images,
+        "test_mAP": round(evaluation.mAP, 4),
         "test_AP": {n: round(a, 4) for n, a in zip(LABELS, evaluation.ap)},
     }
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

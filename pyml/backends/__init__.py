@@ -18,10 +18,12 @@ from .base import Backend
 from .device import Device, parse_device
 
 ENTRY_POINT_GROUP = "pyml.backends"
-_BUILTIN = {"paddle": "pyml.backends.paddle:PaddleBackend",
-            "openvino": "pyml.backends.openvino:OpenVinoBackend",
-            "onnxruntime": "pyml.backends.onnxruntime:OnnxRuntimeBackend",
-            "auto": "pyml.backends.auto:create_auto"}
+_BUILTIN = {
+    "paddle": "pyml.backends.paddle:PaddleBackend",
+    "openvino": "pyml.backends.openvino:OpenVinoBackend",
+    "onnxruntime": "pyml.backends.onnxruntime:OnnxRuntimeBackend",
+    "auto": "pyml.backends.auto:create_auto",
+}
 PRECISIONS = ("fp32", "bf16")  # the one list; config, the CLI and the backends read it
 
 
@@ -36,8 +38,7 @@ def available_backends() -> list[str]:
     return sorted(names)
 
 
-def create_backend(name: str, model_file: Path, params_file: Path, device: Device,
-                   **options) -> Backend:
+def create_backend(name: str, model_file: Path, params_file: Path, device: Device, **options) -> Backend:
     """options: cpu_threads, enable_mkldnn, precision (fp32 | bf16), and for `auto`
     input_shape, sample and model_name (what it measures with, and whose parity
     tolerance applies); a backend ignores what it has no use for."""

@@ -104,16 +104,25 @@ def measure(create, batch: np.ndarray, precision: str, model_name: str | None = 
     return {"winner": winner, "ms": ms, "rejected": rejected, "backends": loaded}
 
 
-def create_auto(model_file: Path, params_file: Path, device: Device, input_shape: tuple = (1, 3, 224, 224),
-                cpu_threads: int = 0, precision: str = "fp32", model_name: str | None = None,
-                sample: np.ndarray | None = None, **options):
+def create_auto(
+    model_file: Path,
+    params_file: Path,
+    device: Device,
+    input_shape: tuple = (1, 3, 224, 224),
+    cpu_threads: int = 0,
+    precision: str = "fp32",
+    model_name: str | None = None,
+    sample: np.ndarray | None = None,
+    **options,
+):
     """`sample`: a preprocessed batch of `input_shape` to compare and time with (seeded
     noise if None); `model_name` picks the parity tolerance."""
     from . import create_backend  # noqa: PLC0415 (the registry imports this module)
 
     def create(name: str):
-        return create_backend(name, model_file, params_file, device, cpu_threads=cpu_threads,
-                              precision=precision, **options)
+        return create_backend(
+            name, model_file, params_file, device, cpu_threads=cpu_threads, precision=precision, **options
+        )
 
     if device.kind != "cpu":
         return create("paddle")
@@ -127,13 +136,19 @@ def create_auto(model_file: Path, params_file: Path, device: Device, input_shape
             log.info("backend auto: %s (remembered in %s)", remembered["winner"], path)
             return backend
         except BackendError as exc:
-            log.warning("backend auto: the remembered %s no longer loads (%s); measuring again",
-                        remembered["winner"], exc)
+            log.warning(
+                "backend auto: the remembered %s no longer loads (%s); measuring again", remembered["winner"], exc
+            )
     if sample is None or tuple(sample.shape) != tuple(input_shape):
         sample = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
     result = measure(create, sample, precision, model_name)
-    log.info("backend auto: %s wins (%s ms per batch of %s; rejected: %s)", result["winner"],
-             result["ms"], "x".join(map(str, input_shape)), result["rejected"] or "none")
+    log.info(
+        "backend auto: %s wins (%s ms per batch of %s; rejected: %s)",
+        result["winner"],
+        result["ms"],
+        "x".join(map(str, input_shape)),
+        result["rejected"] or "none",
+    )
     _write_cache(path, key, {k: v for k, v in result.items() if k != "backends"})
     backend = result["backends"][result["winner"]]
     backend.auto_choice = {k: v for k, v in result.items() if k != "backends"}

@@ -31,8 +31,9 @@ def parse_device(text: str | None) -> Device:
         raise ConfigError(f"device must be a string such as 'cpu' or 'gpu:0', not {text!r}")
     kind, sep, index = text.strip().lower().partition(":")
     if kind not in KNOWN_KINDS:
-        raise ConfigError(f"unknown device '{text}': expected one of {', '.join(KNOWN_KINDS)} "
-                          "(optionally with ':N', e.g. 'gpu:0')")
+        raise ConfigError(
+            f"unknown device '{text}': expected one of {', '.join(KNOWN_KINDS)} (optionally with ':N', e.g. 'gpu:0')"
+        )
     if kind == "cpu":
         if sep:
             raise ConfigError(f"device '{text}': cpu takes no index")
@@ -49,8 +50,9 @@ def require_cpu(backend: str, device: Device) -> None:
     from ..errors import BackendError
 
     if device.kind != "cpu":
-        raise BackendError(f"backend '{backend}' runs on the CPU here, not on '{device}' "
-                           "(use backend paddle for other devices)")
+        raise BackendError(
+            f"backend '{backend}' runs on the CPU here, not on '{device}' (use backend paddle for other devices)"
+        )
 
 
 def usable_cores() -> int:

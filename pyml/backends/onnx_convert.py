@@ -38,7 +38,8 @@ CONVERT_TIMEOUT_S = 900
 
 def cache_dir() -> Path:
     root = os.environ.get("PYML_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyml")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyml"
+    )
     return Path(root)
 
 
@@ -74,10 +75,17 @@ def converter_missing() -> str | None:
     """What `pip install` is needed for converting, or None when all is there."""
     import importlib.util
 
-    missing = [name for module, name in (("paddle2onnx", "paddle2onnx"), ("onnx", "onnx"),
-                                         ("polygraphy", "polygraphy"), ("onnx_graphsurgeon", "onnx-graphsurgeon"),
-                                         ("onnxruntime", "onnxruntime"))
-               if importlib.util.find_spec(module) is None]
+    missing = [
+        name
+        for module, name in (
+            ("paddle2onnx", "paddle2onnx"),
+            ("onnx", "onnx"),
+            ("polygraphy", "polygraphy"),
+            ("onnx_graphsurgeon", "onnx-graphsurgeon"),
+            ("onnxruntime", "onnxruntime"),
+        )
+        if importlib.util.find_spec(module) is None
+    ]
     return " ".join(missing) or None
 
 
@@ -90,8 +98,7 @@ def convert(model_file: Path, params_file: Path, target: Path, digest: str | Non
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".convert-") as tmp:
         partial = Path(tmp) / "inference.onnx"
-        command = [sys.executable, "-m", "pyml.backends.onnx_convert", str(model_file), str(params_file),
-                   str(partial)]
+        command = [sys.executable, "-m", "pyml.backends.onnx_convert", str(model_file), str(params_file), str(partial)]
         log.info("converting %s to ONNX (paddle2onnx, opset %d, constant folding)", model_file, OPSET)
         try:
             run = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S)
@@ -130,8 +137,15 @@ def _convert_here(model_file: str, params_file: str, target: str) -> None:
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter):  # paddle2onnx and polygraphy print progress
         # optimize_tool="None": paddle2onnx's optimizer would pip-install its helpers
-        paddle2onnx.export(model_file, params_file, str(unfolded), opset_version=OPSET, optimize_tool="None",
-                           verbose=False, enable_onnx_checker=True)
+        paddle2onnx.export(
+            model_file,
+            params_file,
+            str(unfolded),
+            opset_version=OPSET,
+            optimize_tool="None",
+            verbose=False,
+            enable_onnx_checker=True,
+        )
         folded = fold_constants(onnx.load(str(unfolded)))
     unfolded.unlink()
     onnx.save(folded, target)

@@ -23,21 +23,29 @@ def _import_ort():
     try:
         import onnxruntime  # noqa: PLC0415
     except ImportError as exc:
-        raise BackendError(f"backend 'onnxruntime' is not installed ({exc}): pip install 'pyml[onnxruntime]'") \
-            from exc
+        raise BackendError(f"backend 'onnxruntime' is not installed ({exc}): pip install 'pyml[onnxruntime]'") from exc
     return onnxruntime
 
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
-    def __init__(self, model_file: Path, params_file: Path, device: Device, cpu_threads: int = 0,
-                 precision: str = "fp32", **_ignored) -> None:
+    def __init__(
+        self,
+        model_file: Path,
+        params_file: Path,
+        device: Device,
+        cpu_threads: int = 0,
+        precision: str = "fp32",
+        **_ignored,
+    ) -> None:
         ort = _import_ort()
         require_cpu("onnxruntime", device)
         if precision != "fp32":
-            raise BackendError(f"backend 'onnxruntime' runs fp32 only, not {precision} "
-                               "(bf16 is offered by the openvino and paddle backends)")
+            raise BackendError(
+                f"backend 'onnxruntime' runs fp32 only, not {precision} "
+                "(bf16 is offered by the openvino and paddle backends)"
+            )
         self.onnx_file = onnx_for(Path(model_file), Path(params_file))
         options = ort.SessionOptions()
         options.intra_op_num_threads = resolve_threads(cpu_threads)
@@ -50,8 +58,7 @@ class OnnxRuntimeBackend:
             raise BackendError(f"ONNX Runtime could not load {self.onnx_file}: {exc}") from exc
         self.device = device
         self.input_name = self._session.get_inputs()[0].name
-        log.info("onnxruntime %s: loaded %s, %d threads", ort.__version__, self.onnx_file,
-                 options.intra_op_num_threads)
+        log.info("onnxruntime %s: loaded %s, %d threads", ort.__version__, self.onnx_file, options.intra_op_num_threads)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         try:

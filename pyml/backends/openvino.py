@@ -39,31 +39,48 @@ def cpu_has_bf16(core) -> bool:
 class OpenVinoBackend:
     name = "openvino"
 
-    def __init__(self, model_file: Path, params_file: Path, device: Device, cpu_threads: int = 0,
-                 precision: str = "fp32", **_ignored) -> None:
+    def __init__(
+        self,
+        model_file: Path,
+        params_file: Path,
+        device: Device,
+        cpu_threads: int = 0,
+        precision: str = "fp32",
+        **_ignored,
+    ) -> None:
         ov = _import_openvino()
         require_cpu("openvino", device)
         if precision not in PRECISIONS:
             raise BackendError(f"backend 'openvino': precision must be one of {', '.join(PRECISIONS)}")
         self._core = ov.Core()
         if precision == "bf16" and not cpu_has_bf16(self._core):
-            raise BackendError("precision bf16 needs a CPU with bf16 instructions (avx512_bf16 or AMX); "
-                               "this one has none, so OpenVINO would emulate it slower than fp32")
+            raise BackendError(
+                "precision bf16 needs a CPU with bf16 instructions (avx512_bf16 or AMX); "
+                "this one has none, so OpenVINO would emulate it slower than fp32"
+            )
         self.onnx_file = onnx_for(Path(model_file), Path(params_file))
         try:
             self._model = self._core.read_model(str(self.onnx_file))
         except Exception as exc:
             raise BackendError(f"OpenVINO could not read {self.onnx_file}: {exc}") from exc
         self.input_name = self._model.inputs[0].get_any_name()
-        self._settings = {"INFERENCE_PRECISION_HINT": PRECISIONS[precision],
-                          "INFERENCE_NUM_THREADS": resolve_threads(cpu_threads),
-                          "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+        self._settings = {
+            "INFERENCE_PRECISION_HINT": PRECISIONS[precision],
+            "INFERENCE_NUM_THREADS": resolve_threads(cpu_threads),
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": 1,
+        }
         self._compiled: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
         self._local = threading.local()  # an infer request per thread and shape
         self.device, self.precision = device, precision
-        log.info("openvino %s: loaded %s (%s, %d threads)", ov.__version__, self.onnx_file, precision,
-                 self._settings["INFERENCE_NUM_THREADS"])
+        log.info(
+            "openvino %s: loaded %s (%s, %d threads)",
+            ov.__version__,
+            self.onnx_file,
+            precision,
+            self._settings["INFERENCE_NUM_THREADS"],
+        )
 
     def _request(self, shape: tuple):
         requests = getattr(self._local, "requests", None)

@@ -27,9 +27,11 @@ MKLDNN_CACHE_CAPACITY = 16
 # paddle is not a hard dependency: a CUDA build (paddlepaddle-gpu) provides the same
 # module, and pip would install the CPU wheel over it. The CPU wheel is the `cpu` extra.
 PADDLE_MAJOR = 3
-PADDLE_INSTALL = ("Install it with: pip install 'pyml[cpu]' (the CPU build), or the CUDA build "
-                  "from Paddle's own index, e.g. pip install paddlepaddle-gpu==3.2.2 -i "
-                  "https://www.paddlepaddle.org.cn/packages/stable/cu126/")
+PADDLE_INSTALL = (
+    "Install it with: pip install 'pyml[cpu]' (the CPU build), or the CUDA build "
+    "from Paddle's own index, e.g. pip install paddlepaddle-gpu==3.2.2 -i "
+    "https://www.paddlepaddle.org.cn/packages/stable/cu126/"
+)
 
 
 def import_paddle():
@@ -52,8 +54,10 @@ def import_paddle():
     root.setLevel(level)
     major = paddle.__version__.split(".")[0]
     if major.isdigit() and int(major) < PADDLE_MAJOR:  # "0.0.0" is a source build: trusted
-        raise BackendError(f"paddle {paddle.__version__} is installed; pyml needs {PADDLE_MAJOR}.x "
-                           f"(PaddleX 3's model format). {PADDLE_INSTALL}")
+        raise BackendError(
+            f"paddle {paddle.__version__} is installed; pyml needs {PADDLE_MAJOR}.x "
+            f"(PaddleX 3's model format). {PADDLE_INSTALL}"
+        )
     return paddle
 
 
@@ -75,7 +79,8 @@ def check_device(device: Device) -> None:
         if not paddle.device.is_compiled_with_cuda():
             raise BackendError(
                 f"device '{device}' requested, but this paddlepaddle build has no CUDA support "
-                "(install paddlepaddle-gpu, or use --device cpu)")
+                "(install paddlepaddle-gpu, or use --device cpu)"
+            )
         count = paddle.device.cuda.device_count()
         if device.index >= count:
             raise BackendError(f"device '{device}' requested, but only {count} GPU(s) are visible")
@@ -83,8 +88,9 @@ def check_device(device: Device) -> None:
     compiled = {"xpu": paddle.device.is_compiled_with_xpu}.get(device.kind)
     available = compiled() if compiled else device.kind in paddle.device.get_all_custom_device_type()
     if not available:
-        raise BackendError(f"device '{device}' requested, but this paddlepaddle build does not "
-                           f"support {device.kind.upper()} devices")
+        raise BackendError(
+            f"device '{device}' requested, but this paddlepaddle build does not support {device.kind.upper()} devices"
+        )
 
 
 def _check_bf16(device: Device, enable_mkldnn: bool) -> None:
@@ -93,8 +99,10 @@ def _check_bf16(device: Device, enable_mkldnn: bool) -> None:
     if device.kind != "cpu" or not enable_mkldnn:
         raise BackendError("precision bf16 is offered on the CPU with oneDNN (enable_mkldnn: true) only")
     if not core.supports_bfloat16_fast_performance():
-        raise BackendError("precision bf16 needs a CPU with bf16 instructions (avx512_bf16 or AMX); "
-                           "this one has none, so oneDNN would emulate it slower than fp32")
+        raise BackendError(
+            "precision bf16 needs a CPU with bf16 instructions (avx512_bf16 or AMX); "
+            "this one has none, so oneDNN would emulate it slower than fp32"
+        )
 
 
 class PaddleBackend:
@@ -102,13 +110,19 @@ class PaddleBackend:
 
     name = "paddle"
 
-    def __init__(self, model_file: Path, params_file: Path, device: Device,
-                 cpu_threads: int = 0, enable_mkldnn: bool = True, precision: str = "fp32") -> None:
+    def __init__(
+        self,
+        model_file: Path,
+        params_file: Path,
+        device: Device,
+        cpu_threads: int = 0,
+        enable_mkldnn: bool = True,
+        precision: str = "fp32",
+    ) -> None:
         inference = _import_inference()
         check_device(device)
         if precision not in PRECISIONS:
-            raise BackendError(f"backend 'paddle': precision must be one of {', '.join(PRECISIONS)}, "
-                               f"not {precision!r}")
+            raise BackendError(f"backend 'paddle': precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         if precision == "bf16":
             _check_bf16(device, enable_mkldnn)
         config = inference.Config(str(model_file), str(params_file))
@@ -147,8 +161,9 @@ class PaddleBackend:
         self.device = device
         self.input_name = self._predictor.get_input_names()[0]
         self.output_name = self._predictor.get_output_names()[0]
-        log.info("loaded %s on %s (oneDNN %s)", model_file, device,
-                 "on" if enable_mkldnn and device.kind == "cpu" else "off")
+        log.info(
+            "loaded %s on %s (oneDNN %s)", model_file, device, "on" if enable_mkldnn and device.kind == "cpu" else "off"
+        )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Scores for a float32 [N,3,H,W] batch. Not thread-safe: use clone() per thread."""

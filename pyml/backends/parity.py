@@ -48,12 +48,12 @@ class Tolerance:
 # channel order or precision) moves scores by 1e-2 to 1e-1 and more.
 DEFAULT_TOLERANCE = Tolerance(rtol=0.0, atol=1e-5)  # the printed fifth decimal
 TOLERANCES: dict[str, Tolerance] = {
-    "pyml-demo-digits_ML": DEFAULT_TOLERANCE,                      # trained; measured < 1e-6
+    "pyml-demo-digits_ML": DEFAULT_TOLERANCE,  # trained; measured < 1e-6
     "CLIP_vit_base_patch16_448_ML": Tolerance(rtol=0.0, atol=2e-5),  # 1.1e-6
-    "PP-HGNetV2-B0_ML": Tolerance(rtol=0.0, atol=1e-4),           # 7.5e-6
-    "PP-LCNet_x1_0_ML": Tolerance(rtol=0.0, atol=2e-4),           # 1.8e-5
-    "ResNet50_ML": Tolerance(rtol=0.0, atol=1e-3),                # 7.0e-5
-    "PP-HGNetV2-B4_ML": Tolerance(rtol=0.0, atol=2e-3),           # 1.1e-4
+    "PP-HGNetV2-B0_ML": Tolerance(rtol=0.0, atol=1e-4),  # 7.5e-6
+    "PP-LCNet_x1_0_ML": Tolerance(rtol=0.0, atol=2e-4),  # 1.8e-5
+    "ResNet50_ML": Tolerance(rtol=0.0, atol=1e-3),  # 7.0e-5
+    "PP-HGNetV2-B4_ML": Tolerance(rtol=0.0, atol=2e-3),  # 1.1e-4
     # 8.4e-3: 174 random BatchNorm layers amplify rounding about 1e5-fold; six times it,
     # still several times below what a defect does to this network.
     "PP-HGNetV2-B6_ML": Tolerance(rtol=0.0, atol=5e-2),
@@ -81,7 +81,7 @@ class ParityReport:
 
     tolerance: Tolerance
     max_abs_diff: float
-    worst: tuple[int, int]                # (row, class) of the largest excess over the tolerance
+    worst: tuple[int, int]  # (row, class) of the largest excess over the tolerance
     scores_agree: bool
     label_flips: list[tuple[int, int]] = field(default_factory=list)  # (row, class) on other sides
 
@@ -92,12 +92,15 @@ class ParityReport:
     def describe(self, candidate: str = "candidate", reference: str = "paddle") -> str:
         verdict = "agrees with" if self.ok else "differs from"
         row, cls = self.worst
-        text = (f"{candidate} {verdict} {reference}: max |diff| {self.max_abs_diff:.2e} "
-                f"(allowed {self.tolerance.atol:g} + {self.tolerance.rtol:g}*|score|; worst at row {row}, "
-                f"class {cls})")
+        text = (
+            f"{candidate} {verdict} {reference}: max |diff| {self.max_abs_diff:.2e} "
+            f"(allowed {self.tolerance.atol:g} + {self.tolerance.rtol:g}*|score|; worst at row {row}, "
+            f"class {cls})"
+        )
         if self.label_flips:
-            text += (f"; {len(self.label_flips)} label(s) on the other side of the threshold, "
-                     f"first {self.label_flips[0]}")
+            text += (
+                f"; {len(self.label_flips)} label(s) on the other side of the threshold, first {self.label_flips[0]}"
+            )
         return text
 
     def failure_message(self, candidate: str = "candidate", reference: str = "paddle") -> str:
@@ -105,8 +108,13 @@ class ParityReport:
         return f"{self.describe(candidate, reference)}; CPU {cpu_description()}; {runtime_versions()}"
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray, model_name: str | None = None,
-            threshold: float | np.ndarray = 0.5, tolerance: Tolerance | None = None) -> ParityReport:
+def compare(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    model_name: str | None = None,
+    threshold: float | np.ndarray = 0.5,
+    tolerance: Tolerance | None = None,
+) -> ParityReport:
     """Applies the rule to two [N, num_classes] score arrays of the same inputs."""
     reference = np.asarray(reference, dtype=np.float64)
     candidate = np.asarray(candidate, dtype=np.float64)
@@ -120,9 +128,13 @@ def compare(reference: np.ndarray, candidate: np.ndarray, model_name: str | None
     threshold = np.broadcast_to(np.asarray(threshold, dtype=np.float64), reference.shape[-1:])
     decided = np.abs(reference - threshold) > allowed
     flipped = decided & ((reference > threshold) != (candidate > threshold))
-    return ParityReport(tolerance=tolerance, max_abs_diff=float(diff.max()) if diff.size else 0.0,
-                        worst=(int(worst[0]), int(worst[1])), scores_agree=bool((excess <= 0).all()),
-                        label_flips=[(int(r), int(c)) for r, c in zip(*np.nonzero(flipped))])
+    return ParityReport(
+        tolerance=tolerance,
+        max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        worst=(int(worst[0]), int(worst[1])),
+        scores_agree=bool((excess <= 0).all()),
+        label_flips=[(int(r), int(c)) for r, c in zip(*np.nonzero(flipped))],
+    )
 
 
 __all__ = [

@@ -71,16 +71,20 @@ def main_parser() -> argparse.ArgumentParser:
     width = max(map(len, COMMANDS))
     listing = "\n".join(f"  {name:<{width}}  {line}" for name, (_, line) in COMMANDS.items())
     parser = argparse.ArgumentParser(
-        prog="pyml", description=predict.DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="pyml",
+        description=predict.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"commands (pyml COMMAND --help for each):\n{listing}\n\n"
-               "pyml --serve --pipeline NAME [--port 8080] is PaddleX's form of pyml serve.")
+        "pyml --serve --pipeline NAME [--port 8080] is PaddleX's form of pyml serve.",
+    )
     predict.add_arguments(parser)
     return parser
 
 
 def run_guarded(fn, args) -> int:
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="pyml: %(levelname)s: %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="pyml: %(levelname)s: %(name)s: %(message)s"
+    )
     try:
         return fn(args)
     except InputError as exc:

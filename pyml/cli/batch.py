@@ -8,25 +8,39 @@ import sys
 from ..errors import ConfigError
 from .common import add_pipeline_options, backend_flags, backend_of
 
-DESCRIPTION = ('Tag a large collection: one JSON line per image in --output, appended as it goes; --resume skips '
-               'what is there.')
+DESCRIPTION = (
+    "Tag a large collection: one JSON line per image in --output, appended as it goes; --resume skips what is there."
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", help="image files, folders (recursive) or URLs")
     p.add_argument("--output", required=True, help="the JSONL file of results")
     p.add_argument("--from_list", help="a text file of paths or URLs, one per line")
-    p.add_argument("--pipeline", default="image_multilabel_classification",
-                   help="pipeline name or pipeline YAML path (default: image_multilabel_classification, "
-                        "PP-LCNet_x1_0_ML's 80 COCO labels; pyml_demo runs the offline demo model)")
+    p.add_argument(
+        "--pipeline",
+        default="image_multilabel_classification",
+        help="pipeline name or pipeline YAML path (default: image_multilabel_classification, "
+        "PP-LCNet_x1_0_ML's 80 COCO labels; pyml_demo runs the offline demo model)",
+    )
     p.add_argument("--resume", action="store_true", help="skip every input already in --output")
-    p.add_argument("--retry_failed", action="store_true",
-                   help="with --resume: run again the inputs whose last attempt failed (their rows are "
-                        "replaced, each image stays in --output once)")
+    p.add_argument(
+        "--retry_failed",
+        action="store_true",
+        help="with --resume: run again the inputs whose last attempt failed (their rows are "
+        "replaced, each image stays in --output once)",
+    )
     p.add_argument("--overwrite", action="store_true", help="start --output again from empty")
     p.add_argument("--save_path", help="also save <name>_res.json and <name>_res.<ext> here")
-    add_pipeline_options(p, "device", "batch_size", "threshold", "top_k", "decode_mode",
-                         batch_size="images per batch (and per write to --output)")
+    add_pipeline_options(
+        p,
+        "device",
+        "batch_size",
+        "threshold",
+        "top_k",
+        "decode_mode",
+        batch_size="images per batch (and per write to --output)",
+    )
     backend_flags(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--ray", metavar="ADDRESS", help="run on this Ray cluster (auto, HOST:PORT, ray://HOST:PORT)")
@@ -40,23 +54,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite contradict each other")
-    common = dict(inputs=args.inputs, output=args.output, from_list=args.from_list, resume=args.resume,
-                  retry_failed=args.retry_failed,
-                  overwrite=args.overwrite, batch_size=args.batch_size, threshold=args.threshold,
-                  top_k=args.top_k, save_path=args.save_path, progress=not args.no_progress)
+    common = dict(
+        inputs=args.inputs,
+        output=args.output,
+        from_list=args.from_list,
+        resume=args.resume,
+        retry_failed=args.retry_failed,
+        overwrite=args.overwrite,
+        batch_size=args.batch_size,
+        threshold=args.threshold,
+        top_k=args.top_k,
+        save_path=args.save_path,
+        progress=not args.no_progress,
+    )
     if args.ray or args.ray_local:
         from ..batch_ray import run_batch_on_ray
 
-        summary = run_batch_on_ray(args.pipeline, address=args.ray, local_cpus=args.ray_local,
-                                   workers=args.workers, cpus_per_worker=args.cpus_per_worker,
-                                   device=args.device, decode_mode=args.decode_mode, backend=backend_of(args),
-                                   precision=args.precision, **common)
+        summary = run_batch_on_ray(
+            args.pipeline,
+            address=args.ray,
+            local_cpus=args.ray_local,
+            workers=args.workers,
+            cpus_per_worker=args.cpus_per_worker,
+            device=args.device,
+            decode_mode=args.decode_mode,
+            backend=backend_of(args),
+            precision=args.precision,
+            **common,
+        )
     else:
         from ..batch import run_batch
         from ..registry import create_pipeline
 
-        pipeline = create_pipeline(args.pipeline, device=args.device, decode_mode=args.decode_mode,
-                                   backend=backend_of(args), precision=args.precision)
+        pipeline = create_pipeline(
+            args.pipeline,
+            device=args.device,
+            decode_mode=args.decode_mode,
+            backend=backend_of(args),
+            precision=args.precision,
+        )
         summary = run_batch(pipeline, **common)
     print(summary.line(), file=sys.stderr)
     return 1 if summary.failed else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-DESCRIPTION = 'Check a PaddleX multi-label dataset (images/, label.txt, train.txt, val.txt) and count its labels.'
+DESCRIPTION = "Check a PaddleX multi-label dataset (images/, label.txt, train.txt, val.txt) and count its labels."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

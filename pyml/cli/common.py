@@ -22,8 +22,11 @@ def add_pipeline_options(p: argparse.ArgumentParser, *names: str, **helps: str) 
 
 def backend_flags(p: argparse.ArgumentParser) -> None:
     add_pipeline_options(p, "backend", "precision")
-    p.add_argument("--use_hpip", action="store_true", help="PaddleX's fast-path switch: the same as "
-                   "--backend auto (an explicit --backend wins)")
+    p.add_argument(
+        "--use_hpip",
+        action="store_true",
+        help="PaddleX's fast-path switch: the same as --backend auto (an explicit --backend wins)",
+    )
 
 
 def backend_of(args) -> str | None:
@@ -55,8 +58,13 @@ def log_cause_chain(error: BaseException) -> None:
     log = logging.getLogger("pyml.cli")
     if not log.isEnabledFor(logging.DEBUG):
         return
-    log.debug("%s: reason=%s source=%s index=%s", type(error).__name__, getattr(error, "reason", None),
-              getattr(error, "source", None), getattr(error, "index", None))
+    log.debug(
+        "%s: reason=%s source=%s index=%s",
+        type(error).__name__,
+        getattr(error, "reason", None),
+        getattr(error, "source", None),
+        getattr(error, "index", None),
+    )
     cause = error.__cause__ or error.__context__
     while cause is not None:
         log.debug("caused by %s: %s", type(cause).__name__, cause)

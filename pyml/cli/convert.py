@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-DESCRIPTION = ('Write MODEL_DIR/inference.onnx (paddle2onnx + constant folding) for the openvino and onnxruntime '
-               'backends.')
+DESCRIPTION = (
+    "Write MODEL_DIR/inference.onnx (paddle2onnx + constant folding) for the openvino and onnxruntime backends."
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

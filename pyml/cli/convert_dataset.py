@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-DESCRIPTION = 'Convert annotations into a PaddleX multi-label dataset.'
+DESCRIPTION = "Convert annotations into a PaddleX multi-label dataset."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

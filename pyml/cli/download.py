@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-DESCRIPTION = 'Fetch official models ahead of time (for building images, or for offline use later).'
+DESCRIPTION = "Fetch official models ahead of time (for building images, or for offline use later)."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="+", metavar="NAME", help="official model names (see pyml models)")
-    p.add_argument("--pretrained", action="store_true",
-                   help="also fetch each one's training weights (<NAME>_pretrained.pdparams)")
+    p.add_argument(
+        "--pretrained", action="store_true", help="also fetch each one's training weights (<NAME>_pretrained.pdparams)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 

@@ -15,10 +15,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=("val", "train"), default="val")
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--device")
-    p.add_argument("--calibrate", choices=("f1",), help="f1: choose per-class thresholds that maximise each "
-                   "class's F1 on the split, and report F1 before and after")
-    p.add_argument("--write", action="store_true", help="with --calibrate: write the thresholds into the "
-                   "model's inference.yml (PaddleX's per-class list)")
+    p.add_argument(
+        "--calibrate",
+        choices=("f1",),
+        help="f1: choose per-class thresholds that maximise each "
+        "class's F1 on the split, and report F1 before and after",
+    )
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="with --calibrate: write the thresholds into the model's inference.yml (PaddleX's per-class list)",
+    )
     p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 

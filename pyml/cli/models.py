@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-DESCRIPTION = ("The models pyml finds by name: PaddleX's six official multi-label models and the demo, and where "
-               'each is.')
+DESCRIPTION = (
+    "The models pyml finds by name: PaddleX's six official multi-label models and the demo, and where each is."
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,8 @@ def run(args) -> int:
         found = find_local(model.name)
         print(f"{model.name:30s} {model.map:6.2f} {model.size_mb:6.1f}  {found or '-'}")
     print(f"{DEMO_MODEL_NAME:30s} {'':>6s} {'':>6s}  {demo_model_dir()} (embedded; --pipeline pyml_demo)")
-    print(f"mAP: COCO2017 multi-label, as PaddleX publishes it. Downloads go to {download_dir()} "
-          f"from {mirror()}.", file=sys.stderr)
+    print(
+        f"mAP: COCO2017 multi-label, as PaddleX publishes it. Downloads go to {download_dir()} from {mirror()}.",
+        file=sys.stderr,
+    )
     return 0

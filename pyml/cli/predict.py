@@ -8,14 +8,17 @@ import sys
 
 from .common import add_pipeline_options, backend_flags, backend_of, confirm_overwrite, count_images, emit, layout
 
-DESCRIPTION = 'Multi-label image classification (PaddleX-compatible command line).'
+DESCRIPTION = "Multi-label image classification (PaddleX-compatible command line)."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline", help="pipeline name or pipeline YAML path")
     p.add_argument("--input", help="image file, URL or folder")
-    p.add_argument("--model_dir", help="a model directory to run in the pipeline instead of its own model "
-                   "(e.g. pyml train's best_model/inference)")
+    p.add_argument(
+        "--model_dir",
+        help="a model directory to run in the pipeline instead of its own model "
+        "(e.g. pyml train's best_model/inference)",
+    )
     p.add_argument("--save_path", help="folder for <name>_res.json and <name>_res.<ext>")
     add_pipeline_options(p, "device", "threshold", "top_k", "batch_size", "decode_mode")
     backend_flags(p)
@@ -44,9 +47,16 @@ def _predict(args) -> int:
     from ..registry import create_pipeline
 
     extra = {"model_dir": args.model_dir} if args.model_dir else {}
-    pipeline = create_pipeline(args.pipeline, device=args.device, batch_size=args.batch_size,
-                               top_k=args.top_k, decode_mode=args.decode_mode, backend=backend_of(args),
-                               precision=args.precision, **extra)
+    pipeline = create_pipeline(
+        args.pipeline,
+        device=args.device,
+        batch_size=args.batch_size,
+        top_k=args.top_k,
+        decode_mode=args.decode_mode,
+        backend=backend_of(args),
+        precision=args.precision,
+        **extra,
+    )
     from ..progress import progress_bar
 
     total = count_images(args.input)

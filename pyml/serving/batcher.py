@@ -35,8 +35,16 @@ class Job:
 
 
 class DynamicBatcher:
-    def __init__(self, pipeline, max_batch_size: int = 8, max_queue_delay_ms: float = 5.0,
-                 max_queue: int = 256, metrics=None, name: str = "", instances: int = 1) -> None:
+    def __init__(
+        self,
+        pipeline,
+        max_batch_size: int = 8,
+        max_queue_delay_ms: float = 5.0,
+        max_queue: int = 256,
+        metrics=None,
+        name: str = "",
+        instances: int = 1,
+    ) -> None:
         self.pipeline = pipeline
         self.name = name
         self.metrics = metrics  # a ServerMetrics, or None
@@ -63,8 +71,7 @@ class DynamicBatcher:
             self._free.put_nowait(backend)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="pyml-batcher")
 
-    def submit(self, source: ImageSource, threshold: Any, top_k: int | None,
-               timeout: float | None) -> asyncio.Future:
+    def submit(self, source: ImageSource, threshold: Any, top_k: int | None, timeout: float | None) -> asyncio.Future:
         """Queues one image; the future gets its MultiLabelResult. Raises Overloaded or Draining."""
         if self.draining:
             raise Draining()
@@ -148,8 +155,9 @@ class DynamicBatcher:
             self._batches_in_flight += 1
             started = time.perf_counter()
             try:
-                prepared = await loop.run_in_executor(self._prepare_thread, self.pipeline.prepare,
-                                                      [j.source for j in live])
+                prepared = await loop.run_in_executor(
+                    self._prepare_thread, self.pipeline.prepare, [j.source for j in live]
+                )
             except Exception as exc:  # noqa: BLE001 - fails this batch, not the server
                 log.exception("preparing a batch of %d failed", len(live))
                 self._fail(live, exc)
@@ -167,11 +175,20 @@ class DynamicBatcher:
             self.batch_sizes[len(live)] += 1
             started = time.perf_counter()
             results = await loop.run_in_executor(
-                self._infer_threads, self.pipeline.infer_prepared, prepared, [j.threshold for j in live],
-                [j.top_k for j in live], backend)
+                self._infer_threads,
+                self.pipeline.infer_prepared,
+                prepared,
+                [j.threshold for j in live],
+                [j.top_k for j in live],
+                backend,
+            )
             if self.metrics is not None:
-                self.metrics.batch(self.name, len(live), prepare_s + time.perf_counter() - started,
-                                   [gathered_at - j.queued_at for j in live])
+                self.metrics.batch(
+                    self.name,
+                    len(live),
+                    prepare_s + time.perf_counter() - started,
+                    [gathered_at - j.queued_at for j in live],
+                )
             for job, result in zip(live, results):
                 if not job.future.done():
                     job.future.set_result(result)

@@ -37,8 +37,7 @@ def _threshold(value: Any) -> pb.Threshold | None:
         return None
     if isinstance(value, dict):
         classes = {int(k): float(v) for k, v in value.items() if k != "default"}
-        return pb.Threshold(per_class=pb.PerClassThreshold(default_value=float(value["default"]),
-                                                           classes=classes))
+        return pb.Threshold(per_class=pb.PerClassThreshold(default_value=float(value["default"]), classes=classes))
     return pb.Threshold(value=float(value))
 
 
@@ -52,22 +51,30 @@ def check_options(threshold: Any, top_k: Any) -> None:
     """ConfigError for a threshold or top_k the server would refuse, before anything is sent."""
     if threshold is not None:
         if isinstance(threshold, dict):
-            resolve_threshold(threshold, 1 + max((int(k) for k in threshold if str(k).isdigit()), default=0),
-                              "threshold")
+            resolve_threshold(
+                threshold, 1 + max((int(k) for k in threshold if str(k).isdigit()), default=0), "threshold"
+            )
         else:
             resolve_threshold(threshold, 1, "threshold")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
         raise ConfigError(f"top_k must be a positive integer, not {top_k!r}")
 
 
-def request_of(source: ImageSource, model: str = "", threshold: Any = None,
-               top_k: int | None = None) -> pb.ClassifyRequest:
+def request_of(
+    source: ImageSource, model: str = "", threshold: Any = None, top_k: int | None = None
+) -> pb.ClassifyRequest:
     request = pb.ClassifyRequest(request_id=source.name, model=model, top_k=top_k or 0)
     if isinstance(source.data, np.ndarray):
         pixels = source.data if source.data.ndim == 3 else source.data[:, :, None]
-        request.raw.CopyFrom(pb.RawImage(height=pixels.shape[0], width=pixels.shape[1],
-                                         channels=pixels.shape[2], order=pb.CHANNEL_ORDER_BGR,
-                                         pixels=np.ascontiguousarray(pixels, np.uint8).tobytes()))
+        request.raw.CopyFrom(
+            pb.RawImage(
+                height=pixels.shape[0],
+                width=pixels.shape[1],
+                channels=pixels.shape[2],
+                order=pb.CHANNEL_ORDER_BGR,
+                pixels=np.ascontiguousarray(pixels, np.uint8).tobytes(),
+            )
+        )
     else:
         request.encoded = source.data or b""
     t = _threshold(threshold)
@@ -80,22 +87,34 @@ def result_of(response: pb.ClassifyResponse, image: Any = None) -> MultiLabelRes
     if response.HasField("error"):
         error = InputError(response.error.message, reason=response.error.reason, source=response.request_id)
         return MultiLabelResult(response.request_id, error=error, image=image)
-    return MultiLabelResult(response.request_id, [c.id for c in response.categories],
-                            [round(c.score, 5) for c in response.categories],
-                            [c.name for c in response.categories], image=image)
+    return MultiLabelResult(
+        response.request_id,
+        [c.id for c in response.categories],
+        [round(c.score, 5) for c in response.categories],
+        [c.name for c in response.categories],
+        image=image,
+    )
 
 
 class Client:
-    def __init__(self, target: str, timeout: float | None = 30.0,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, tls_ca: str | None = None,
-                 token: str | None = None, tls_server_name: str | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        timeout: float | None = 30.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        tls_ca: str | None = None,
+        token: str | None = None,
+        tls_server_name: str | None = None,
+    ) -> None:
         """tls_ca: PEM file of the CA that signed the server's certificate (turns TLS on);
         token: sent as "authorization: Bearer <token>" on every call."""
         self.timeout = timeout
         self.max_message_bytes = max_message_bytes
         self._limit_checked = False
-        options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes)]
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
         if tls_server_name:
             options.append(("grpc.ssl_target_name_override", tls_server_name))
         if tls_ca:
@@ -118,8 +137,9 @@ class Client:
 
     def model_info(self, model: str = "") -> pb.ModelInfo:
         try:
-            return self._stub.GetModelInfo(pb.ModelInfoRequest(model=model), timeout=self.timeout,
-                                           metadata=self._metadata)
+            return self._stub.GetModelInfo(
+                pb.ModelInfoRequest(model=model), timeout=self.timeout, metadata=self._metadata
+            )
         except grpc.RpcError as exc:
             raise _service_error(exc) from None
 
@@ -130,16 +150,16 @@ class Client:
             return
         self._limit_checked = True
         try:
-            _, call = self._stub.GetModelInfo.with_call(pb.ModelInfoRequest(model=model), timeout=self.timeout,
-                                                         metadata=self._metadata)
+            _, call = self._stub.GetModelInfo.with_call(
+                pb.ModelInfoRequest(model=model), timeout=self.timeout, metadata=self._metadata
+            )
         except grpc.RpcError:
             return  # the call that follows reports what is wrong
         stated = dict(call.initial_metadata() or ()).get(MAX_MESSAGE_METADATA, "")
         if stated.isdigit():
             self.max_message_bytes = min(self.max_message_bytes, int(stated))
 
-    def _request(self, source: ImageSource, model: str, threshold: Any,
-                 top_k: int | None) -> pb.ClassifyRequest:
+    def _request(self, source: ImageSource, model: str, threshold: Any, top_k: int | None) -> pb.ClassifyRequest:
         """The request for one image; InputError (too_large) when it cannot be sent."""
         self._learn_server_limit(model)
         if source.error is not None:
@@ -147,13 +167,18 @@ class Client:
         request = request_of(source, model, threshold, top_k)
         size = request.ByteSize() + _ENVELOPE_BYTES
         if size > self.max_message_bytes:
-            raise InputError(f"{source.name}: the request would be {size} bytes, over the "
-                             f"{self.max_message_bytes}-byte message limit (the server's --max_message_mb, "
-                             "the client's max_message_bytes)", reason=Reason.TOO_LARGE, source=source.name)
+            raise InputError(
+                f"{source.name}: the request would be {size} bytes, over the "
+                f"{self.max_message_bytes}-byte message limit (the server's --max_message_mb, "
+                "the client's max_message_bytes)",
+                reason=Reason.TOO_LARGE,
+                source=source.name,
+            )
         return request
 
-    def classify(self, images: Any, model: str = "", threshold: Any = None,
-                 top_k: int | None = None, on_error: str = "raise") -> list[MultiLabelResult]:
+    def classify(
+        self, images: Any, model: str = "", threshold: Any = None, top_k: int | None = None, on_error: str = "raise"
+    ) -> list[MultiLabelResult]:
         """One unary call per image. A bad image raises InputError (on_error="raise") or
         becomes that image's result with `.error` set, and the others still go
         (on_error="return"). A failure of the connection always raises ServiceError."""
@@ -172,7 +197,8 @@ class Client:
                 if exc.code() not in _PER_IMAGE:
                     raise _service_error(exc) from None
                 reason = dict(exc.trailing_metadata() or ()).get("pyml-reason") or (
-                    "too_large" if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else "rejected")
+                    "too_large" if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else "rejected"
+                )
                 error = InputError(named(source.name, exc.details() or ""), reason=reason, source=source.name)
                 if on_error == "raise":
                     raise error from None
@@ -181,8 +207,9 @@ class Client:
             results.append(result_of(response, source.data))
         return results
 
-    def classify_stream(self, images: Any, model: str = "", threshold: Any = None,
-                        top_k: int | None = None, max_in_flight: int = 64) -> Iterator[MultiLabelResult]:
+    def classify_stream(
+        self, images: Any, model: str = "", threshold: Any = None, top_k: int | None = None, max_in_flight: int = 64
+    ) -> Iterator[MultiLabelResult]:
         """One bidirectional stream; yields results as they arrive (not in input order).
         At most `max_in_flight` images are sent ahead of their answers. An image that
         cannot be read or sent (too large for the message limit) is yielded as a result
@@ -204,8 +231,7 @@ class Client:
                 yield request
 
         try:
-            for response in self._stub.ClassifyStream(requests(), timeout=self.timeout,
-                                                      metadata=self._metadata):
+            for response in self._stub.ClassifyStream(requests(), timeout=self.timeout, metadata=self._metadata):
                 slots.release()
                 while not local_errors.empty():
                     yield local_errors.get()

@@ -57,5 +57,4 @@ def status_of(exc: BaseException) -> Status:
     return INTERNAL
 
 
-__all__ = ["DRAINING_MESSAGE", "INTERNAL", "TABLE", "DeadlineExpired", "Draining", "Overloaded", "Status",
-           "status_of"]
+__all__ = ["DRAINING_MESSAGE", "INTERNAL", "TABLE", "DeadlineExpired", "Draining", "Overloaded", "Status", "status_of"]

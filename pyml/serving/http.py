@@ -87,10 +87,17 @@ class BodyLimit:
         if self.on_refused is not None:
             self.on_refused(started)
         payload = json.dumps(error_body(new_log_id(), 413, f"request body over {self.limit} bytes")).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -105,8 +112,16 @@ def create_app(api: PaddlexApi, is_draining) -> FastAPI:
 
     # The body is read raw and validated by paddlex_api, so this door and the HPS model on
     # the KServe port give identical answers, validation errors included.
-    @app.post(INFER_PATH, operation_id="infer", openapi_extra={"requestBody": {
-        "required": True, "content": {"application/json": {"schema": InferRequest.model_json_schema()}}}})
+    @app.post(
+        INFER_PATH,
+        operation_id="infer",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": InferRequest.model_json_schema()}},
+            }
+        },
+    )
     async def infer(request: Request) -> JSONResponse:
         status, answer = await api.infer(await request.body(), door="http")
         return JSONResponse(answer, status)
@@ -148,11 +163,11 @@ class HttpDoor:
             raise
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, lifespan="off", access_log=False, log_level="warning",
-                                timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            self.app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=5
+        )
         self._server = _EmbeddedServer(config)
-        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]),
-                                                            name="pyml-http")
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]), name="pyml-http")
         while not self._server.started:
             if self._task.done():
                 raise ConfigError(f"cannot serve HTTP on {host}:{self.port}")

@@ -54,7 +54,7 @@ def decode_bytes_tensor(raw: bytes) -> list[bytes]:
         pos += 4
         if pos + length > len(raw):
             raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, "BYTES tensor element runs past the end")
-        items.append(raw[pos:pos + length])
+        items.append(raw[pos : pos + length])
         pos += length
     return items
 
@@ -143,17 +143,26 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
             await context.abort(exc.code, str(exc))
         batcher, pipeline = host.batcher, host.pipeline
         # Triton's convention: with max_batch_size > 0 the dims leave out the batch dimension.
-        config = kv.ModelConfig(name=host.name, platform="pyml_paddle", backend=pipeline.backend_name,
-                                max_batch_size=batcher.max_batch_size)
+        config = kv.ModelConfig(
+            name=host.name, platform="pyml_paddle", backend=pipeline.backend_name, max_batch_size=batcher.max_batch_size
+        )
         config.input.add(name=INPUT_NAME, data_type=kv.TYPE_STRING, dims=[1])
         config.output.add(name=OUTPUT_NAME, data_type=kv.TYPE_FP32, dims=[len(pipeline.labels)])
         config.dynamic_batching.max_queue_delay_microseconds = round(batcher.max_queue_delay * 1e6)
         config.dynamic_batching.preferred_batch_size.append(batcher.max_batch_size)
-        config.instance_group.add(name=host.name, kind=kv.ModelInstanceGroup.KIND_CPU
-                                  if (pipeline.config.device or "cpu") == "cpu" else kv.ModelInstanceGroup.KIND_GPU,
-                                  count=batcher.instances)
-        for key, value in (("model_dir", str(pipeline.model.directory)), ("model_name", pipeline.model.model_name),
-                           ("precision", pipeline.config.precision), ("decode_mode", pipeline.config.decode_mode)):
+        config.instance_group.add(
+            name=host.name,
+            kind=kv.ModelInstanceGroup.KIND_CPU
+            if (pipeline.config.device or "cpu") == "cpu"
+            else kv.ModelInstanceGroup.KIND_GPU,
+            count=batcher.instances,
+        )
+        for key, value in (
+            ("model_dir", str(pipeline.model.directory)),
+            ("model_name", pipeline.model.model_name),
+            ("precision", pipeline.config.precision),
+            ("decode_mode", pipeline.config.decode_mode),
+        ):
             config.parameters[key].string_value = value
         return kv.ModelConfigResponse(config=config)
 
@@ -163,9 +172,13 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         response = kv.ModelStatisticsResponse()
         for name in [request.name] if request.name else self._model_names():
             stats = self.classifier.metrics.model_statistics(name)
-            entry = response.model_stats.add(name=name, version="1", last_inference=stats["last_inference_ms"],
-                                             inference_count=stats["inference_count"],
-                                             execution_count=stats["execution_count"])
+            entry = response.model_stats.add(
+                name=name,
+                version="1",
+                last_inference=stats["last_inference_ms"],
+                inference_count=stats["inference_count"],
+                execution_count=stats["execution_count"],
+            )
             for field in ("success", "fail", "queue", "compute_infer"):
                 count, ns = stats[field]
                 getattr(entry.inference_stats, field).MergeFrom(kv.StatisticDuration(count=count, ns=ns))
@@ -178,12 +191,16 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"pyml does not implement {what}: {instead}")
 
     async def RepositoryModelLoad(self, request, context):  # noqa: N802
-        await self._unimplemented(context, "loading models at run time",
-                                  "a server hosts the models given to `pyml serve --pipeline` at start")
+        await self._unimplemented(
+            context, "loading models at run time", "a server hosts the models given to `pyml serve --pipeline` at start"
+        )
 
     async def RepositoryModelUnload(self, request, context):  # noqa: N802
-        await self._unimplemented(context, "unloading models at run time",
-                                  "a server hosts the models given to `pyml serve --pipeline` at start")
+        await self._unimplemented(
+            context,
+            "unloading models at run time",
+            "a server hosts the models given to `pyml serve --pipeline` at start",
+        )
 
     async def _no_shared_memory(self, request, context):
         await self._unimplemented(context, "shared memory", "send the encoded images in the request")
@@ -202,28 +219,40 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
             raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"expected one input named '{INPUT_NAME}'")
         tensor = request.inputs[0]
         if tensor.datatype != "BYTES":
-            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"input '{INPUT_NAME}' must be BYTES (encoded images), not {tensor.datatype}")
+            raise KServeError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input '{INPUT_NAME}' must be BYTES (encoded images), not {tensor.datatype}",
+            )
         shape = list(tensor.shape)
         if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
             raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"input shape must be [N] or [N, 1], not {shape}")
         items = bytes_elements(request)
         if len(items) != shape[0]:
-            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"input shape says {count(shape[0], 'image')} but {len(items)} were sent")
+            raise KServeError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input shape says {count(shape[0], 'image')} but {len(items)} were sent",
+            )
         return items
 
     async def _infer_hps(self, request) -> kv.ModelInferResponse:
         """PaddleX's HPS form: the HTTP request JSON in, the HTTP response JSON out. As in
         PaddleX's bundle, a refused request is still a successful call whose JSON says why."""
-        if len(request.inputs) != 1 or request.inputs[0].name != HPS_INPUT \
-                or request.inputs[0].datatype != "BYTES" or list(request.inputs[0].shape) != [1, 1]:
-            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"model '{HPS_MODEL_NAME}' takes one BYTES input '{HPS_INPUT}' of shape [1, 1]")
+        if (
+            len(request.inputs) != 1
+            or request.inputs[0].name != HPS_INPUT
+            or request.inputs[0].datatype != "BYTES"
+            or list(request.inputs[0].shape) != [1, 1]
+        ):
+            raise KServeError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"model '{HPS_MODEL_NAME}' takes one BYTES input '{HPS_INPUT}' of shape [1, 1]",
+            )
         items = bytes_elements(request)
         if len(items) != 1:
-            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"input '{HPS_INPUT}' holds {len(items)} "
-                              "elements; it must hold one JSON request")
+            raise KServeError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input '{HPS_INPUT}' holds {len(items)} elements; it must hold one JSON request",
+            )
         _, answer = await self.paddlex.infer(items[0], door="hps")
         response = kv.ModelInferResponse(model_name=HPS_MODEL_NAME, model_version="1", id=request.id)
         response.outputs.add(name=HPS_OUTPUT, datatype="BYTES", shape=[1, 1])
@@ -238,8 +267,10 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         host = self._host(request.model_name)
         images = self._images(request)
         try:
-            futures = [host.batcher.submit(ImageSource(f"{request.id or 'input'}[{i}]", data), 0.0, None, timeout)
-                       for i, data in enumerate(images)]
+            futures = [
+                host.batcher.submit(ImageSource(f"{request.id or 'input'}[{i}]", data), 0.0, None, timeout)
+                for i, data in enumerate(images)
+            ]
         except Exception as exc:  # noqa: BLE001 - overload, draining
             code, _ = status_of(exc)
             raise KServeError(code, str(exc)) from None
@@ -260,8 +291,11 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
                 k = min(k, scores.shape[1])
                 top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
                 labels = host.pipeline.labels
-                strings = [f"{scores[r, c]:f}:{c}:{labels[c] if c < len(labels) else c}".encode()
-                           for r in range(len(top)) for c in top[r]]
+                strings = [
+                    f"{scores[r, c]:f}:{c}:{labels[c] if c < len(labels) else c}".encode()
+                    for r in range(len(top))
+                    for c in top[r]
+                ]
                 response.outputs.add(name=OUTPUT_NAME, datatype="BYTES", shape=[len(top), k])
                 response.raw_output_contents.append(encode_bytes_tensor(strings))
             else:
@@ -287,8 +321,9 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
             if not self._is_hps(request.model_name):
                 # Unknown names share one label: a caller must not be able to mint new series.
                 name = request.model_name or self.classifier.default
-                self.classifier.metrics.request(name if name in self.classifier.hosts else "<unknown>",
-                                                "kserve", code.name, started)
+                self.classifier.metrics.request(
+                    name if name in self.classifier.hosts else "<unknown>", "kserve", code.name, started
+                )
 
     async def ModelInfer(self, request, context):  # noqa: N802
         try:
@@ -305,8 +340,8 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
                 yield kv.ModelStreamInferResponse(error_message=request.message)
                 continue
             try:
-                yield kv.ModelStreamInferResponse(
-                    infer_response=await self._counted(request, context.time_remaining()))
+                yield kv.ModelStreamInferResponse(infer_response=await self._counted(request, context.time_remaining()))
             except (KServeError, InputError) as exc:
-                yield kv.ModelStreamInferResponse(error_message=str(exc),
-                                                  infer_response=kv.ModelInferResponse(id=request.id))
+                yield kv.ModelStreamInferResponse(
+                    error_message=str(exc), infer_response=kv.ModelInferResponse(id=request.id)
+                )

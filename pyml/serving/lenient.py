@@ -28,6 +28,7 @@ def _parser(message_type):
             return message_type.FromString(data)
         except DecodeError as exc:
             return MalformedRequest(f"the request is not a valid {message_type.DESCRIPTOR.full_name}: {exc}")
+
     return parse
 
 
@@ -38,6 +39,7 @@ def _refusing_malformed(method):
             context.set_trailing_metadata(((REASON_TRAILER, "malformed"),))
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
         return await method(request, context)
+
     return handler
 
 
@@ -49,14 +51,14 @@ def add_service(server, service_descriptor, servicer) -> None:
         request_type = message_factory.GetMessageClass(method.input_type)
         response_type = message_factory.GetMessageClass(method.output_type)
         implementation = getattr(servicer, method.name)
-        options = {"request_deserializer": _parser(request_type),
-                   "response_serializer": response_type.SerializeToString}
+        options = {
+            "request_deserializer": _parser(request_type),
+            "response_serializer": response_type.SerializeToString,
+        }
         if method.client_streaming and method.server_streaming:
             handlers[method.name] = grpc.stream_stream_rpc_method_handler(implementation, **options)
         elif not method.client_streaming and not method.server_streaming:
-            handlers[method.name] = grpc.unary_unary_rpc_method_handler(_refusing_malformed(implementation),
-                                                                       **options)
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(_refusing_malformed(implementation), **options)
         else:
             raise NotImplementedError(f"{method.full_name}: only unary and bidirectional methods are served")
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service_descriptor.full_name,
-                                                                          handlers),))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service_descriptor.full_name, handlers),))

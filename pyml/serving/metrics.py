@@ -23,28 +23,52 @@ class ServerMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "pyml_requests", "Requests answered, by door (grpc, kserve, http, hps) and status code "
-            "(Triton: nv_inference_request_success / _failure)", ["model", "door", "code"], registry=r)
+            "pyml_requests",
+            "Requests answered, by door (grpc, kserve, http, hps) and status code "
+            "(Triton: nv_inference_request_success / _failure)",
+            ["model", "door", "code"],
+            registry=r,
+        )
         self.request_duration = Histogram(
-            "pyml_request_duration_seconds", "Time from a request's arrival to its answer "
-            "(Triton: nv_inference_request_duration_us)", ["model", "door"],
-            buckets=LATENCY_BUCKETS, registry=r)
+            "pyml_request_duration_seconds",
+            "Time from a request's arrival to its answer (Triton: nv_inference_request_duration_us)",
+            ["model", "door"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.queue_duration = Histogram(
-            "pyml_queue_duration_seconds", "Time an image waited in the dynamic batcher's queue "
-            "(Triton: nv_inference_queue_duration_us)", ["model"], buckets=LATENCY_BUCKETS, registry=r)
+            "pyml_queue_duration_seconds",
+            "Time an image waited in the dynamic batcher's queue (Triton: nv_inference_queue_duration_us)",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.inference_duration = Histogram(
-            "pyml_inference_duration_seconds", "Time to preprocess, infer and postprocess one batch "
-            "(Triton: nv_inference_compute_infer_duration_us)", ["model"],
-            buckets=LATENCY_BUCKETS, registry=r)
+            "pyml_inference_duration_seconds",
+            "Time to preprocess, infer and postprocess one batch (Triton: nv_inference_compute_infer_duration_us)",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.batch_size = Histogram(
-            "pyml_batch_size", "Images per batch run by the model (Triton: nv_inference_exec_count)",
-            ["model"], buckets=BATCH_BUCKETS, registry=r)
+            "pyml_batch_size",
+            "Images per batch run by the model (Triton: nv_inference_exec_count)",
+            ["model"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
         self.queue_depth = Gauge(
-            "pyml_queue_depth", "Images waiting in the dynamic batcher's queue (Triton: "
-            "nv_inference_pending_request_count)", ["model"], registry=r)
+            "pyml_queue_depth",
+            "Images waiting in the dynamic batcher's queue (Triton: nv_inference_pending_request_count)",
+            ["model"],
+            registry=r,
+        )
         self.last_inference = Gauge(
-            "pyml_last_inference_timestamp_seconds", "When the model last ran a batch, Unix time "
-            "(Triton: ModelStatistics.last_inference)", ["model"], registry=r)
+            "pyml_last_inference_timestamp_seconds",
+            "When the model last ran a batch, Unix time (Triton: ModelStatistics.last_inference)",
+            ["model"],
+            registry=r,
+        )
         self._http = None
 
     def request(self, model: str, door: str, code: str, started: float) -> None:

@@ -93,8 +93,7 @@ def _jpeg_base64(result) -> str:
 class PaddlexApi:
     """Answers PaddleX-form requests with one hosted model (a server.ModelHost)."""
 
-    def __init__(self, host, is_draining, metrics=None, allow_url_inputs: bool = False,
-                 visualize: bool = True) -> None:
+    def __init__(self, host, is_draining, metrics=None, allow_url_inputs: bool = False, visualize: bool = True) -> None:
         self.host = host
         self.is_draining = is_draining  # () -> bool
         self.metrics = metrics
@@ -104,10 +103,13 @@ class PaddlexApi:
     async def _image_bytes(self, image: str) -> bytes:
         if image.startswith(("http://", "https://")):
             if not self.allow_url_inputs:
-                raise InputError(f"{IMAGE_NAME}: URL inputs are off on this server (fetching them would "
-                                 "let any caller make it connect anywhere); send the image as base64, "
-                                 "or start the server with --allow_url_inputs", reason=Reason.URL_REFUSED,
-                                 source=IMAGE_NAME)
+                raise InputError(
+                    f"{IMAGE_NAME}: URL inputs are off on this server (fetching them would "
+                    "let any caller make it connect anywhere); send the image as base64, "
+                    "or start the server with --allow_url_inputs",
+                    reason=Reason.URL_REFUSED,
+                    source=IMAGE_NAME,
+                )
             source = await asyncio.get_running_loop().run_in_executor(None, fetch_url, image)
             if source.error is not None:
                 raise source.error
@@ -115,8 +117,9 @@ class PaddlexApi:
         try:
             data = base64.b64decode(image, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise InputError(f"{IMAGE_NAME}: not valid base64 ({exc})", reason=Reason.BASE64,
-                             source=IMAGE_NAME) from None
+            raise InputError(
+                f"{IMAGE_NAME}: not valid base64 ({exc})", reason=Reason.BASE64, source=IMAGE_NAME
+            ) from None
         if not data:
             raise InputError(f"{IMAGE_NAME}: empty", reason=Reason.EMPTY, source=IMAGE_NAME)
         return data
@@ -140,13 +143,17 @@ class PaddlexApi:
                 raise Draining()
             threshold = self.host.pipeline.resolve_threshold(request.threshold)
             data = await self._image_bytes(request.image)
-            result = await self.host.batcher.submit(ImageSource(IMAGE_NAME, data), threshold,
-                                                    self.host.pipeline.config.top_k, None)
+            result = await self.host.batcher.submit(
+                ImageSource(IMAGE_NAME, data), threshold, self.host.pipeline.config.top_k, None
+            )
             if result.error is not None:
                 raise result.error
-            answer: dict[str, Any] = {"categories": [
-                {"id": c, "name": n, "score": s}
-                for c, n, s in zip(result.class_ids, result.label_names, result.scores)]}
+            answer: dict[str, Any] = {
+                "categories": [
+                    {"id": c, "name": n, "score": s}
+                    for c, n, s in zip(result.class_ids, result.label_names, result.scores)
+                ]
+            }
             visualize = self.visualize if request.visualize is None else request.visualize
             if visualize:  # drawing is CPU work: off the event loop
                 answer["image"] = await asyncio.get_running_loop().run_in_executor(None, _jpeg_base64, result)

@@ -111,11 +111,19 @@ class ModelHost:
         self.name = name
         self.pipeline = pipeline
         self.metrics = metrics
-        self.batcher = DynamicBatcher(pipeline, options.max_batch_size, options.max_queue_delay_ms,
-                                      options.max_queue, metrics=metrics, name=name, instances=options.instances)
+        self.batcher = DynamicBatcher(
+            pipeline,
+            options.max_batch_size,
+            options.max_queue_delay_ms,
+            options.max_queue,
+            metrics=metrics,
+            name=name,
+            instances=options.instances,
+        )
 
-    async def classify(self, request: pb.ClassifyRequest, fallback_name: str,
-                       timeout: float | None) -> pb.ClassifyResponse:
+    async def classify(
+        self, request: pb.ClassifyRequest, fallback_name: str, timeout: float | None
+    ) -> pb.ClassifyResponse:
         """Never raises for a bad request: the error goes into the response."""
         started = time.perf_counter()
         try:
@@ -128,19 +136,29 @@ class ModelHost:
             response = error_response(request.request_id, self.name, exc)
         code = _STATUS_BY_NUMBER[response.error.code] if response.HasField("error") else grpc.StatusCode.OK
         self.metrics.request(self.name, "grpc", code.name, started)
-        log.debug("%s %s -> %s in %.1f ms", self.name, request.request_id or fallback_name,
-                  response.error.reason or f"{len(response.categories)} labels",
-                  (time.perf_counter() - started) * 1000)
+        log.debug(
+            "%s %s -> %s in %.1f ms",
+            self.name,
+            request.request_id or fallback_name,
+            response.error.reason or f"{len(response.categories)} labels",
+            (time.perf_counter() - started) * 1000,
+        )
         return response
 
     def info(self, models: list[str]) -> pb.ModelInfo:
         p = self.pipeline
         size = p.model.input_size or (0, 0)
         default = p.resolve_threshold(None)
-        return pb.ModelInfo(name=self.name, labels=p.labels, input_width=size[0], input_height=size[1],
-                            default_threshold=float(default) if isinstance(default, float) else 0.0,
-                            decode_mode=p.config.decode_mode, max_batch_size=self.batcher.max_batch_size,
-                            models=models)
+        return pb.ModelInfo(
+            name=self.name,
+            labels=p.labels,
+            input_width=size[0],
+            input_height=size[1],
+            default_threshold=float(default) if isinstance(default, float) else 0.0,
+            decode_mode=p.config.decode_mode,
+            max_batch_size=self.batcher.max_batch_size,
+            models=models,
+        )
 
 
 class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
@@ -161,8 +179,9 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
     async def _host(self, model: str, context) -> ModelHost:
         host = self.hosts.get(model or self.default)
         if host is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND,
-                                f"no model '{model}' on this server (models: {', '.join(self.hosts)})")
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND, f"no model '{model}' on this server (models: {', '.join(self.hosts)})"
+            )
         return host
 
     async def Classify(self, request, context):  # noqa: N802 (gRPC method name)
@@ -173,8 +192,9 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         if response.HasField("error"):
             # The status says what kind of failure; the trailer carries pyml's exact reason.
             context.set_trailing_metadata(((REASON_TRAILER, response.error.reason),))
-            await context.abort(_STATUS_BY_NUMBER.get(response.error.code, grpc.StatusCode.UNKNOWN),
-                                response.error.message)
+            await context.abort(
+                _STATUS_BY_NUMBER.get(response.error.code, grpc.StatusCode.UNKNOWN), response.error.message
+            )
         return response
 
     async def ClassifyStream(self, request_iterator, context):  # noqa: N802
@@ -186,12 +206,14 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
             if isinstance(request, MalformedRequest):
                 return error_response("", self.default, InputError(request.message, reason=Reason.MALFORMED))
             if self.draining:
-                return error_response(request.request_id, request.model or self.default,
-                                      Draining())
+                return error_response(request.request_id, request.model or self.default, Draining())
             host = self.hosts.get(request.model or self.default)
             if host is None:
-                return error_response(request.request_id, request.model, InputError(
-                    f"no model '{request.model}' on this server", reason=Reason.UNKNOWN_MODEL))
+                return error_response(
+                    request.request_id,
+                    request.model,
+                    InputError(f"no model '{request.model}' on this server", reason=Reason.UNKNOWN_MODEL),
+                )
             return await host.classify(request, self._name(), context.time_remaining())
 
         def finished(task: asyncio.Task) -> None:
@@ -245,8 +267,9 @@ def _check_port_free(address: str) -> None:
         try:
             probe.bind((host or "0.0.0.0", int(port)))
         except OSError as exc:
-            raise ConfigError(f"cannot open a door of the server: the gRPC door on {host}:{port}: "
-                              f"{exc.strerror or exc}") from None
+            raise ConfigError(
+                f"cannot open a door of the server: the gRPC door on {host}:{port}: {exc.strerror or exc}"
+            ) from None
 
 
 async def create_server(models: dict, address: str = "127.0.0.1:0", options: ServerOptions | None = None):
@@ -262,11 +285,14 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     service.max_message_bytes = options.max_message_bytes
     # PaddleX's form (HTTP door and HPS model) answers with the first model, as PaddleX
     # serves one pipeline.
-    paddlex = PaddlexApi(hosts[service.default], lambda: service.draining, metrics,
-                         options.allow_url_inputs, options.visualize)
-    limits = [("grpc.max_receive_message_length", options.max_message_bytes),
-              ("grpc.max_send_message_length", options.max_message_bytes),
-              ("grpc.so_reuseport", 0)]  # a second server on a taken port fails instead of sharing it
+    paddlex = PaddlexApi(
+        hosts[service.default], lambda: service.draining, metrics, options.allow_url_inputs, options.visualize
+    )
+    limits = [
+        ("grpc.max_receive_message_length", options.max_message_bytes),
+        ("grpc.max_send_message_length", options.max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]  # a second server on a taken port fails instead of sharing it
     interceptors = [BearerTokenInterceptor(options.token)] if options.token else []
     server = grpc.aio.server(options=limits, interceptors=interceptors)
     # Registered with lenient parsing: a malformed message is INVALID_ARGUMENT, not UNKNOWN.
@@ -275,8 +301,15 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, KSERVE_SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME), server, pool=_reflection_pool())
+        (
+            SERVICE_NAME,
+            KSERVE_SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+        pool=_reflection_pool(),
+    )
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     _check_port_free(address)
@@ -284,7 +317,8 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
         if not (options.tls_cert and options.tls_key):
             raise ConfigError("TLS needs both a certificate and a key")
         credentials = grpc.ssl_server_credentials(
-            [(Path(options.tls_key).read_bytes(), Path(options.tls_cert).read_bytes())])
+            [(Path(options.tls_key).read_bytes(), Path(options.tls_cert).read_bytes())]
+        )
         port = server.add_secure_port(address, credentials)
     else:
         port = server.add_insecure_port(address)
@@ -309,8 +343,9 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
         metrics.close()
         port_asked = options.http_port if door == "HTTP" else options.metrics_port
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"cannot open a door of the server: the {door} door on {bind_host}:{port_asked}: "
-                          f"{reason}") from exc
+        raise ConfigError(
+            f"cannot open a door of the server: the {door} door on {bind_host}:{port_asked}: {reason}"
+        ) from exc
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s (port %d)", ", ".join(hosts), address, port)
@@ -353,8 +388,11 @@ async def run_server(models: dict, address: str, options: ServerOptions) -> int:
     print(f"pyml: serving {', '.join(service.hosts)}: {', '.join(doors)}", flush=True)
     await stop.wait()
     waiting = sum(host.batcher.pending() for host in service.hosts.values())
-    print(f"pyml: draining: no new requests; finishing {waiting} queued, for up to {options.grace_s:g} s",
-          file=sys.stderr, flush=True)
+    print(
+        f"pyml: draining: no new requests; finishing {waiting} queued, for up to {options.grace_s:g} s",
+        file=sys.stderr,
+        flush=True,
+    )
     started = time.perf_counter()
     await drain_and_stop(server, service, health, options.grace_s)
     print(f"pyml: stopped after {time.perf_counter() - started:.1f} s of draining", file=sys.stderr, flush=True)

@@ -33,20 +33,27 @@ def source_of(request: pb.ClassifyRequest, fallback_name: str) -> ImageSource:
     if kind == "raw":
         raw = request.raw
         if raw.channels not in (1, 3) or raw.height == 0 or raw.width == 0:
-            raise InputError(f"{name}: raw image must be HxWx3 or HxWx1 with non-zero sides, got "
-                             f"{raw.height}x{raw.width}x{raw.channels}", reason=Reason.INVALID_ARRAY, source=name)
+            raise InputError(
+                f"{name}: raw image must be HxWx3 or HxWx1 with non-zero sides, got "
+                f"{raw.height}x{raw.width}x{raw.channels}",
+                reason=Reason.INVALID_ARRAY,
+                source=name,
+            )
         expected = raw.height * raw.width * raw.channels
         if len(raw.pixels) != expected:
-            raise InputError(f"{name}: raw image has {len(raw.pixels)} bytes; {raw.height}x{raw.width}x"
-                             f"{raw.channels} needs {expected}", reason=Reason.INVALID_ARRAY, source=name)
+            raise InputError(
+                f"{name}: raw image has {len(raw.pixels)} bytes; {raw.height}x{raw.width}x"
+                f"{raw.channels} needs {expected}",
+                reason=Reason.INVALID_ARRAY,
+                source=name,
+            )
         pixels = np.frombuffer(raw.pixels, np.uint8).reshape(raw.height, raw.width, raw.channels)
         if raw.channels == 1:
             pixels = pixels[:, :, 0]
         elif raw.order == pb.CHANNEL_ORDER_RGB:
             pixels = pixels[:, :, ::-1]
         return ImageSource(name, np.ascontiguousarray(pixels))
-    raise InputError(f"{name}: the request carries no image (set `encoded` or `raw`)",
-                     reason=Reason.EMPTY, source=name)
+    raise InputError(f"{name}: the request carries no image (set `encoded` or `raw`)", reason=Reason.EMPTY, source=name)
 
 
 def threshold_of(request: pb.ClassifyRequest):

@@ -48,8 +48,7 @@ def best_f1_threshold(positive: np.ndarray, scores: np.ndarray, default: float) 
 
 def f1_thresholds(targets: np.ndarray, scores: np.ndarray, default: float) -> np.ndarray:
     """Per-class F1-best thresholds, [C] float64."""
-    return np.array([best_f1_threshold(targets[:, c] > 0.5, scores[:, c], default)
-                     for c in range(targets.shape[1])])
+    return np.array([best_f1_threshold(targets[:, c] > 0.5, scores[:, c], default) for c in range(targets.shape[1])])
 
 
 @dataclass
@@ -82,13 +81,19 @@ class Calibration:
     after: F1Report
 
     def as_dict(self, labels: list[str], default: float) -> dict:
-        return {"method": "f1", "global_threshold": default, "at_global": self.before.as_dict(),
-                "calibrated": self.after.as_dict(),
-                "thresholds": {name: round(float(t), 6) for name, t in zip(labels, self.thresholds)}}
+        return {
+            "method": "f1",
+            "global_threshold": default,
+            "at_global": self.before.as_dict(),
+            "calibrated": self.after.as_dict(),
+            "thresholds": {name: round(float(t), 6) for name, t in zip(labels, self.thresholds)},
+        }
 
     def lines(self, default: float) -> list[str]:
-        return [f"F1 at {default:g}: macro {self.before.macro:.4f}, micro {self.before.micro:.4f}",
-                f"F1 calibrated: macro {self.after.macro:.4f}, micro {self.after.micro:.4f}"]
+        return [
+            f"F1 at {default:g}: macro {self.before.macro:.4f}, micro {self.before.micro:.4f}",
+            f"F1 calibrated: macro {self.after.macro:.4f}, micro {self.after.micro:.4f}",
+        ]
 
 
 def calibrate(targets: np.ndarray, scores: np.ndarray, default: float) -> Calibration:
@@ -112,5 +117,13 @@ def write_thresholds(model_dir: str | Path, thresholds: np.ndarray) -> Path:
     return atomic_write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
-__all__ = ["CALIBRATIONS", "Calibration", "F1Report", "best_f1_threshold", "calibrate", "f1_report",
-           "f1_thresholds", "write_thresholds"]
+__all__ = [
+    "CALIBRATIONS",
+    "Calibration",
+    "F1Report",
+    "best_f1_threshold",
+    "calibrate",
+    "f1_report",
+    "f1_thresholds",
+    "write_thresholds",
+]

@@ -49,15 +49,19 @@ def _rows(data: dict, path: Path, class_of: dict[int, int]) -> list[tuple[str, n
         if image_id not in vectors:
             raise ConfigError(f"{path}: annotation {ann.get('id')} names image {image_id}, which is not listed")
         if category not in class_of:
-            raise ConfigError(f"{path}: annotation {ann.get('id')} names category {category}, "
-                              "which is not listed")
+            raise ConfigError(f"{path}: annotation {ann.get('id')} names category {category}, which is not listed")
         vectors[image_id][class_of[category]] = 1
     return [(names[i], vectors[i]) for i in vectors]
 
 
-def convert_coco(annotations: str | Path, images_dir: str | Path, out_dir: str | Path,
-                 val_annotations: str | Path | None = None, val_percent: float = 20.0,
-                 seed: int = 0) -> Path:
+def convert_coco(
+    annotations: str | Path,
+    images_dir: str | Path,
+    out_dir: str | Path,
+    val_annotations: str | Path | None = None,
+    val_percent: float = 20.0,
+    seed: int = 0,
+) -> Path:
     annotations, images_dir, out_dir = Path(annotations), Path(images_dir), Path(out_dir)
     train = _load(annotations)
     categories = sorted(train["categories"], key=lambda c: c["id"])
@@ -67,8 +71,9 @@ def convert_coco(annotations: str | Path, images_dir: str | Path, out_dir: str |
     rows = _rows(train, annotations, class_of)
     if val_annotations is not None:
         val_data = _load(Path(val_annotations))
-        if sorted((c["id"], c["name"]) for c in val_data["categories"]) != \
-                sorted((c["id"], c["name"]) for c in categories):
+        if sorted((c["id"], c["name"]) for c in val_data["categories"]) != sorted(
+            (c["id"], c["name"]) for c in categories
+        ):
             raise ConfigError(f"{val_annotations}: its categories differ from {annotations}'s")
         splits = {"train": rows, "val": _rows(val_data, Path(val_annotations), class_of)}
     else:
@@ -76,13 +81,11 @@ def convert_coco(annotations: str | Path, images_dir: str | Path, out_dir: str |
             raise ConfigError(f"val_percent must be between 0 and 100, not {val_percent}")
         order = np.random.default_rng(seed).permutation(len(rows))
         n_val = max(1, round(len(rows) * val_percent / 100))
-        splits = {"train": [rows[i] for i in sorted(order[n_val:])],
-                  "val": [rows[i] for i in sorted(order[:n_val])]}
+        splits = {"train": [rows[i] for i in sorted(order[n_val:])], "val": [rows[i] for i in sorted(order[:n_val])]}
     for split in splits.values():
         for name, _ in split:
             if Path(name).is_absolute() or ".." in Path(name).parts or any(ch in name for ch in "\t\n\r"):
-                raise ConfigError(f"{annotations}: image file_name {name!r} must be a plain path inside "
-                                  f"{images_dir}")
+                raise ConfigError(f"{annotations}: image file_name {name!r} must be a plain path inside {images_dir}")
     missing = [name for split in splits.values() for name, _ in split if not (images_dir / name).is_file()]
     if missing:
         raise ConfigError(f"{images_dir}: {len(missing)} annotated image(s) not found, e.g. {missing[0]}")
@@ -90,7 +93,8 @@ def convert_coco(annotations: str | Path, images_dir: str | Path, out_dir: str |
         raise ConfigError(f"{out_dir} exists and is not empty; choose a new folder")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "label.txt").write_text(
-        "".join(f"{k} {c['name']}\n" for k, c in enumerate(categories)), encoding="utf-8")
+        "".join(f"{k} {c['name']}\n" for k, c in enumerate(categories)), encoding="utf-8"
+    )
     for split, entries in splits.items():
         lines = []
         for name, vector in entries:

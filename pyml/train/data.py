@@ -77,8 +77,16 @@ def preprocessor_for(size: int, threads: int = 0) -> _native.Preprocessor:
 
 
 class BatchLoader:
-    def __init__(self, samples: list[Sample], size: int, batch_size: int, seed: int = 0,
-                 shuffle: bool = False, augment: tuple[str, ...] = (), threads: int = 0) -> None:
+    def __init__(
+        self,
+        samples: list[Sample],
+        size: int,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = False,
+        augment: tuple[str, ...] = (),
+        threads: int = 0,
+    ) -> None:
         if not samples:
             raise ConfigError("no samples to load")
         self.samples = samples
@@ -106,7 +114,7 @@ class BatchLoader:
         """The sample indices of each batch of one epoch, in the epoch's order."""
         order_rng = np.random.default_rng([self.seed, epoch, 0])
         order = order_rng.permutation(len(self.samples)) if self.shuffle else np.arange(len(self.samples))
-        return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)][:self.steps()]
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)][: self.steps()]
 
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
         """The batches of one epoch, in the epoch's order."""

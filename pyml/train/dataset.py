@@ -33,8 +33,11 @@ class DatasetError(PymlError, ValueError):
 
     def __init__(self, root: Path, problems: list[str]) -> None:
         shown = problems[:MAX_PROBLEMS_SHOWN]
-        more = (f"\n  ... and {len(problems) - len(shown)} more (pyml check_dataset --all shows them)"
-                if len(problems) > len(shown) else "")
+        more = (
+            f"\n  ... and {len(problems) - len(shown)} more (pyml check_dataset --all shows them)"
+            if len(problems) > len(shown)
+            else ""
+        )
         super().__init__(f"{root}: {len(problems)} problem(s) in the dataset:\n  " + "\n  ".join(shown) + more)
         self.root = root
         self.problems = problems
@@ -64,9 +67,11 @@ class Dataset:
         """Counts per class and split, as a table for the terminal."""
         width = max(8, *(len(n) for n in self.labels))
         counts = {split: self.targets(split).sum(axis=0).astype(int) for split in self.splits}
-        lines = [f"{self.root}: {self.num_classes} classes, "
-                 + ", ".join(f"{count(len(v), k + ' image')}" for k, v in self.splits.items()),
-                 f"{'id':>4}  {'class':<{width}}" + "".join(f"{s:>8}" for s in self.splits)]
+        lines = [
+            f"{self.root}: {self.num_classes} classes, "
+            + ", ".join(f"{count(len(v), k + ' image')}" for k, v in self.splits.items()),
+            f"{'id':>4}  {'class':<{width}}" + "".join(f"{s:>8}" for s in self.splits),
+        ]
         for c, name in enumerate(self.labels):
             lines.append(f"{c:>4}  {name:<{width}}" + "".join(f"{counts[s][c]:>8}" for s in self.splits))
         return "\n".join(lines)
@@ -132,8 +137,13 @@ def read_labels(root: Path, problems: Problems) -> Labels:
         return Labels([], [])
     missing = sorted(set(range(max(names) + 1)) - set(names))
     if missing:
-        problems.add(path, 0, f"class ids must run 0..{max(names)} with no gaps; missing "
-                     + ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else ""))
+        problems.add(
+            path,
+            0,
+            f"class ids must run 0..{max(names)} with no gaps; missing "
+            + ", ".join(map(str, missing[:20]))
+            + (" ..." if len(missing) > 20 else ""),
+        )
     return Labels([names.get(c, str(c)) for c in range(max(names) + 1)], missing)
 
 
@@ -178,12 +188,16 @@ def read_split(root: Path, split: str, labels: Labels, problems: Problems) -> tu
     for values_per_line, numbers in sorted(wrong_length.items()):
         cause = ""
         if labels.missing and values_per_line == labels.listed:
-            cause = (f" (label.txt lists {labels.listed} classes but its ids have a gap, so it reads as "
-                     f"{num_classes}: fix the ids in label.txt)")
-        what = (f"{values_per_line} label values, but label.txt has {num_classes} classes{cause}"
-                if len(numbers) == 1 else
-                f"{len(numbers)} lines have {values_per_line} label values, but label.txt has {num_classes} classes"
-                f"{cause}: lines {_line_list(numbers)}")
+            cause = (
+                f" (label.txt lists {labels.listed} classes but its ids have a gap, so it reads as "
+                f"{num_classes}: fix the ids in label.txt)"
+            )
+        what = (
+            f"{values_per_line} label values, but label.txt has {num_classes} classes{cause}"
+            if len(numbers) == 1
+            else f"{len(numbers)} lines have {values_per_line} label values, but label.txt has {num_classes} classes"
+            f"{cause}: lines {_line_list(numbers)}"
+        )
         problems.add(path, numbers[0], what)
     return samples, present
 

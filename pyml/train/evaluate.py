@@ -21,8 +21,11 @@ class Evaluation:
     images: int
 
     def as_dict(self, labels: list[str]) -> dict:
-        return {"mAP": round(self.mAP, 6), "images": self.images,
-                "AP": {name: None if ap is None else round(ap, 6) for name, ap in zip(labels, self.ap)}}
+        return {
+            "mAP": round(self.mAP, 6),
+            "images": self.images,
+            "AP": {name: None if ap is None else round(ap, 6) for name, ap in zip(labels, self.ap)},
+        }
 
     def table(self, labels: list[str]) -> str:
         width = max(8, *(len(n) for n in labels))
@@ -59,23 +62,27 @@ def network_scores(network, loader) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(targets), np.concatenate(scores)
 
 
-def model_dir_scores(model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16,
-                     device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def model_dir_scores(
+    model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16, device: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(targets, scores) of an exported model (any PaddleX model directory) on a dataset
     split, through pyml's pipeline."""
     from ..registry import create_model
 
     model = create_model(model_dir=model_dir, device=device, batch_size=batch_size)
     if model.num_classes != dataset.num_classes:
-        raise ConfigError(f"{model_dir} outputs {model.num_classes} scores but {dataset.root}/label.txt "
-                          f"has {dataset.num_classes} classes")
+        raise ConfigError(
+            f"{model_dir} outputs {model.num_classes} scores but {dataset.root}/label.txt "
+            f"has {dataset.num_classes} classes"
+        )
     samples = dataset.splits[split]
     scores = np.stack([r.all_scores for r in model.predict([str(s.path) for s in samples])])
     return dataset.targets(split), scores
 
 
-def evaluate_model_dir(model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16,
-                       device: str | None = None) -> Evaluation:
+def evaluate_model_dir(
+    model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16, device: str | None = None
+) -> Evaluation:
     """An exported model (any PaddleX model directory) on a dataset split, through pyml's pipeline."""
     return evaluate_scores(*model_dir_scores(model_dir, dataset, split, batch_size, device))
 

@@ -31,8 +31,9 @@ _InferenceYamlDumper.add_representer(
 ARCHITECTURE_KEY = "pyml_architecture"  # in Global, when model_name does not name the architecture
 
 
-def inference_yml_text(model_name: str, labels: list[str], size: int, threshold: float = 0.5,
-                       architecture: str | None = None) -> str:
+def inference_yml_text(
+    model_name: str, labels: list[str], size: int, threshold: float = 0.5, architecture: str | None = None
+) -> str:
     config = OrderedDict()
     config["Global"] = {"model_name": model_name}
     if architecture and architecture != model_name:  # so `pyml train --from` needs no --model
@@ -40,8 +41,15 @@ def inference_yml_text(model_name: str, labels: list[str], size: int, threshold:
     config["PreProcess"] = {
         "transform_ops": [
             {"ResizeImage": {"size": size, "interpolation": "bilinear", "backend": "pil"}},
-            {"NormalizeImage": {"scale": 1.0 / 255.0, "mean": list(IMAGENET_MEAN),
-                                "std": list(IMAGENET_STD), "order": "", "channel_num": 3}},
+            {
+                "NormalizeImage": {
+                    "scale": 1.0 / 255.0,
+                    "mean": list(IMAGENET_MEAN),
+                    "std": list(IMAGENET_STD),
+                    "order": "",
+                    "channel_num": 3,
+                }
+            },
             {"ToCHWImage": None},
         ]
     }
@@ -52,8 +60,15 @@ def inference_yml_text(model_name: str, labels: list[str], size: int, threshold:
     return yaml.dump(config, Dumper=_InferenceYamlDumper, allow_unicode=True)
 
 
-def save_model_dir(network, out_dir: Path, model_name: str, labels: list[str], size: int,
-                   threshold: float = 0.5, architecture: str | None = None) -> Path:
+def save_model_dir(
+    network,
+    out_dir: Path,
+    model_name: str,
+    labels: list[str],
+    size: int,
+    threshold: float = 0.5,
+    architecture: str | None = None,
+) -> Path:
     """Exports `network` (logits out) with a final sigmoid into a PaddleX model directory.
     The network is left in eval mode."""
     from ..backends.paddle import import_paddle
@@ -68,5 +83,6 @@ def save_model_dir(network, out_dir: Path, model_name: str, labels: list[str], s
     static = paddle.jit.to_static(with_sigmoid, input_spec=spec, full_graph=True)
     paddle.jit.save(static, str(out_dir / "inference"))
     (out_dir / "inference.yml").write_text(
-        inference_yml_text(model_name, labels, size, threshold, architecture), encoding="utf-8")
+        inference_yml_text(model_name, labels, size, threshold, architecture), encoding="utf-8"
+    )
     return out_dir

@@ -141,9 +141,13 @@ class FrozenBackbone:
             for batch in loader.epoch(0):
                 part = self.features(batch.images)
                 if features is None:
-                    features = np.lib.format.open_memmap(staging / "features.npy", mode="w+", dtype=FEATURE_DTYPE,
-                                                         shape=(len(loader.samples), *part.shape[1:]))
-                features[start:start + len(part)] = part
+                    features = np.lib.format.open_memmap(
+                        staging / "features.npy",
+                        mode="w+",
+                        dtype=FEATURE_DTYPE,
+                        shape=(len(loader.samples), *part.shape[1:]),
+                    )
+                features[start : start + len(part)] = part
                 start += len(part)
                 bar.update(len(part))
             bar.close()
@@ -152,5 +156,12 @@ class FrozenBackbone:
         return np.load(path, mmap_mode="r")
 
 
-__all__ = ["FEATURE_DTYPE", "FREEZE_CHOICES", "FrozenBackbone", "export_backbone", "head_name", "head_of",
-           "without_head"]
+__all__ = [
+    "FEATURE_DTYPE",
+    "FREEZE_CHOICES",
+    "FrozenBackbone",
+    "export_backbone",
+    "head_name",
+    "head_of",
+    "without_head",
+]

@@ -21,8 +21,9 @@ def asymmetric_loss(logits, targets, gamma_neg: float = 4.0, gamma_pos: float = 
     p_neg = 1.0 - p
     if clip > 0:
         p_neg = paddle.clip(p_neg + clip, max=1.0)
-    log_likelihood = targets * paddle.log(paddle.clip(p, min=EPS)) \
-        + (1.0 - targets) * paddle.log(paddle.clip(p_neg, min=EPS))
+    log_likelihood = targets * paddle.log(paddle.clip(p, min=EPS)) + (1.0 - targets) * paddle.log(
+        paddle.clip(p_neg, min=EPS)
+    )
     if gamma_neg > 0 or gamma_pos > 0:
         with paddle.no_grad():  # the focusing weight is a constant of each step (no gradient)
             p_true = p * targets + p_neg * (1.0 - targets)

@@ -23,21 +23,14 @@ INPUT_SIZE = 448  # the six's official input size
 # The Arch and MLDecoder sections of PaddleX's training configs
 # (paddlex/repo_apis/PaddleClas_api/configs/<model>.yaml); class counts are set per dataset.
 ARCHITECTURES: dict[str, dict] = {
-    "PP-LCNet_x1_0_ML": {"Arch": {"name": "PPLCNet_x1_0"},
-                         "MLDecoder": {"query_num": 80, "in_channels": 1280}},
-    "PP-HGNetV2-B0_ML": {"Arch": {"name": "PPHGNetV2_B0"},
-                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "PP-HGNetV2-B4_ML": {"Arch": {"name": "PPHGNetV2_B4"},
-                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "PP-HGNetV2-B6_ML": {"Arch": {"name": "PPHGNetV2_B6"},
-                         "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "ResNet50_ML": {"Arch": {"name": "ResNet50"},
-                    "MLDecoder": {"query_num": 80, "in_channels": 2048}},
+    "PP-LCNet_x1_0_ML": {"Arch": {"name": "PPLCNet_x1_0"}, "MLDecoder": {"query_num": 80, "in_channels": 1280}},
+    "PP-HGNetV2-B0_ML": {"Arch": {"name": "PPHGNetV2_B0"}, "MLDecoder": {"query_num": 80, "in_channels": 2048}},
+    "PP-HGNetV2-B4_ML": {"Arch": {"name": "PPHGNetV2_B4"}, "MLDecoder": {"query_num": 80, "in_channels": 2048}},
+    "PP-HGNetV2-B6_ML": {"Arch": {"name": "PPHGNetV2_B6"}, "MLDecoder": {"query_num": 80, "in_channels": 2048}},
+    "ResNet50_ML": {"Arch": {"name": "ResNet50"}, "MLDecoder": {"query_num": 80, "in_channels": 2048}},
     "CLIP_vit_base_patch16_448_ML": {
-        "Arch": {"name": "CLIP_vit_base_patch16_224", "return_embed": False,
-                 "use_fused_attn": False},
-        "MLDecoder": {"query_num": 80, "in_channels": 768, "remove_layers": [],
-                      "replace_layer": "head"},
+        "Arch": {"name": "CLIP_vit_base_patch16_224", "return_embed": False, "use_fused_attn": False},
+        "MLDecoder": {"query_num": 80, "in_channels": 768, "remove_layers": [], "replace_layer": "head"},
     },
 }
 
@@ -64,8 +57,10 @@ def architecture_of(model_dir) -> str:
     name = glob.get(ARCHITECTURE_KEY) or glob.get("model_name")
     arch = ARCHITECTURE_OF_MODEL_NAME.get(name, name)
     if arch not in architectures():
-        raise ConfigError(f"--from {model_dir}: its model_name {name!r} is not an architecture pyml trains; "
-                          f"pass --model (one of {', '.join(architectures())})")
+        raise ConfigError(
+            f"--from {model_dir}: its model_name {name!r} is not an architecture pyml trains; "
+            f"pass --model (one of {', '.join(architectures())})"
+        )
     return arch
 
 
@@ -85,7 +80,8 @@ def import_ppcls_arch():
         raise ConfigError(
             "the PaddleX architectures need the paddleclas package: "
             "pip install --no-deps paddleclas==2.6.0 && pip install tqdm prettytable ujson easydict "
-            "(tools/bootstrap.sh does this)")
+            "(tools/bootstrap.sh does this)"
+        )
     root = os.path.dirname(spec.origin)
     if root not in sys.path:
         sys.path.insert(0, root)
@@ -108,8 +104,15 @@ def small_convnet(num_classes: int):
     def block(cin: int, cout: int) -> list:
         return [nn.Conv2D(cin, cout, 3, padding=1), nn.BatchNorm2D(cout), nn.ReLU(), nn.MaxPool2D(2)]
 
-    return nn.Sequential(*block(3, 32), *block(32, 64), *block(64, 128), *block(128, 128),
-                         nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(128, num_classes))
+    return nn.Sequential(
+        *block(3, 32),
+        *block(32, 64),
+        *block(64, 128),
+        *block(128, 128),
+        nn.AdaptiveAvgPool2D(1),
+        nn.Flatten(),
+        nn.Linear(128, num_classes),
+    )
 
 
 def build_network(arch: str, num_classes: int):

@@ -41,8 +41,17 @@ class FullSteps:
 class FrozenSteps:
     """Only the head trains; its inputs are the backbone's features (frozen.py)."""
 
-    def __init__(self, arch: str, network, train: BatchLoader, val: BatchLoader, backend: str, threads: int,
-                 cache_root: Path | None, progress: bool) -> None:
+    def __init__(
+        self,
+        arch: str,
+        network,
+        train: BatchLoader,
+        val: BatchLoader,
+        backend: str,
+        threads: int,
+        cache_root: Path | None,
+        progress: bool,
+    ) -> None:
         from .frozen import FrozenBackbone, head_of
 
         self.network, self.train = network, train
@@ -56,8 +65,9 @@ class FrozenSteps:
         if cache_root is not None:
             plain = BatchLoader(train.samples, train.size, train.batch_size, train.seed, threads=train.threads)
             self.cached = self.backbone.cached_features(plain, cache_root, progress)
-        self.description = (f"head only; backbone frozen on {backend}"
-                            + (", features cached" if self.cached is not None else ""))
+        self.description = f"head only; backbone frozen on {backend}" + (
+            ", features cached" if self.cached is not None else ""
+        )
 
     def parameters(self) -> list:
         return self.head.parameters()
@@ -81,7 +91,7 @@ class FrozenSteps:
         scores = []
         with paddle.no_grad():
             for start in range(0, len(self.val_features), self.train.batch_size):
-                part = paddle.to_tensor(np.asarray(self.val_features[start:start + self.train.batch_size]))
+                part = paddle.to_tensor(np.asarray(self.val_features[start : start + self.train.batch_size]))
                 scores.append(paddle.nn.functional.sigmoid(self.logits(part)).numpy())
         self.head.train()
         return self.val_targets, np.concatenate(scores)

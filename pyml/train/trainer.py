@@ -90,8 +90,10 @@ class TrainOptions:
         if self.freeze not in FREEZE_CHOICES:
             raise ConfigError(f"freeze must be one of {', '.join(FREEZE_CHOICES)}, not {self.freeze!r}")
         if self.cache_features and self.freeze != "backbone":
-            raise ConfigError("--cache_features needs --freeze backbone (only a frozen backbone's features stay "
-                              "the same from one epoch to the next)")
+            raise ConfigError(
+                "--cache_features needs --freeze backbone (only a frozen backbone's features stay "
+                "the same from one epoch to the next)"
+            )
         if self.patience < 0:
             raise ConfigError(f"patience must be >= 0 (0: never stop early), not {self.patience}")
         if self.calibrate not in (None, *CALIBRATIONS):
@@ -99,8 +101,9 @@ class TrainOptions:
 
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
-        return TrainOptions(**{**asdict(self), "input_size": size, "warmup_epochs": warmup,
-                               "model_name": self.model_name or self.arch})
+        return TrainOptions(
+            **{**asdict(self), "input_size": size, "warmup_epochs": warmup, "model_name": self.model_name or self.arch}
+        )
 
 
 @dataclass
@@ -139,8 +142,9 @@ def load_matching(network, state: dict, source: str) -> tuple[int, list[str]]:
     own = network.state_dict()
     matched = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
     if not matched:
-        raise ConfigError(f"{source}: none of its {len(state)} tensors fit this architecture "
-                          "(wrong --model for these weights?)")
+        raise ConfigError(
+            f"{source}: none of its {len(state)} tensors fit this architecture (wrong --model for these weights?)"
+        )
     network.set_state_dict({**own, **matched})  # every key given: paddle warns about missing ones
     return len(matched), sorted(set(own) - set(matched))
 
@@ -170,8 +174,9 @@ def inference_state(model_dir: Path, network) -> dict:
         if name in key_of:
             state[key_of[name]] = tensor
     if not state:
-        raise ConfigError(f"{model_dir}: none of its tensors are named as --model's are; was it "
-                          "exported from this architecture?")
+        raise ConfigError(
+            f"{model_dir}: none of its tensors are named as --model's are; was it exported from this architecture?"
+        )
     return state
 
 
@@ -183,17 +188,27 @@ def _rename_optimizer_state(state: dict, names: dict[str, str]) -> dict:
     renamed = {}
     for key, value in state.items():
         prefix = next((n for n in ordered if key.startswith(n + "_")), None)
-        renamed[names[prefix] + key[len(prefix):] if prefix else key] = value
+        renamed[names[prefix] + key[len(prefix) :] if prefix else key] = value
     return renamed
 
 
 class Trainer:
     # What a resumed run may change; the rest of the recipe is the first run's.
-    RESUMABLE: ClassVar[set[str]] = {"epochs", "output", "dataset", "device", "resume", "quiet", "verbose",
-                                     "patience", "calibrate"}
+    RESUMABLE: ClassVar[set[str]] = {
+        "epochs",
+        "output",
+        "dataset",
+        "device",
+        "resume",
+        "quiet",
+        "verbose",
+        "patience",
+        "calibrate",
+    }
 
-    def __init__(self, dataset: Dataset, options: TrainOptions, resume: bool = False,
-                 given: set[str] | None = None) -> None:
+    def __init__(
+        self, dataset: Dataset, options: TrainOptions, resume: bool = False, given: set[str] | None = None
+    ) -> None:
         """given: the option fields the caller set explicitly; with resume, one that
         differs from the recorded run is refused rather than silently ignored."""
         from ..backends.paddle import import_paddle
@@ -212,15 +227,21 @@ class Trainer:
                     raise ConfigError(
                         f"--{name} {getattr(options, name)} differs from the run in {self.out} "
                         f"({recorded[name]}): a resumed run keeps its recipe (only --epochs may grow); "
-                        "choose another --output to train with the new value")
+                        "choose another --output to train with the new value"
+                    )
             # The recipe comes from the first run; only the length may grow.
-            options = TrainOptions(**{**recorded, "epochs": options.epochs or recorded["epochs"],
-                                      "output": str(self.out),
-                                      **{name: getattr(options, name) for name in ("patience", "calibrate")
-                                         if name in (given or set())}})
+            options = TrainOptions(
+                **{
+                    **recorded,
+                    "epochs": options.epochs or recorded["epochs"],
+                    "output": str(self.out),
+                    **{name: getattr(options, name) for name in ("patience", "calibrate") if name in (given or set())},
+                }
+            )
         elif (self.out / "checkpoints").exists():
-            raise ConfigError(f"{self.out} already holds a training run; pass --resume to continue it, "
-                              "or choose another --output")
+            raise ConfigError(
+                f"{self.out} already holds a training run; pass --resume to continue it, or choose another --output"
+            )
         self.options = options.resolved()
         self.augment = parse_augment(self.options.augment)
 
@@ -239,22 +260,32 @@ class Trainer:
             if not path.is_file() and o.pretrained in OFFICIAL_MODELS:
                 path = fetch_pretrained(o.pretrained)  # PaddleX's training start, cached
             if not path.is_file():
-                raise ConfigError(f"--pretrained {path}: no such file, and not an official model name "
-                                  f"({', '.join(OFFICIAL_MODELS)})")
+                raise ConfigError(
+                    f"--pretrained {path}: no such file, and not an official model name ({', '.join(OFFICIAL_MODELS)})"
+                )
             count, fresh = load_matching(network, paddle.load(str(path)), str(path))
             notes.append(f"{count} tensors from {path}; {len(fresh)} initialised fresh")
         if o.from_dir:
             model_dir = Path(o.from_dir).expanduser()
             count, fresh = load_matching(network, inference_state(model_dir, network), str(model_dir))
-            notes.append(f"{count} tensors from {model_dir}; {len(fresh)} initialised fresh"
-                         + (f" ({', '.join(fresh[:4])}{' ...' if len(fresh) > 4 else ''})" if fresh else ""))
+            notes.append(
+                f"{count} tensors from {model_dir}; {len(fresh)} initialised fresh"
+                + (f" ({', '.join(fresh[:4])}{' ...' if len(fresh) > 4 else ''})" if fresh else "")
+            )
         network.train()
         return network, notes
 
     def _loaders(self):
         o = self.options
-        train = BatchLoader(self.dataset.splits["train"], o.input_size, o.batch_size, o.seed,
-                            shuffle=True, augment=self.augment, threads=o.threads)
+        train = BatchLoader(
+            self.dataset.splits["train"],
+            o.input_size,
+            o.batch_size,
+            o.seed,
+            shuffle=True,
+            augment=self.augment,
+            threads=o.threads,
+        )
         val = BatchLoader(self.dataset.splits["val"], o.input_size, o.batch_size, o.seed, threads=o.threads)
         return train, val
 
@@ -311,8 +342,16 @@ class Trainer:
         train, val = self._loaders()
         if o.freeze != "backbone":
             return FullSteps(network, train, val)
-        return FrozenSteps(o.arch, network, train, val, o.backbone_backend, o.threads,
-                           self.out / "feature_cache" if o.cache_features else None, progress)
+        return FrozenSteps(
+            o.arch,
+            network,
+            train,
+            val,
+            o.backbone_backend,
+            o.threads,
+            self.out / "feature_cache" if o.cache_features else None,
+            progress,
+        )
 
     def _run(self, progress: bool, last_epoch: int) -> History:
 
@@ -336,9 +375,10 @@ class Trainer:
         steps = min(loader.steps(), o.steps_per_epoch or loader.steps())
         total_steps = steps * o.epochs
         warmup_steps = round(o.warmup_epochs * steps)
-        optimizer = paddle.optimizer.AdamW(learning_rate=o.lr, parameters=steps_kind.parameters(),
-                                           weight_decay=o.weight_decay)
-        start_epoch, history = (self._load_checkpoint(network, optimizer) if self.resume else (0, History()))
+        optimizer = paddle.optimizer.AdamW(
+            learning_rate=o.lr, parameters=steps_kind.parameters(), weight_decay=o.weight_decay
+        )
+        start_epoch, history = self._load_checkpoint(network, optimizer) if self.resume else (0, History())
         if not self.resume:
             (self.out / "train_config.json").write_text(json.dumps(asdict(o), indent=1))
         for note in notes:
@@ -346,8 +386,9 @@ class Trainer:
         write(f"training: {steps_kind.description}", sys.stderr)
         if start_epoch >= o.epochs:
             log.info("already trained for %d epochs", start_epoch)
-        bar = progress_bar(total_steps, "pyml train", unit="step", enabled=progress,
-                           initial=start_epoch * steps, mininterval=0.5)
+        bar = progress_bar(
+            total_steps, "pyml train", unit="step", enabled=progress, initial=start_epoch * steps, mininterval=0.5
+        )
         with _StopRequest() as stop:
             try:
                 for epoch in range(start_epoch + 1, min(o.epochs, last_epoch) + 1):
@@ -369,15 +410,22 @@ class Trainer:
                         bar.update(1)
                         if stop.requested:  # Ctrl-C: stop here, between steps
                             raise KeyboardInterrupt
-                        bar.set_postfix_str(f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} "
-                                            f"{seen / (time.perf_counter() - started):.1f} img/s", refresh=False)
+                        bar.set_postfix_str(
+                            f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} "
+                            f"{seen / (time.perf_counter() - started):.1f} img/s",
+                            refresh=False,
+                        )
                     train_seconds = time.perf_counter() - started
                     targets, scores = steps_kind.val_scores()
                     evaluation = evaluate_scores(targets, scores)
-                    record = {"epoch": epoch, "loss": float(np.mean(losses)), "lr": optimizer.get_lr(),
-                              "train_images_per_s": round(seen / train_seconds, 2),
-                              "train_seconds": round(train_seconds, 2),
-                              "val": evaluation.as_dict(self.dataset.labels)}
+                    record = {
+                        "epoch": epoch,
+                        "loss": float(np.mean(losses)),
+                        "lr": optimizer.get_lr(),
+                        "train_images_per_s": round(seen / train_seconds, 2),
+                        "train_seconds": round(train_seconds, 2),
+                        "val": evaluation.as_dict(self.dataset.labels),
+                    }
                     history.epochs.append(record)
                     # The first epoch always counts, so a model is exported even when mAP is undefined.
                     improved = history.best_epoch == 0 or evaluation.mAP > history.best_map
@@ -387,21 +435,28 @@ class Trainer:
                     self._save_checkpoint(epoch, network, optimizer, history)
                     self._write_metrics(history)
                     # always shown (--quiet hides only the bar), on stderr beside the bar
-                    write(f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
-                          f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
-                          f"{record['train_images_per_s']:.1f} img/s", sys.stderr)
+                    write(
+                        f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
+                        f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
+                        f"{record['train_images_per_s']:.1f} img/s",
+                        sys.stderr,
+                    )
                 if self._patience_spent(history):
                     history.stopped_early = True
                     self._write_metrics(history)
-                    write(f"stopped early: val mAP has not improved for {o.patience} epochs "
-                          f"(best {history.best_map:.4f} at epoch {history.best_epoch})", sys.stderr)
+                    write(
+                        f"stopped early: val mAP has not improved for {o.patience} epochs "
+                        f"(best {history.best_map:.4f} at epoch {history.best_epoch})",
+                        sys.stderr,
+                    )
             except KeyboardInterrupt:
                 bar.close()
                 done = len(history.epochs)
                 raise TrainingInterrupted(
                     f"interrupted; {self.out} holds the checkpoint of epoch {done}"
                     + (f" and the best model (epoch {history.best_epoch})" if done else "")
-                    + f". Continue with: pyml train {o.dataset or 'DATASET'} --output {self.out} --resume") from None
+                    + f". Continue with: pyml train {o.dataset or 'DATASET'} --output {self.out} --resume"
+                ) from None
         bar.close()
         return history
 
@@ -421,8 +476,15 @@ class Trainer:
         calibration = calibrate(val_targets, val_scores, o.threshold) if o.calibrate == "f1" else None
         with atomic_dir(self.out / "best_model") as staging:
             paddle.save(network.state_dict(), str(staging / "best_model.pdparams"))
-            save_model_dir(network, staging / "inference", o.model_name, self.dataset.labels, o.input_size,
-                           o.threshold, architecture=o.arch)
+            save_model_dir(
+                network,
+                staging / "inference",
+                o.model_name,
+                self.dataset.labels,
+                o.input_size,
+                o.threshold,
+                architecture=o.arch,
+            )
             if calibration is not None:
                 from .calibrate import write_thresholds
 
@@ -435,12 +497,20 @@ class Trainer:
 
     def _write_metrics(self, history: History) -> None:
         o = self.options
-        metrics = {"arch": o.arch, "model_name": o.model_name, "dataset": str(self.dataset.root),
-                   "labels": self.dataset.labels, "input_size": o.input_size,
-                   "best_epoch": history.best_epoch, "best_val_mAP": round(history.best_map, 6),
-                   "model_dir": str(self.out / "best_model" / "inference"), "freeze": o.freeze,
-                   "calibration": history.calibration, "stopped_early": history.stopped_early,
-                   "epochs": history.epochs}
+        metrics = {
+            "arch": o.arch,
+            "model_name": o.model_name,
+            "dataset": str(self.dataset.root),
+            "labels": self.dataset.labels,
+            "input_size": o.input_size,
+            "best_epoch": history.best_epoch,
+            "best_val_mAP": round(history.best_map, 6),
+            "model_dir": str(self.out / "best_model" / "inference"),
+            "freeze": o.freeze,
+            "calibration": history.calibration,
+            "stopped_early": history.stopped_early,
+            "epochs": history.epochs,
+        }
         atomic_write_text(self.out / "metrics.json", json.dumps(metrics, indent=1))
         try:
             plot_curve(history, self.out / "training_curve.png")
@@ -472,8 +542,10 @@ def plot_curve(history: History, path: Path) -> None:
     title = f"best val mAP {history.best_map:.4f} (epoch {history.best_epoch})"
     if history.calibration:
         at, cal = history.calibration["at_global"], history.calibration["calibrated"]
-        title += (f"\nmacro F1 {at['macro_f1']:.3f} at {history.calibration['global_threshold']:g}, "
-                  f"{cal['macro_f1']:.3f} calibrated; micro {at['micro_f1']:.3f} / {cal['micro_f1']:.3f}")
+        title += (
+            f"\nmacro F1 {at['macro_f1']:.3f} at {history.calibration['global_threshold']:g}, "
+            f"{cal['macro_f1']:.3f} calibrated; micro {at['micro_f1']:.3f} / {cal['micro_f1']:.3f}"
+        )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)

@@ -46,14 +46,24 @@ ALLOWED = (ValueError, TypeError)
 
 
 def preprocessor(fdp: atheris.FuzzedDataProvider):
-    key = (fdp.ConsumeBool(), fdp.ConsumeBool(), fdp.ConsumeBool(), fdp.ConsumeIntInRange(1, 40),
-           fdp.ConsumeIntInRange(1, 40))
+    key = (
+        fdp.ConsumeBool(),
+        fdp.ConsumeBool(),
+        fdp.ConsumeBool(),
+        fdp.ConsumeIntInRange(1, 40),
+        fdp.ConsumeIntInRange(1, 40),
+    )
     if key not in PREPROCESSORS:
         short, cv2_filter, fast, width, height = key
-        spec = native.PreprocessSpec(resize_mode="short" if short else "stretch", width=width,
-                                     height=height, short_side=width,
-                                     filter="cv2_linear" if cv2_filter else "pil_bilinear",
-                                     decode_mode="fast" if fast else "exact", max_pixels=MAX_PIXELS)
+        spec = native.PreprocessSpec(
+            resize_mode="short" if short else "stretch",
+            width=width,
+            height=height,
+            short_side=width,
+            filter="cv2_linear" if cv2_filter else "pil_bilinear",
+            decode_mode="fast" if fast else "exact",
+            max_pixels=MAX_PIXELS,
+        )
         PREPROCESSORS[key] = native.Preprocessor(spec, threads=1)
     return PREPROCESSORS[key]
 
@@ -95,8 +105,7 @@ def fuzz_preprocess(fdp: atheris.FuzzedDataProvider) -> None:
 
 def fuzz_postprocess(fdp: atheris.FuzzedDataProvider) -> None:
     rows, classes = fdp.ConsumeIntInRange(0, 4), fdp.ConsumeIntInRange(0, 90)
-    values = [fdp.ConsumeRegularFloat() if fdp.ConsumeBool() else fdp.ConsumeFloat()
-              for _ in range(rows * classes)]
+    values = [fdp.ConsumeRegularFloat() if fdp.ConsumeBool() else fdp.ConsumeFloat() for _ in range(rows * classes)]
     with np.errstate(over="ignore"):  # doubles beyond float32 become inf, on purpose
         scores = np.array(values, np.float32).reshape(rows, classes)
     if fdp.ConsumeBool():

@@ -38,14 +38,19 @@ class ServerProcess:
     def __init__(self, *args: str) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo",
-             "--port", str(self.port), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "pyml_demo", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         with grpc.insecure_channel(self.target) as channel:
             grpc.channel_ready_future(channel).result(timeout=120)
             health = health_pb2_grpc.HealthStub(channel)
             deadline = time.time() + 60
-            while health.Check(health_pb2.HealthCheckRequest(), timeout=5).status != \
-                    health_pb2.HealthCheckResponse.SERVING:
+            while (
+                health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+                != health_pb2.HealthCheckResponse.SERVING
+            ):
                 if time.time() > deadline:
                     raise TimeoutError("the server did not become SERVING in 60 s")
                 time.sleep(0.1)
@@ -79,6 +84,7 @@ class ServerProcess:
 @dataclass
 class Tally:
     """What came back: status name -> count, and the answers that were wrong."""
+
     statuses: Counter = field(default_factory=Counter)
     wrong: list = field(default_factory=list)
     details: dict = field(default_factory=dict)  # status name -> Counter of error details
@@ -144,8 +150,15 @@ async def closed_loop(target: str, requests: list[Request], callers: int, timeou
     return tally
 
 
-async def open_loop(target: str, requests: list[Request], rate: float, seconds: float,
-                    max_outstanding: int = 1000, timeout: float = 30, on_tick=None) -> Tally:
+async def open_loop(
+    target: str,
+    requests: list[Request],
+    rate: float,
+    seconds: float,
+    max_outstanding: int = 1000,
+    timeout: float = 30,
+    on_tick=None,
+) -> Tally:
     """Sends at `rate` per second for `seconds`, cycling through `requests`, whatever comes back.
     At most `max_outstanding` calls are in flight: past about 1,000 calls pending on one
     connection, grpc-core cancels the excess (CANCELLED) before pyml's handler sees them."""
@@ -213,8 +226,9 @@ async def closed_loop_streams(target: str, requests: list[Request], streams: int
     return tally
 
 
-async def open_loop_streams(target: str, requests: list[Request], rate: float, seconds: float,
-                            streams: int = 4) -> Tally:
+async def open_loop_streams(
+    target: str, requests: list[Request], rate: float, seconds: float, streams: int = 4
+) -> Tally:
     """Writes requests into `streams` ClassifyStream calls at `rate` in all, for `seconds`,
     whatever comes back, and checks every answer (an item's status is its error code).
     A message on a stream costs the client far less than a unary call, so this is how
@@ -239,13 +253,21 @@ async def open_loop_streams(target: str, requests: list[Request], rate: float, s
 
     async with grpc.aio.insecure_channel(target) as channel:
         stub = pb_grpc.MultiLabelClassifierStub(channel)
-        await asyncio.gather(*(one_stream(stub.ClassifyStream(timeout=seconds + 60), rate / streams)
-                               for _ in range(streams)))
+        await asyncio.gather(
+            *(one_stream(stub.ClassifyStream(timeout=seconds + 60), rate / streams) for _ in range(streams))
+        )
     return tally
 
 
-def _open_loop_process(target: str, requests: list[Request], rate: float, seconds: float,
-                       max_outstanding: int, timeout: float, streams: int) -> Tally:
+def _open_loop_process(
+    target: str,
+    requests: list[Request],
+    rate: float,
+    seconds: float,
+    max_outstanding: int,
+    timeout: float,
+    streams: int,
+) -> Tally:
     if streams:
         tally = asyncio.run(open_loop_streams(target, requests, rate, seconds, streams))
     else:
@@ -254,15 +276,25 @@ def _open_loop_process(target: str, requests: list[Request], rate: float, second
     return tally
 
 
-def open_loop_processes(target: str, requests: list[Request], rate: float, seconds: float, processes: int = 3,
-                        max_outstanding: int = 1000, timeout: float = 30, on_tick=None, streams: int = 0) -> Tally:
+def open_loop_processes(
+    target: str,
+    requests: list[Request],
+    rate: float,
+    seconds: float,
+    processes: int = 3,
+    max_outstanding: int = 1000,
+    timeout: float = 30,
+    on_tick=None,
+    streams: int = 0,
+) -> Tally:
     """open_loop (unary calls) or, with `streams`, open_loop_streams from `processes` client
     processes, each at rate / processes; one Tally."""
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
-        pending = pool.starmap_async(_open_loop_process, [(target, requests, rate / processes, seconds,
-                                                           max_outstanding // processes, timeout, streams)]
-                                           * processes)
+        pending = pool.starmap_async(
+            _open_loop_process,
+            [(target, requests, rate / processes, seconds, max_outstanding // processes, timeout, streams)] * processes,
+        )
         while not pending.ready():
             if on_tick is not None:
                 on_tick()

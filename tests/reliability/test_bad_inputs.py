@@ -48,6 +48,7 @@ def check_good(result, expected, path=GOOD):
 
 # ---------------------------------------------------------------- Python API
 
+
 def test_api_bad_files(demo_pipeline, expected, bad_dir):
     _, files = bad_dir
     for path, reasons in files.items():
@@ -67,13 +68,16 @@ def test_api_bad_files(demo_pipeline, expected, bad_dir):
             check_good(result, expected, path)
 
 
-@pytest.mark.parametrize("array, words", [
-    (np.zeros((10, 10, 3), np.float32), "dtype float32"),
-    (np.zeros((4, 4, 4), np.uint8), "4 channels"),
-    (np.zeros((5, 5, 2), np.uint8), "2 channels"),
-    (np.zeros((0, 0, 3), np.uint8), "empty shape"),
-    (np.zeros((2, 5, 5, 3), np.uint8), "4 dimensions"),
-])
+@pytest.mark.parametrize(
+    "array, words",
+    [
+        (np.zeros((10, 10, 3), np.float32), "dtype float32"),
+        (np.zeros((4, 4, 4), np.uint8), "4 channels"),
+        (np.zeros((5, 5, 2), np.uint8), "2 channels"),
+        (np.zeros((0, 0, 3), np.uint8), "empty shape"),
+        (np.zeros((2, 5, 5, 3), np.uint8), "4 dimensions"),
+    ],
+)
 def test_api_bad_arrays(demo_pipeline, expected, array, words):
     [result] = demo_pipeline.predict(array, on_error="return")
     assert result.error.reason == "invalid_array" and words in str(result.error)
@@ -81,19 +85,22 @@ def test_api_bad_arrays(demo_pipeline, expected, array, words):
     check_good(next(iter(demo_pipeline.predict(GOOD))), expected)
 
 
-@pytest.mark.parametrize("arguments, words", [
-    ({"threshold": "high"}, "not a number"),
-    ({"threshold": [0.5] * 3}, "has 3 values; the model has 10 classes"),
-    ({"threshold": -0.1}, "outside [0, 1]"),
-    ({"threshold": 1.5}, "outside [0, 1]"),
-    ({"threshold": math.nan}, "outside [0, 1]"),
-    ({"threshold": {"default": 0.5, 99: 0.1}}, "not a class id"),
-    ({"threshold": {3: 0.1}}, "needs a 'default'"),
-    ({"top_k": 0}, "positive integer"),
-    ({"top_k": -1}, "positive integer"),
-    ({"top_k": 2.5}, "positive integer"),
-    ({"batch_size": 0}, "batch_size"),
-])
+@pytest.mark.parametrize(
+    "arguments, words",
+    [
+        ({"threshold": "high"}, "not a number"),
+        ({"threshold": [0.5] * 3}, "has 3 values; the model has 10 classes"),
+        ({"threshold": -0.1}, "outside [0, 1]"),
+        ({"threshold": 1.5}, "outside [0, 1]"),
+        ({"threshold": math.nan}, "outside [0, 1]"),
+        ({"threshold": {"default": 0.5, 99: 0.1}}, "not a class id"),
+        ({"threshold": {3: 0.1}}, "needs a 'default'"),
+        ({"top_k": 0}, "positive integer"),
+        ({"top_k": -1}, "positive integer"),
+        ({"top_k": 2.5}, "positive integer"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
 def test_api_bad_arguments(demo_pipeline, expected, arguments, words):
     with pytest.raises(ConfigError, match=words.replace("[", r"\[").replace("]", r"\]")):
         list(demo_pipeline.predict(GOOD, **arguments))
@@ -109,9 +116,9 @@ def test_api_bad_paths(demo_pipeline, tmp_path):
 
 # ---------------------------------------------------------------- command line
 
+
 def pyml_cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "pyml.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "pyml.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_cli_bad_files(bad_dir, tmp_path):
@@ -120,8 +127,7 @@ def test_cli_bad_files(bad_dir, tmp_path):
     with open(GOOD, "rb") as src, open(good_copy, "wb") as dst:
         dst.write(src.read())
     try:
-        proc = pyml_cli("--pipeline", "pyml_demo", "--input", str(folder),
-                        "--save_path", str(tmp_path))
+        proc = pyml_cli("--pipeline", "pyml_demo", "--input", str(folder), "--save_path", str(tmp_path))
     finally:
         os.remove(good_copy)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -134,12 +140,15 @@ def test_cli_bad_files(bad_dir, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zz_good_res.jpg", "zz_good_res.json"]
 
 
-@pytest.mark.parametrize("args, status, words", [
-    (["--input", GOOD, "--threshold", "1.5"], 2, "outside [0, 1]"),
-    (["--input", GOOD, "--threshold", "high"], 2, "invalid float value"),
-    (["--input", GOOD, "--top_k", "0"], 2, "positive integer"),
-    (["--input", "/nonexistent/picture.jpg"], 1, "/nonexistent/picture.jpg"),
-])
+@pytest.mark.parametrize(
+    "args, status, words",
+    [
+        (["--input", GOOD, "--threshold", "1.5"], 2, "outside [0, 1]"),
+        (["--input", GOOD, "--threshold", "high"], 2, "invalid float value"),
+        (["--input", GOOD, "--top_k", "0"], 2, "positive integer"),
+        (["--input", "/nonexistent/picture.jpg"], 1, "/nonexistent/picture.jpg"),
+    ],
+)
 def test_cli_bad_arguments(args, status, words):
     proc = pyml_cli("--pipeline", "pyml_demo", *args)
     assert proc.returncode == status, proc.stderr
@@ -152,6 +161,7 @@ def test_cli_empty_folder(tmp_path):
 
 
 # ---------------------------------------------------------------- gRPC service
+
 
 @pytest.fixture(scope="module")
 def server(demo_pipeline):
@@ -195,22 +205,37 @@ with open(GOOD, "rb") as _f:
     ENCODED = _f.read()
 
 
-@pytest.mark.parametrize("request_, status, words", [
-    (pb.ClassifyRequest(), grpc.StatusCode.INVALID_ARGUMENT, "carries no image"),
-    (raw(4, 4, 3, b"123"), grpc.StatusCode.INVALID_ARGUMENT, "needs 48"),
-    (raw(4, 4, 4, bytes(64)), grpc.StatusCode.INVALID_ARGUMENT, "HxWx3 or HxWx1"),
-    (raw(0, 4, 3, b""), grpc.StatusCode.INVALID_ARGUMENT, "non-zero sides"),
-    (raw(60000, 60000, 3, b""), grpc.StatusCode.INVALID_ARGUMENT, "needs 10800000000"),
-    (pb.ClassifyRequest(encoded=ENCODED, threshold=pb.Threshold(value=-0.1)),
-     grpc.StatusCode.INVALID_ARGUMENT, "outside [0, 1]"),
-    (pb.ClassifyRequest(encoded=ENCODED, threshold=pb.Threshold(value=1.5)),
-     grpc.StatusCode.INVALID_ARGUMENT, "outside [0, 1]"),
-    (pb.ClassifyRequest(encoded=ENCODED, threshold=pb.Threshold(value=math.nan)),
-     grpc.StatusCode.INVALID_ARGUMENT, "outside [0, 1]"),
-    (pb.ClassifyRequest(encoded=ENCODED, threshold=per_class(0.5, {99: 0.1})),
-     grpc.StatusCode.INVALID_ARGUMENT, "not a class id"),
-    (pb.ClassifyRequest(encoded=ENCODED, model="no-such-model"), grpc.StatusCode.NOT_FOUND, "no model"),
-])
+@pytest.mark.parametrize(
+    "request_, status, words",
+    [
+        (pb.ClassifyRequest(), grpc.StatusCode.INVALID_ARGUMENT, "carries no image"),
+        (raw(4, 4, 3, b"123"), grpc.StatusCode.INVALID_ARGUMENT, "needs 48"),
+        (raw(4, 4, 4, bytes(64)), grpc.StatusCode.INVALID_ARGUMENT, "HxWx3 or HxWx1"),
+        (raw(0, 4, 3, b""), grpc.StatusCode.INVALID_ARGUMENT, "non-zero sides"),
+        (raw(60000, 60000, 3, b""), grpc.StatusCode.INVALID_ARGUMENT, "needs 10800000000"),
+        (
+            pb.ClassifyRequest(encoded=ENCODED, threshold=pb.Threshold(value=-0.1)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "outside [0, 1]",
+        ),
+        (
+            pb.ClassifyRequest(encoded=ENCODED, threshold=pb.Threshold(value=1.5)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "outside [0, 1]",
+        ),
+        (
+            pb.ClassifyRequest(encoded=ENCODED, threshold=pb.Threshold(value=math.nan)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "outside [0, 1]",
+        ),
+        (
+            pb.ClassifyRequest(encoded=ENCODED, threshold=per_class(0.5, {99: 0.1})),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "not a class id",
+        ),
+        (pb.ClassifyRequest(encoded=ENCODED, model="no-such-model"), grpc.StatusCode.NOT_FOUND, "no model"),
+    ],
+)
 def test_grpc_bad_fields(stub, client, expected, request_, status, words):
     with pytest.raises(grpc.RpcError) as info:
         stub.Classify(request_, timeout=30)
@@ -235,16 +260,20 @@ def test_grpc_oversized_message_is_refused_and_server_goes_on(server, stub, clie
     check_good(client.classify(GOOD)[0], expected)
 
 
-@pytest.mark.parametrize("payload", [
-    b"\xff\xff\xff\xff",                      # a field tag with no end
-    b"\x1a\xff\xff\xff\xff\x0f",              # `encoded` claiming 4 GB
-    b"\x22\x05\x08\x01\x10",                  # `raw` cut inside its body
-    b"\x0a\x02\xc3\x28",                      # request_id that is not UTF-8
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\xff\xff\xff\xff",  # a field tag with no end
+        b"\x1a\xff\xff\xff\xff\x0f",  # `encoded` claiming 4 GB
+        b"\x22\x05\x08\x01\x10",  # `raw` cut inside its body
+        b"\x0a\x02\xc3\x28",  # request_id that is not UTF-8
+    ],
+)
 def test_grpc_malformed_protobuf(server, client, expected, payload):
     with grpc.insecure_channel(server.target) as channel:
-        call = channel.unary_unary("/pyml.v1.MultiLabelClassifier/Classify",
-                                   request_serializer=None, response_deserializer=None)
+        call = channel.unary_unary(
+            "/pyml.v1.MultiLabelClassifier/Classify", request_serializer=None, response_deserializer=None
+        )
         with pytest.raises(grpc.RpcError) as info:
             call(payload, timeout=30)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -254,8 +283,11 @@ def test_grpc_malformed_protobuf(server, client, expected, payload):
 
 def test_grpc_malformed_item_in_a_stream_fails_alone(server, expected):
     with grpc.insecure_channel(server.target) as channel:
-        call = channel.stream_stream("/pyml.v1.MultiLabelClassifier/ClassifyStream",
-                                     request_serializer=None, response_deserializer=pb.ClassifyResponse.FromString)
+        call = channel.stream_stream(
+            "/pyml.v1.MultiLabelClassifier/ClassifyStream",
+            request_serializer=None,
+            response_deserializer=pb.ClassifyResponse.FromString,
+        )
         good = pb.ClassifyRequest(request_id="good", encoded=ENCODED).SerializeToString()
         answers = list(call(iter([good, b"\xff\xff\xff\xff", good]), timeout=60))
     assert len(answers) == 3
@@ -273,17 +305,20 @@ def test_api_huge_top_k_is_every_label(demo_pipeline, expected):
 
 def test_kserve_malformed_protobuf_is_invalid_argument(server, client, expected):
     with grpc.insecure_channel(server.target) as channel:
-        unary = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
-                                    request_serializer=None, response_deserializer=None)
+        unary = channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer", request_serializer=None, response_deserializer=None
+        )
         with pytest.raises(grpc.RpcError) as info:
             unary(b"\xff\xff\xff\xff", timeout=30)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "not a valid inference.ModelInferRequest" in info.value.details()
         from pyml.v1 import kserve_v2_pb2 as kv
 
-        stream = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer",
-                                       request_serializer=None,
-                                       response_deserializer=kv.ModelStreamInferResponse.FromString)
+        stream = channel.stream_stream(
+            "/inference.GRPCInferenceService/ModelStreamInfer",
+            request_serializer=None,
+            response_deserializer=kv.ModelStreamInferResponse.FromString,
+        )
         ready = kv.ModelReadyRequest(name="digits").SerializeToString()  # parses, as an empty infer request
         answers = list(stream(iter([b"\xff\xff\xff\xff", ready]), timeout=30))
     assert len(answers) == 2 and "not a valid inference.ModelInferRequest" in answers[0].error_message

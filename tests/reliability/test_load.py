@@ -69,18 +69,27 @@ def overload_run(seconds: float) -> str:
         capacity = measured.total / (time.perf_counter() - started)
         rss_before = server.status_kib("VmRSS")
         samples = []
-        overload = open_loop_processes(server.target, mix, rate=4 * capacity, seconds=seconds, processes=2,
-                                       streams=4, on_tick=lambda: samples.append(server.status_kib("VmRSS")))
+        overload = open_loop_processes(
+            server.target,
+            mix,
+            rate=4 * capacity,
+            seconds=seconds,
+            processes=2,
+            streams=4,
+            on_tick=lambda: samples.append(server.status_kib("VmRSS")),
+        )
         offered = overload.total / seconds
         peak = server.status_kib("VmHWM")
         after = asyncio.run(closed_loop(server.target, mix * 2, callers=8))
-        report = (f"capacity {capacity:.0f} images/s (closed loop, 16 streams x 4 in flight); overload at "
-                  f"{4 * capacity:.0f}/s for {seconds:.0f} s: {overload.total} images "
-                  f"({offered:.0f}/s offered from 2 client processes, {offered / capacity:.1f}x), "
-                  f"{dict(overload.statuses)}; wrong answers {len(overload.wrong)}; "
-                  f"server RSS {mib(rss_before):.0f} MiB before, max sampled {mib(max(samples)):.0f} MiB, "
-                  f"peak (VmHWM) {mib(peak):.0f} MiB; afterwards {dict(after.statuses)}, "
-                  f"wrong {len(after.wrong)}")
+        report = (
+            f"capacity {capacity:.0f} images/s (closed loop, 16 streams x 4 in flight); overload at "
+            f"{4 * capacity:.0f}/s for {seconds:.0f} s: {overload.total} images "
+            f"({offered:.0f}/s offered from 2 client processes, {offered / capacity:.1f}x), "
+            f"{dict(overload.statuses)}; wrong answers {len(overload.wrong)}; "
+            f"server RSS {mib(rss_before):.0f} MiB before, max sampled {mib(max(samples)):.0f} MiB, "
+            f"peak (VmHWM) {mib(peak):.0f} MiB; afterwards {dict(after.statuses)}, "
+            f"wrong {len(after.wrong)}"
+        )
         assert not warm.wrong and not measured.wrong
         assert set(overload.statuses) <= {"OK", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}, report
         assert offered >= 0.95 * 4 * capacity, report  # the load generator really offered 4x
@@ -109,9 +118,11 @@ def test_soak_memory_fds_and_answers():
         rest = asyncio.run(closed_loop(server.target, requests[baseline:], callers=8))
         rss_n, fds_n = server.status_kib("VmRSS"), server.open_fds()
         statuses = first.statuses + rest.statuses
-        print(f"\nsoak: {total} requests {dict(statuses)}; wrong {len(first.wrong) + len(rest.wrong)}; "
-              f"RSS after {baseline}: {mib(rss_1):.1f} MiB, after {total}: {mib(rss_n):.1f} MiB "
-              f"({(rss_n / rss_1 - 1) * 100:+.1f}%); fds {fds_1} -> {fds_n}")
+        print(
+            f"\nsoak: {total} requests {dict(statuses)}; wrong {len(first.wrong) + len(rest.wrong)}; "
+            f"RSS after {baseline}: {mib(rss_1):.1f} MiB, after {total}: {mib(rss_n):.1f} MiB "
+            f"({(rss_n / rss_1 - 1) * 100:+.1f}%); fds {fds_1} -> {fds_n}"
+        )
         assert set(statuses) == {"OK", "INVALID_ARGUMENT"} and statuses.total() == total
         assert not first.wrong and not rest.wrong, (first.wrong + rest.wrong)[:3]
         assert rss_n <= rss_1 * 1.05
@@ -140,10 +151,11 @@ def test_sigterm_under_load_drains_and_exits_0():
         _, err = server.proc.communicate(timeout=30)
         status = server.proc.returncode
         unavailable = tally.details.get("UNAVAILABLE", {})
-        lost = {d: n for d, n in unavailable.items()
-                if "shutting down" not in d and "connect" not in d.lower()}
-        print(f"\ndrain: {tally.total} requests {dict(tally.statuses)}; refusals {dict(unavailable)}; "
-              f"exit {status} {time.perf_counter() - sent_signal[0]:.1f} s after SIGTERM")
+        lost = {d: n for d, n in unavailable.items() if "shutting down" not in d and "connect" not in d.lower()}
+        print(
+            f"\ndrain: {tally.total} requests {dict(tally.statuses)}; refusals {dict(unavailable)}; "
+            f"exit {status} {time.perf_counter() - sent_signal[0]:.1f} s after SIGTERM"
+        )
         assert status == 0, err
         # A call that reaches the transport in the instant the listener closes (after the
         # 1 s refusal window) is cancelled by grpc-core before pyml's handler sees it: it

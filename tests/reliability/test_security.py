@@ -63,8 +63,7 @@ def classify_raw(server, request):
 
 def test_server_never_fetches_urls(server, counting_http_server):
     url, hits = counting_http_server
-    for request in (pb.ClassifyRequest(request_id=url, encoded=url.encode()),
-                    pb.ClassifyRequest(request_id=url)):
+    for request in (pb.ClassifyRequest(request_id=url, encoded=url.encode()), pb.ClassifyRequest(request_id=url)):
         error, answer = classify_raw(server, request)
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert answer.error.reason in ("unsupported", "empty")
@@ -87,8 +86,7 @@ def test_untrusted_certificate_and_bad_tokens_are_refused(tmp_path):
     (tmp_path / "other").mkdir()
     cert, key = make_certificate(tmp_path / "server")
     other_cert, _ = make_certificate(tmp_path / "other")
-    running = RunningServer({"digits": pyml.create_pipeline()}, tls_cert=str(cert), tls_key=str(key),
-                            token="s3cret")
+    running = RunningServer({"digits": pyml.create_pipeline()}, tls_cert=str(cert), tls_key=str(key), token="s3cret")
     try:
         with Client(running.target, tls_ca=str(other_cert), token="s3cret", timeout=10) as untrusting:
             with pytest.raises(ServiceError, match="UNAVAILABLE"):
