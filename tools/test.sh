@@ -20,8 +20,13 @@ run_ctest() {  # build dir, extra cmake flags...
   tail -n 3 "$dir/ctest.log"
 }
 
-echo "== Lint (ruff, the rules in pyproject.toml)"
+echo "== Lint and format (ruff with the rules in pyproject.toml; clang-format with .clang-format)"
 "$PYTHON" -m ruff check --quiet . || { echo "lint failed: ruff check . --fix repairs most of it"; exit 1; }
+"$PYTHON" -m ruff format --check --quiet . || { echo "format: run ruff format ."; exit 1; }
+# the pinned clang-format of the test extras, whatever else is on PATH
+CLANG_FORMAT=$("$PYTHON" -c 'import clang_format; print(clang_format.get_executable("clang-format"))')
+git ls-files 'csrc/*.cpp' 'csrc/*.h' | xargs "$CLANG_FORMAT" --dry-run --Werror \
+  || { echo "format: run clang-format -i on the files above"; exit 1; }
 
 echo "== C++ unit tests"
 run_ctest build/cpp-tests -DCMAKE_BUILD_TYPE=Release
