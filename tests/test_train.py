@@ -353,7 +353,7 @@ def test_from_reads_a_paddlex_export_exactly():
 
     from pyml.train.data import preprocessor_for
     from pyml.train.networks import build_network
-    from pyml.train.trainer import inference_state, load_matching
+    from pyml.train.weights import inference_state, load_matching
 
     build_network(SMALL, 3)  # generated names must not depend on what was built before
     network = build_network(SMALL, 10)
@@ -427,7 +427,7 @@ def test_the_training_curve_has_whole_epochs_on_its_axis(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pyml.train.trainer import History, plot_curve
+    from pyml.train.report import History, plot_curve
 
     history = History()
     history.epochs = [{"epoch": e, "loss": 1.0 / e, "val": {"mAP": 0.3 * e}} for e in (1, 2, 3)]
@@ -494,7 +494,7 @@ def test_a_frozen_backbone_changes_no_backbone_tensor_and_the_loss_falls(pairs, 
 
     from pyml.train.frozen import head_name
     from pyml.train.networks import build_network
-    from pyml.train.trainer import inference_state
+    from pyml.train.weights import inference_state
 
     out = tmp_path / "frozen"
     history = Trainer(

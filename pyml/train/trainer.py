@@ -21,31 +21,31 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import signal
 import sys
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from ..atomic import atomic_dir, atomic_write_text
+from ..atomic import atomic_dir
 from ..errors import ConfigError
 from ..models import OFFICIAL_MODELS, fetch_pretrained
 from ..progress import progress_bar, write
+from .checkpoints import load_checkpoint, save_checkpoint
 from .data import BatchLoader, parse_augment
 from .dataset import Dataset
 from .evaluate import evaluate_scores
 from .frozen import head_of
 from .networks import build_network, default_input_size
+from .report import History, write_metrics
+from .weights import inference_state, load_matching
 
 log = logging.getLogger(__name__)
-
-CHECKPOINTS_KEPT = 2
 
 
 @dataclass
@@ -106,15 +106,6 @@ class TrainOptions:
         )
 
 
-@dataclass
-class History:
-    epochs: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
-    best_map: float = -1.0
-    calibration: dict | None = None  # the best epoch's, with --calibrate
-    stopped_early: bool = False
-
-
 def _set_device(device: str) -> None:
     from ..backends.device import parse_device, usable_cores
     from ..backends.paddle import check_device, import_paddle
@@ -134,62 +125,6 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
         return base * (0.01 + 0.99 * step / warmup)
     progress = (step - warmup) / max(1, total - warmup)
     return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def load_matching(network, state: dict, source: str) -> tuple[int, list[str]]:
-    """Copies every tensor of `state` whose name and shape match the network's; returns how
-    many were copied and the names left as initialised (e.g. a head for other classes)."""
-    own = network.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
-    if not matched:
-        raise ConfigError(
-            f"{source}: none of its {len(state)} tensors fit this architecture (wrong --model for these weights?)"
-        )
-    network.set_state_dict({**own, **matched})  # every key given: paddle warns about missing ones
-    return len(matched), sorted(set(own) - set(matched))
-
-
-def inference_state(model_dir: Path, network) -> dict:
-    """The weights of an exported model directory, keyed by `network`'s structured names.
-
-    A pyml export keeps its dygraph weights beside it (../best_model.pdparams). Any other
-    export is read with paddle.jit.load, whose tensors keep the generated names they had
-    when exported (plus a "_0"); networks are built in a fresh name scope (networks.py),
-    so the same architecture gives its tensors the same names here."""
-    import paddle
-
-    beside = model_dir.parent / "best_model.pdparams"
-    if beside.is_file():
-        return paddle.load(str(beside))
-    prefix = model_dir / "inference"
-    try:
-        with paddle.utils.unique_name.guard():  # the "_0" suffix grows with every load otherwise
-            loaded = paddle.jit.load(str(prefix))
-    except Exception as exc:  # paddle raises a variety of errors for unreadable programs
-        raise ConfigError(f"{model_dir}: cannot read the exported weights ({exc})") from exc
-    key_of = {tensor.name: key for key, tensor in network.state_dict().items()}
-    state = {}
-    for tensor in loaded.parameters():
-        name = tensor.name if tensor.name in key_of else tensor.name.removesuffix("_0")
-        if name in key_of:
-            state[key_of[name]] = tensor
-    if not state:
-        raise ConfigError(
-            f"{model_dir}: none of its tensors are named as --model's are; was it exported from this architecture?"
-        )
-    return state
-
-
-def _rename_optimizer_state(state: dict, names: dict[str, str]) -> dict:
-    """Optimizer state keys are `<parameter name>_<accumulator>`, and parameter names are
-    generated per process (conv2d_16.w_0); checkpoints store them under the structured
-    names (`0.weight`) instead, so they load into any freshly built network."""
-    ordered = sorted(names, key=len, reverse=True)
-    renamed = {}
-    for key, value in state.items():
-        prefix = next((n for n in ordered if key.startswith(n + "_")), None)
-        renamed[names[prefix] + key[len(prefix) :] if prefix else key] = value
-    return renamed
 
 
 class Trainer:
@@ -289,39 +224,6 @@ class Trainer:
         val = BatchLoader(self.dataset.splits["val"], o.input_size, o.batch_size, o.seed, threads=o.threads)
         return train, val
 
-    # -- checkpoints -----------------------------------------------------------
-
-    def _checkpoint_dir(self) -> Path:
-        return self.out / "checkpoints"
-
-    def _save_checkpoint(self, epoch: int, network, optimizer, history: History) -> None:
-        import paddle
-
-        root = self._checkpoint_dir()
-        final = root / f"epoch_{epoch}"
-        with atomic_dir(final) as staging:
-            paddle.save(network.state_dict(), str(staging / "model.pdparams"))
-            to_structured = {p.name: n for n, p in network.named_parameters()}
-            paddle.save(_rename_optimizer_state(optimizer.state_dict(), to_structured), str(staging / "model.pdopt"))
-            (staging / "state.json").write_text(json.dumps({"epoch": epoch, **asdict(history)}, indent=1))
-        atomic_write_text(root / "latest", final.name)
-        for old in sorted(root.glob("epoch_*"), key=lambda p: int(p.name.split("_")[1]))[:-CHECKPOINTS_KEPT]:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def _load_checkpoint(self, network, optimizer) -> tuple[int, History]:
-        import paddle
-
-        latest = self._checkpoint_dir() / "latest"
-        if not latest.is_file():
-            return 0, History()
-        folder = self._checkpoint_dir() / latest.read_text().strip()
-        network.set_state_dict(paddle.load(str(folder / "model.pdparams")))
-        from_structured = {n: p.name for n, p in network.named_parameters()}
-        optimizer.set_state_dict(_rename_optimizer_state(paddle.load(str(folder / "model.pdopt")), from_structured))
-        state = json.loads((folder / "state.json").read_text())
-        epoch = state.pop("epoch")
-        return epoch, History(**state)
-
     # -- the loop --------------------------------------------------------------
 
     def run(self, progress: bool = True, stop_after: int | None = None) -> History:
@@ -378,7 +280,9 @@ class Trainer:
         optimizer = paddle.optimizer.AdamW(
             learning_rate=o.lr, parameters=steps_kind.parameters(), weight_decay=o.weight_decay
         )
-        start_epoch, history = self._load_checkpoint(network, optimizer) if self.resume else (0, History())
+        start_epoch, history = (
+            load_checkpoint(self.out / "checkpoints", network, optimizer) if self.resume else (0, History())
+        )
         if not self.resume:
             (self.out / "train_config.json").write_text(json.dumps(asdict(o), indent=1))
         for note in notes:
@@ -389,58 +293,16 @@ class Trainer:
         bar = progress_bar(
             total_steps, "pyml train", unit="step", enabled=progress, initial=start_epoch * steps, mininterval=0.5
         )
+        plan = _Plan(steps, total_steps, warmup_steps)
         with _StopRequest() as stop:
             try:
                 for epoch in range(start_epoch + 1, min(o.epochs, last_epoch) + 1):
                     if self._patience_spent(history):
                         break
-                    paddle.seed(o.seed * 100003 + epoch)  # dropout etc.: the same draws with or without a resume
-                    started, seen, losses = time.perf_counter(), 0, []
-                    for k, (inputs, targets) in enumerate(steps_kind.batches(epoch)):
-                        if k >= steps:
-                            break
-                        step = (epoch - 1) * steps + k
-                        optimizer.set_lr(lr_at(step, total_steps, warmup_steps, o.lr))
-                        loss = loss_fn(steps_kind.logits(paddle.to_tensor(inputs)), paddle.to_tensor(targets))
-                        loss.backward()
-                        optimizer.step()
-                        optimizer.clear_grad()
-                        losses.append(float(loss))
-                        seen += len(inputs)
-                        bar.update(1)
-                        if stop.requested:  # Ctrl-C: stop here, between steps
-                            raise KeyboardInterrupt
-                        bar.set_postfix_str(
-                            f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} "
-                            f"{seen / (time.perf_counter() - started):.1f} img/s",
-                            refresh=False,
-                        )
-                    train_seconds = time.perf_counter() - started
-                    targets, scores = steps_kind.val_scores()
-                    evaluation = evaluate_scores(targets, scores)
-                    record = {
-                        "epoch": epoch,
-                        "loss": float(np.mean(losses)),
-                        "lr": optimizer.get_lr(),
-                        "train_images_per_s": round(seen / train_seconds, 2),
-                        "train_seconds": round(train_seconds, 2),
-                        "val": evaluation.as_dict(self.dataset.labels),
-                    }
-                    history.epochs.append(record)
-                    # The first epoch always counts, so a model is exported even when mAP is undefined.
-                    improved = history.best_epoch == 0 or evaluation.mAP > history.best_map
-                    if improved:
-                        history.best_epoch, history.best_map = epoch, evaluation.mAP
-                        history.calibration = self._export_best(network, targets, scores)
-                    self._save_checkpoint(epoch, network, optimizer, history)
+                    trained = self._train_epoch(epoch, steps_kind, optimizer, loss_fn, plan, bar, stop)
+                    self._validate(epoch, network, steps_kind, history, {**trained, "lr": optimizer.get_lr()})
+                    save_checkpoint(self.out / "checkpoints", epoch, network, optimizer, history)
                     self._write_metrics(history)
-                    # always shown (--quiet hides only the bar), on stderr beside the bar
-                    write(
-                        f"epoch {epoch}/{o.epochs}: loss {record['loss']:.4f}, val mAP "
-                        f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, "
-                        f"{record['train_images_per_s']:.1f} img/s",
-                        sys.stderr,
-                    )
                 if self._patience_spent(history):
                     history.stopped_early = True
                     self._write_metrics(history)
@@ -459,6 +321,53 @@ class Trainer:
                 ) from None
         bar.close()
         return history
+
+    def _train_epoch(self, epoch: int, steps_kind, optimizer, loss_fn, plan: _Plan, bar, stop) -> dict:
+        """One epoch's training steps; returns its mean loss, images/s and seconds."""
+        import paddle
+
+        o = self.options
+        paddle.seed(o.seed * 100003 + epoch)  # dropout etc.: the same draws with or without a resume
+        started, seen, losses = time.perf_counter(), 0, []
+        for k, (inputs, targets) in enumerate(steps_kind.batches(epoch)):
+            if k >= plan.steps:
+                break
+            optimizer.set_lr(lr_at((epoch - 1) * plan.steps + k, plan.total, plan.warmup, o.lr))
+            loss = loss_fn(steps_kind.logits(paddle.to_tensor(inputs)), paddle.to_tensor(targets))
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+            losses.append(float(loss))
+            seen += len(inputs)
+            bar.update(1)
+            if stop.requested:  # Ctrl-C: stop here, between steps
+                raise KeyboardInterrupt
+            rate = seen / (time.perf_counter() - started)
+            bar.set_postfix_str(f"epoch {epoch}/{o.epochs} loss {losses[-1]:.4f} {rate:.1f} img/s", refresh=False)
+        seconds = time.perf_counter() - started
+        return {
+            "loss": float(np.mean(losses)),
+            "train_images_per_s": round(seen / seconds, 2),
+            "train_seconds": round(seconds, 2),
+        }
+
+    def _validate(self, epoch: int, network, steps_kind, history: History, trained: dict) -> None:
+        """Scores the val split, records the epoch, exports the network when it is the best."""
+        targets, scores = steps_kind.val_scores()
+        evaluation = evaluate_scores(targets, scores)
+        record = {"epoch": epoch, **trained, "val": evaluation.as_dict(self.dataset.labels)}
+        history.epochs.append(record)
+        # The first epoch always counts, so a model is exported even when mAP is undefined.
+        improved = history.best_epoch == 0 or evaluation.mAP > history.best_map
+        if improved:
+            history.best_epoch, history.best_map = epoch, evaluation.mAP
+            history.calibration = self._export_best(network, targets, scores)
+        # always shown (--quiet hides only the bar), on stderr beside the bar
+        write(
+            f"epoch {epoch}/{self.options.epochs}: loss {record['loss']:.4f}, val mAP "
+            f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, {record['train_images_per_s']:.1f} img/s",
+            sys.stderr,
+        )
 
     def _patience_spent(self, history: History) -> bool:
         patience = self.options.patience
@@ -497,59 +406,32 @@ class Trainer:
 
     def _write_metrics(self, history: History) -> None:
         o = self.options
-        metrics = {
-            "arch": o.arch,
-            "model_name": o.model_name,
-            "dataset": str(self.dataset.root),
-            "labels": self.dataset.labels,
-            "input_size": o.input_size,
-            "best_epoch": history.best_epoch,
-            "best_val_mAP": round(history.best_map, 6),
-            "model_dir": str(self.out / "best_model" / "inference"),
-            "freeze": o.freeze,
-            "calibration": history.calibration,
-            "stopped_early": history.stopped_early,
-            "epochs": history.epochs,
-        }
-        atomic_write_text(self.out / "metrics.json", json.dumps(metrics, indent=1))
-        try:
-            plot_curve(history, self.out / "training_curve.png")
-        except ImportError:  # matplotlib is optional
-            log.info("matplotlib is not installed: no training_curve.png")
+        write_metrics(
+            self.out,
+            history,
+            {
+                "arch": o.arch,
+                "model_name": o.model_name,
+                "dataset": str(self.dataset.root),
+                "labels": self.dataset.labels,
+                "input_size": o.input_size,
+                "model_dir": str(self.out / "best_model" / "inference"),
+                "freeze": o.freeze,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The step schedule of a run: steps per epoch, in all, and of warm-up."""
+
+    steps: int
+    total: int
+    warmup: int
 
 
 class TrainingInterrupted(Exception):
     """Ctrl-C during training; the message says what is saved and how to continue."""
-
-
-def plot_curve(history: History, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    epochs = [e["epoch"] for e in history.epochs]
-    fig, left = plt.subplots(figsize=(6, 3.5), dpi=100)
-    left.plot(epochs, [e["loss"] for e in history.epochs], "o-", color="tab:red", label="train loss")
-    left.set_xlabel("epoch")
-    left.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.5 on the axis
-    left.set_ylabel("train loss", color="tab:red")
-    right = left.twinx()
-    right.plot(epochs, [e["val"]["mAP"] for e in history.epochs], "s-", color="tab:blue", label="val mAP")
-    right.set_ylabel("val mAP", color="tab:blue")
-    right.set_ylim(0, 1)
-    title = f"best val mAP {history.best_map:.4f} (epoch {history.best_epoch})"
-    if history.calibration:
-        at, cal = history.calibration["at_global"], history.calibration["calibrated"]
-        title += (
-            f"\nmacro F1 {at['macro_f1']:.3f} at {history.calibration['global_threshold']:g}, "
-            f"{cal['macro_f1']:.3f} calibrated; micro {at['micro_f1']:.3f} / {cal['micro_f1']:.3f}"
-        )
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 class _StopRequest:
@@ -577,4 +459,4 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
-__all__ = ["History", "TrainOptions", "Trainer", "TrainingInterrupted", "load_matching", "lr_at"]
+__all__ = ["History", "TrainOptions", "Trainer", "TrainingInterrupted", "lr_at"]
