@@ -132,7 +132,7 @@ def table(results: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from benchmarks.run import OUT, ROOT, ensure_paddlex, export_models
+    from benchmarks.common import OUT, ROOT, ensure_paddlex, export_models
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["PP-LCNet_x1_0_ML", "PP-HGNetV2-B0_ML"])
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ["PADDLE_PDX_CPU_NUM_THREADS"] = str(args.threads)
     ensure_paddlex(argv, module="benchmarks.bench_backends")
-    from benchmarks.bench_train import cpu
+    from benchmarks.common import cpu
     from benchmarks.suite_images import write_image_set
 
     os.chdir(ROOT)

@@ -23,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_train import cpu
-from benchmarks.run import export_models
+from benchmarks.common import cpu, export_models
 from benchmarks.suite_images import write_image_set
 from pyml.backends.paddle import import_paddle
 

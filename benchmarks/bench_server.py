@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="64 images")
     args = parser.parse_args()
     count = 64 if args.quick else args.images
-    from benchmarks.bench_train import cpu
+    from benchmarks.common import cpu
 
     print(f"CPU: {cpu()}")
     spawn = multiprocessing.get_context("spawn")

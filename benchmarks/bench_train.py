@@ -28,15 +28,14 @@ project's machines cannot reach. pyml's full fine-tuning step is the same comput
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import OUT, cpu
 from pyml.backends import create_backend, parse_device
-from pyml.backends.device import cpu_description, usable_cores
+from pyml.backends.device import usable_cores
 from pyml.backends.paddle import import_paddle
 from pyml.train.data import BatchLoader, parse_augment
 from pyml.train.dataset import Sample
@@ -44,12 +43,6 @@ from pyml.train.export import save_model_dir
 from pyml.train.frozen import FrozenBackbone, head_of
 from pyml.train.loss import asymmetric_loss
 from pyml.train.networks import ARCHITECTURES, DEMO_ARCH, build_network, default_input_size
-
-OUT = Path(__file__).resolve().parent / "out"
-
-
-def cpu() -> str:
-    return f"{cpu_description()}, {os.cpu_count()} logical cores, {platform.system()}"
 
 
 def samples(count: int, classes: int = 80) -> list[Sample]:

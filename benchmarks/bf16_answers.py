@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--pictures", type=int, default=1000)
     args = parser.parse_args()
     import pyml
-    from benchmarks.bench_train import cpu
+    from benchmarks.common import cpu
     from pyml.errors import BackendError
     from pyml.train import read_dataset
     from pyml.train.evaluate import evaluate_scores

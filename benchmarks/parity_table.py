@@ -72,7 +72,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from images import photo_batch
 
-    from benchmarks.bench_train import cpu
+    from benchmarks.common import cpu
     from pyml.models import demo_model_dir
     from tools.export_arch import ARCHITECTURES, build_network, calibrate, coco_labels, save_model_dir
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from benchmarks.common import OUT, export_models
 from benchmarks.measure import cycle
-from benchmarks.run import OUT, export_models
 from benchmarks.suite_images import write_image_set
 
 

@@ -22,38 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
+from benchmarks.common import OUT, ROOT, ensure_paddlex, export_models, machine
+
 MODELS = ["PP-LCNet_x1_0_ML", "PP-HGNetV2-B0_ML"]
 E2E_IMAGES = 16  # per pass: two batches of 8
-
-
-def ensure_paddlex(argv: list[str], module: str = "benchmarks.run") -> None:
-    """Returns when PaddleX is importable; else makes its venv and re-runs `module` in it."""
-    try:
-        import paddlex  # noqa: F401
-
-        return
-    except ImportError:
-        pass
-    print("benchmarks: PaddleX is not importable here; setting up build/paddlex-venv", file=sys.stderr)
-    python = subprocess.check_output(["bash", str(ROOT / "benchmarks" / "setup_paddlex.sh")], text=True)
-    python = str(ROOT / python.strip().splitlines()[-1])
-    os.chdir(ROOT)
-    os.execv(python, [python, "-m", module, *argv])
-
-
-def export_models(names: list[str]) -> dict[str, str]:
-    from tools.export_arch import export
-
-    dirs = {}
-    for name in names:
-        target = OUT / "models" / name
-        if not (target / "inference.yml").exists():
-            print(f"benchmarks: exporting {name} (once)", file=sys.stderr)
-            export(name, target, seed=0)
-        dirs[name] = str(target)
-    return dirs
 
 
 class Sides:
@@ -217,17 +189,6 @@ def versions() -> dict[str, str]:
         "opencv": cv2.__version__,
         "pillow": PIL.__version__,
     }
-
-
-def machine() -> str:
-    """The CPU with the flags that decide the backends' speed (avx512_bf16 / AMX), and RAM."""
-    from benchmarks.bench_train import cpu
-
-    try:
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    except OSError:
-        mem = 0.0
-    return f"{cpu()}, {mem:.0f} GiB RAM, kernel {platform.release()}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -351,8 +351,8 @@ def _print_http_table(name: str, rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from benchmarks.run import OUT as RUN_OUT
-    from benchmarks.run import ensure_paddlex, export_models, machine
+    from benchmarks.common import OUT as RUN_OUT
+    from benchmarks.common import ensure_paddlex, export_models, machine
     from benchmarks.suite_images import write_image_set
 
     argv = sys.argv[1:] if argv is None else argv
