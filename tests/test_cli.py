@@ -146,3 +146,18 @@ def test_on_a_terminal_the_bar_never_runs_into_a_result(tmp_path):
     errors = [line for line in shown if "pyml: error" in line]
     assert len(results) == len(pictures) and all(line.startswith("{'img_path': ") for line in results), screen
     assert len(errors) == 1 and errors[0].startswith("pyml: error: "), screen
+
+
+def test_one_version_everywhere():
+    """pyproject.toml is the version's one home: the distribution, `import pyml`, the native
+    module (CMake reads pyproject.toml) and `pyml --version` agree."""
+    from importlib import metadata
+    from pathlib import Path
+
+    import pyml
+    from pyml import _native
+
+    tomllib = pytest.importorskip("tomllib")
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert pyml.__version__ == metadata.version("pyml") == _native.__version__ == declared
+    assert run("--version").stdout.strip() == f"pyml {declared}"
