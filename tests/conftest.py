@@ -53,6 +53,14 @@ def architecture_export(exports_dir, request):
     return get
 
 
+@pytest.fixture(scope="module")
+def demo_pipeline():
+    """The embedded demo model's pipeline (offline, fast to load)."""
+    import pyml
+
+    return pyml.create_pipeline()
+
+
 @pytest.fixture(scope="session")
 def lcnet_pipeline(lcnet_export):
     import pyml

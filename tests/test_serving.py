@@ -31,11 +31,6 @@ DEMO_IMAGES = sorted(
 
 
 @pytest.fixture(scope="module")
-def demo_pipeline():
-    return pyml.create_pipeline()
-
-
-@pytest.fixture(scope="module")
 def server(demo_pipeline):
     running = RunningServer({"digits": demo_pipeline}, max_batch_size=8, max_queue_delay_ms=5)
     yield running

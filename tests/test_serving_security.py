@@ -7,14 +7,8 @@ import pytest
 from serving_harness import RunningServer, make_certificate
 from test_serving import DEMO_IMAGES
 
-import pyml
 from pyml.errors import ServiceError
 from pyml.serving import Client
-
-
-@pytest.fixture(scope="module")
-def demo_pipeline():
-    return pyml.create_pipeline()
 
 
 @pytest.fixture(scope="module")

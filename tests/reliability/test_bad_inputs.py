@@ -15,17 +15,11 @@ import pytest
 from bad_inputs import DEMO_IMAGES, write_bad_files
 from serving_harness import RunningServer
 
-import pyml
 from pyml.errors import ConfigError, InputError
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc
 
 GOOD = DEMO_IMAGES[0]
-
-
-@pytest.fixture(scope="module")
-def demo_pipeline():
-    return pyml.create_pipeline()
 
 
 @pytest.fixture(scope="module")
