@@ -5,6 +5,8 @@ inference forward of the same network and the input pipeline alone.
 
 For each architecture, at its input size (448 for the six PaddleX models, 64 for the demo
 network), on 640x480 JPEG photos with 80 random labels, images/s of:
+- full, before: full fine-tuning as pyml ran it at the start of the training-speed work
+  (MKL without its AVX2 kernels on AMD CPUs; see full_before);
 - full: full fine-tuning steps (forward, asymmetric loss, backward, AdamW) in Paddle's
   dynamic graph, as `pyml train` runs them;
 - frozen: `--freeze backbone`, the backbone forward on Paddle Inference (oneDNN) plus a
@@ -28,6 +30,9 @@ project's machines cannot reach. pyml's full fine-tuning step is the same comput
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -119,6 +124,37 @@ def timed(parameters, layer, batches, inputs_of, batch: int, steps: int) -> floa
     return batch * steps / (time.perf_counter() - started)
 
 
+def full_before(arch: str, batch: int, steps: int) -> float:
+    """Full fine-tuning as pyml ran it before MKL got its AVX2 kernels on AMD CPUs
+    (backends/device.prepare_mkl): the same step in a process where MKL_DEBUG_CPU_TYPE is set
+    empty, so pyml leaves it alone. On an Intel CPU this equals `full`."""
+    code = (
+        "import json, warnings; warnings.filterwarnings('ignore');"
+        "from benchmarks.bench_train import full_only;"
+        f"print(json.dumps(full_only({arch!r}, {batch}, {steps})))"
+    )
+    env = {**os.environ, "MKL_DEBUG_CPU_TYPE": ""}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return float(run.stdout.strip().splitlines()[-1])
+
+
+def full_only(arch: str, batch: int, steps: int) -> float:
+    paddle = import_paddle()
+    paddle.base.core.set_num_threads(usable_cores())
+    batches = list(
+        BatchLoader(
+            samples(batch * (steps + 1)),
+            default_input_size(arch),
+            batch,
+            seed=0,
+            shuffle=True,
+            augment=parse_augment("flip,color,cutout"),
+        ).epoch(1)
+    )
+    network = build_network(arch, 80)
+    return timed(network.parameters(), network, batches, lambda b: b.images, batch, steps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=[DEMO_ARCH, *ARCHITECTURES])
@@ -131,16 +167,18 @@ def main() -> None:
     print(f"machine: {cpu()}; batch {args.batch}, {args.steps} timed steps after one warm-up\n")
     print("images/s; PaddleX's trainer: n/a (see the module's doc)\n")
     print(
-        "| architecture | input | full | --freeze backbone | + --cache_features (2nd epoch) "
-        "| inference forward | backbone forward | loader alone | frozen / full | cached / full |"
+        "| architecture | input | full, before | full | --freeze backbone | + --cache_features (2nd epoch) "
+        "| inference forward | backbone forward | loader alone | full / before | frozen / before "
+        "| cached / before |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for arch in args.models:
+        before = full_before(arch, args.batch, args.steps)
         r = measure(arch, args.batch, args.steps)
         print(
-            f"| {arch} | {r['size']} | {r['full']:.2f} | {r['frozen']:.1f} | {r['cached']:.0f} | {r['forward']:.1f} "
-            f"| {r['backbone']:.1f} | {r['loader']:.0f} | {r['frozen'] / r['full']:.1f}x "
-            f"| {r['cached'] / r['full']:.0f}x |",
+            f"| {arch} | {r['size']} | {before:.2f} | {r['full']:.2f} | {r['frozen']:.1f} | {r['cached']:.1f} "
+            f"| {r['forward']:.1f} | {r['backbone']:.1f} | {r['loader']:.0f} | {r['full'] / before:.1f}x "
+            f"| {r['frozen'] / before:.1f}x | {r['cached'] / before:.1f}x |",
             flush=True,
         )
 
