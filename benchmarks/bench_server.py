@@ -27,7 +27,7 @@ import grpc
 import numpy as np
 
 import pyml
-from pyml.serving import ServerOptions, create_server, drain_and_stop
+from pyml.serving import ServerOptions, create_server
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc
 
@@ -38,13 +38,12 @@ class ServerThread:
         ready = threading.Event()
 
         async def main():
-            self.server, self.port, self.service, self.health = await create_server(
-                {"model": pipeline}, "127.0.0.1:0", options
-            )
+            self.server = await create_server({"model": pipeline}, "127.0.0.1:0", options)
+            self.port, self.state = self.server.port, self.server.state
             self.stop_event = asyncio.Event()
             ready.set()
             await self.stop_event.wait()
-            await drain_and_stop(self.server, self.service, self.health, 10)
+            await self.server.drain_and_stop(10)
 
         def run():
             try:
@@ -162,7 +161,7 @@ def bench_model(name: str, tmp: Path, count: int, instances: int, client: Proces
             summarize(f"unary, concurrency {c}", count, *client.submit(unary, target, blobs, c).result(), local)
         for c in (1, 4, 16):
             summarize(f"stream, concurrency {c}", count, *client.submit(streaming, target, blobs, c).result(), local)
-        sizes = dict(sorted(server.service.hosts["model"].batcher.batch_sizes.items()))
+        sizes = dict(sorted(server.state.hosts["model"].batcher.batch_sizes.items()))
         print(f"server batch sizes (size: batches): {sizes}")
     finally:
         server.stop()

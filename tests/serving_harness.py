@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from pyml.serving import ServerOptions, create_server, drain_and_stop
+from pyml.serving import ServerOptions, create_server
 
 
 class RunningServer:
@@ -31,7 +31,8 @@ class RunningServer:
 
     async def _main(self, models) -> None:
         try:
-            self.server, self.port, self.service, self.health = await create_server(models, "127.0.0.1:0", self.options)
+            self.server = await create_server(models, "127.0.0.1:0", self.options)
+            self.port, self.state = self.server.port, self.server.state
         except BaseException as exc:  # surfaced in __init__
             self._error = exc
             self._ready.set()
@@ -39,14 +40,14 @@ class RunningServer:
         self._stop = asyncio.Event()
         self._ready.set()
         await self._stop.wait()
-        await drain_and_stop(self.server, self.service, self.health, self.options.grace_s)
+        await self.server.drain_and_stop(self.options.grace_s)
 
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def batch_sizes(self, model: str):
-        return dict(self.service.hosts[model].batcher.batch_sizes)
+        return dict(self.state.hosts[model].batcher.batch_sizes)
 
     def stop(self) -> None:
         if self._stop is not None:

@@ -312,14 +312,14 @@ def test_two_model_instances_answer_like_predict(demo_pipeline):
 
     running = RunningServer({"digits": demo_pipeline}, max_batch_size=2, max_queue_delay_ms=1, instances=2)
     try:
-        assert running.service.hosts["digits"].batcher.instances == 2
+        assert running.state.hosts["digits"].batcher.instances == 2
         images = DEMO_IMAGES * 6
         with Client(running.target, timeout=60) as client, ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda path: client.classify([path])[0], images))
         expected = {r.input_path: r for r in demo_pipeline.predict(DEMO_IMAGES)}
         for path, answer in zip(images, answers):
             same(answer, expected[path])
-        sizes = running.service.hosts["digits"].batcher.batch_sizes
+        sizes = running.state.hosts["digits"].batcher.batch_sizes
         assert sum(size * n for size, n in sizes.items()) == len(images)
     finally:
         running.stop()

@@ -159,8 +159,8 @@ def test_statistics_match_the_metrics_endpoint(server):
 
     with Client(server.target, timeout=60) as client:
         client.classify(DEMO_IMAGES[:2])
-    stats = server.service.metrics.model_statistics("digits")
-    metrics = server.service.metrics
+    stats = server.state.metrics.model_statistics("digits")
+    metrics = server.state.metrics
     assert stats["inference_count"] == int(metrics.value("pyml_batch_size_sum", model="digits"))
     assert stats["execution_count"] == int(metrics.value("pyml_batch_size_count", model="digits"))
     assert stats["queue"][0] == int(metrics.value("pyml_queue_duration_seconds_count", model="digits"))

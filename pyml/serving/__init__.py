@@ -1,6 +1,6 @@
 """pyml's gRPC service (server, dynamic batcher) and its Python client."""
 
 from .client import Client
-from .server import ServerOptions, create_server, drain_and_stop, run_server
+from .server import Server, ServerOptions, create_server, run_server
 
-__all__ = ["Client", "ServerOptions", "create_server", "drain_and_stop", "run_server"]
+__all__ = ["Client", "Server", "ServerOptions", "create_server", "run_server"]

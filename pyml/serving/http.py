@@ -101,12 +101,12 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(api: PaddlexApi, is_draining) -> FastAPI:
+def create_app(api: PaddlexApi) -> FastAPI:
     app = FastAPI(title="pyml (PaddleX serving API)", docs_url="/docs", redoc_url=None)
 
     @app.get("/health", operation_id="checkHealth")
     async def health() -> JSONResponse:
-        if is_draining():
+        if api.state.draining:
             return JSONResponse(error_body(new_log_id(), 503, DRAINING_MESSAGE), 503)
         return JSONResponse({"logId": new_log_id(), "errorCode": 0, "errorMsg": "Healthy"})
 
@@ -139,12 +139,12 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class HttpDoor:
-    def __init__(self, api: PaddlexApi, is_draining, max_body_bytes: int) -> None:
+    def __init__(self, api: PaddlexApi, max_body_bytes: int) -> None:
         def refused(started: float) -> None:
             if api.metrics is not None:
                 api.metrics.request(api.host.name, "http", "413", started)
 
-        self.app = BodyLimit(create_app(api, is_draining), max_body_bytes, refused)
+        self.app = BodyLimit(create_app(api), max_body_bytes, refused)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task | None = None
         self.port = 0

@@ -71,15 +71,15 @@ def encode_bytes_tensor(items: list[bytes]) -> bytes:
 
 
 class KServeService(kv_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, classifier, paddlex) -> None:
-        self.classifier = classifier  # the ClassifierService: hosts, default, draining, metrics
+    def __init__(self, state, paddlex) -> None:
+        self.state = state  # the server's (state.ServerState): hosts, default, draining, metrics
         self.paddlex = paddlex  # the PaddlexApi behind the HPS model
 
     def _is_hps(self, name: str) -> bool:
-        return name == HPS_MODEL_NAME and name not in self.classifier.hosts
+        return name == HPS_MODEL_NAME and name not in self.state.hosts
 
     def _host(self, name: str):
-        host = self.classifier.hosts.get(name or self.classifier.default)
+        host = self.state.hosts.get(name or self.state.default)
         if host is None:
             raise KServeError(grpc.StatusCode.NOT_FOUND, f"no model '{name}' on this server")
         return host
@@ -88,11 +88,11 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         return kv.ServerLiveResponse(live=True)
 
     async def ServerReady(self, request, context):  # noqa: N802
-        return kv.ServerReadyResponse(ready=not self.classifier.draining)
+        return kv.ServerReadyResponse(ready=not self.state.draining)
 
     async def ModelReady(self, request, context):  # noqa: N802
-        known = request.name in self.classifier.hosts or self._is_hps(request.name)
-        ready = known and not self.classifier.draining
+        known = request.name in self.state.hosts or self._is_hps(request.name)
+        ready = known and not self.state.draining
         return kv.ModelReadyResponse(ready=ready)
 
     async def ServerMetadata(self, request, context):  # noqa: N802
@@ -117,14 +117,14 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
     # -- Triton's model repository, configuration and statistics extensions ----------
 
     def _model_names(self) -> list[str]:
-        names = list(self.classifier.hosts)
+        names = list(self.state.hosts)
         return names + ([HPS_MODEL_NAME] if HPS_MODEL_NAME not in names else [])
 
     async def RepositoryIndex(self, request, context):  # noqa: N802
         """Every model this server hosts; pyml has one repository, the models given at start."""
         response = kv.RepositoryIndexResponse()
         for name in self._model_names():
-            if self.classifier.draining:
+            if self.state.draining:
                 if not request.ready:
                     response.models.add(name=name, version="1", state="UNAVAILABLE", reason="the server is draining")
             else:
@@ -171,7 +171,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no model '{request.name}' on this server")
         response = kv.ModelStatisticsResponse()
         for name in [request.name] if request.name else self._model_names():
-            stats = self.classifier.metrics.model_statistics(name)
+            stats = self.state.metrics.model_statistics(name)
             entry = response.model_stats.add(
                 name=name,
                 version="1",
@@ -182,7 +182,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
             for field in ("success", "fail", "queue", "compute_infer"):
                 count, ns = stats[field]
                 getattr(entry.inference_stats, field).MergeFrom(kv.StatisticDuration(count=count, ns=ns))
-            host = self.classifier.hosts.get(name)
+            host = self.state.hosts.get(name)
             for size, batches in sorted(host.batcher.batch_sizes.items()) if host else ():
                 entry.batch_stats.add(batch_size=size, compute_infer=kv.StatisticDuration(count=batches))
         return response
@@ -260,7 +260,7 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         return response
 
     async def _infer(self, request, timeout: float | None) -> kv.ModelInferResponse:
-        if self.classifier.draining:
+        if self.state.draining:
             raise KServeError(grpc.StatusCode.UNAVAILABLE, DRAINING_MESSAGE)
         if self._is_hps(request.model_name):
             return await self._infer_hps(request)
@@ -320,9 +320,9 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         finally:
             if not self._is_hps(request.model_name):
                 # Unknown names share one label: a caller must not be able to mint new series.
-                name = request.model_name or self.classifier.default
-                self.classifier.metrics.request(
-                    name if name in self.classifier.hosts else "<unknown>", "kserve", code.name, started
+                name = request.model_name or self.state.default
+                self.state.metrics.request(
+                    name if name in self.state.hosts else "<unknown>", "kserve", code.name, started
                 )
 
     async def ModelInfer(self, request, context):  # noqa: N802

@@ -91,12 +91,12 @@ def _jpeg_base64(result) -> str:
 
 
 class PaddlexApi:
-    """Answers PaddleX-form requests with one hosted model (a server.ModelHost)."""
+    """Answers PaddleX-form requests with the server's first model, as PaddleX serves one pipeline."""
 
-    def __init__(self, host, is_draining, metrics=None, allow_url_inputs: bool = False, visualize: bool = True) -> None:
-        self.host = host
-        self.is_draining = is_draining  # () -> bool
-        self.metrics = metrics
+    def __init__(self, state, allow_url_inputs: bool = False, visualize: bool = True) -> None:
+        self.state = state  # the server's (state.ServerState); PaddleX's form answers with its first model
+        self.host = state.hosts[state.default]
+        self.metrics = state.metrics
         self.allow_url_inputs = allow_url_inputs
         self.visualize = visualize  # when the request does not say (PaddleX's default: on)
 
@@ -139,7 +139,7 @@ class PaddlexApi:
             return 422, error_body(new_log_id(), 422, _validation_message(exc))
         log_id = request.logId or new_log_id()
         try:
-            if self.is_draining():
+            if self.state.draining:
                 raise Draining()
             threshold = self.host.pipeline.resolve_threshold(request.threshold)
             data = await self._image_bytes(request.image)

@@ -1,7 +1,7 @@
 """pyml's gRPC service on grpc.aio: MultiLabelClassifier (unary + bidirectional
 streaming), gRPC health checking and server reflection.
 
-    server, port, service = await create_server({"digits": pipeline}, "127.0.0.1:0")
+    server = await create_server({"digits": pipeline}, "127.0.0.1:0")  # server.port, server.state
 
 Each hosted model has its own dynamic batcher. Health is NOT_SERVING until the
 batchers run and again while draining; SIGTERM/SIGINT (in run_server) drain:
@@ -36,6 +36,7 @@ from .kserve import KServeService
 from .lenient import REASON_TRAILER, MalformedRequest, add_service
 from .metrics import ServerMetrics
 from .paddlex_api import PaddlexApi
+from .state import ServerState
 from .wire import error_response, response_of, source_of, threshold_of
 
 log = logging.getLogger(__name__)
@@ -162,14 +163,8 @@ class ModelHost:
 
 
 class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
-    def __init__(self, hosts: dict[str, ModelHost], metrics: ServerMetrics) -> None:
-        self.hosts = hosts
-        self.default = next(iter(hosts))
-        self.metrics = metrics
-        self.max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
-        self.draining = False
-        self.http: HttpDoor | None = None  # the PaddleX HTTP door, when it is on
-        self.metrics_port: int | None = None
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
         self._counter = 0
 
     def _name(self) -> str:
@@ -177,15 +172,15 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         return f"<request {self._counter}>"
 
     async def _host(self, model: str, context) -> ModelHost:
-        host = self.hosts.get(model or self.default)
+        host = self.state.host(model)
         if host is None:
             await context.abort(
-                grpc.StatusCode.NOT_FOUND, f"no model '{model}' on this server (models: {', '.join(self.hosts)})"
+                grpc.StatusCode.NOT_FOUND, f"no model '{model}' on this server (models: {', '.join(self.state.hosts)})"
             )
         return host
 
     async def Classify(self, request, context):  # noqa: N802 (gRPC method name)
-        if self.draining:
+        if self.state.draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_MESSAGE)
         host = await self._host(request.model, context)
         response = await host.classify(request, self._name(), context.time_remaining())
@@ -204,10 +199,10 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
 
         async def answer(request):
             if isinstance(request, MalformedRequest):
-                return error_response("", self.default, InputError(request.message, reason=Reason.MALFORMED))
-            if self.draining:
-                return error_response(request.request_id, request.model or self.default, Draining())
-            host = self.hosts.get(request.model or self.default)
+                return error_response("", self.state.default, InputError(request.message, reason=Reason.MALFORMED))
+            if self.state.draining:
+                return error_response(request.request_id, request.model or self.state.default, Draining())
+            host = self.state.host(request.model)
             if host is None:
                 return error_response(
                     request.request_id,
@@ -245,8 +240,8 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         host = await self._host(request.model, context)
         # The message limit, so a client can report an image too large for it instead of
         # sending it (in a stream, one oversized message would end the whole stream).
-        await context.send_initial_metadata(((MAX_MESSAGE_METADATA, str(self.max_message_bytes)),))
-        return host.info(list(self.hosts))
+        await context.send_initial_metadata(((MAX_MESSAGE_METADATA, str(self.state.max_message_bytes)),))
+        return host.info(list(self.state.hosts))
 
 
 MAX_MESSAGE_METADATA = "pyml-max-message-bytes"
@@ -272,8 +267,42 @@ def _check_port_free(address: str) -> None:
             ) from None
 
 
+@dataclass
+class Server:
+    """A running server: its gRPC server (pyml's service, KServe), the shared state, health,
+    and the HTTP and metrics doors when they are on."""
+
+    grpc_server: grpc.aio.Server
+    port: int
+    state: ServerState
+    health: health_aio.HealthServicer
+    http: HttpDoor | None = None
+    metrics_port: int | None = None
+
+    async def drain_and_stop(self, grace_s: float) -> None:
+        """NOT_SERVING, refuse new work, answer everything accepted, then stop."""
+        self.state.draining = True
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        started = time.monotonic()
+        hosts = self.state.hosts.values()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(h.batcher.drain() for h in hosts)), grace_s)
+        except asyncio.TimeoutError:
+            log.warning("grace period of %.0f s ended with requests still queued", grace_s)
+        # Keep answering UNAVAILABLE for a moment before the listener closes: clients that
+        # have not seen NOT_SERVING yet get a clear refusal rather than a cancelled call.
+        await asyncio.sleep(max(0.0, min(REFUSAL_WINDOW_S, grace_s - (time.monotonic() - started))))
+        await self.grpc_server.stop(max(0.0, grace_s - (time.monotonic() - started)))
+        if self.http is not None:
+            await self.http.stop()
+        for host in hosts:
+            await host.batcher.close()
+        self.state.metrics.close()
+
+
 async def create_server(models: dict, address: str = "127.0.0.1:0", options: ServerOptions | None = None):
-    """Builds, binds and starts a server; returns (server, port, service, health)."""
+    """Builds, binds and starts a server (every door the options ask for); returns it running."""
     if not models:
         raise ConfigError("a server needs at least one model")
     options = options or ServerOptions()
@@ -281,13 +310,11 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
         raise ConfigError(f"instances must be >= 1, not {options.instances}")
     metrics = ServerMetrics()
     hosts = {name: ModelHost(name, pipeline, options, metrics) for name, pipeline in models.items()}
-    service = ClassifierService(hosts, metrics)
-    service.max_message_bytes = options.max_message_bytes
+    state = ServerState(hosts, metrics, options.max_message_bytes)
+    service = ClassifierService(state)
     # PaddleX's form (HTTP door and HPS model) answers with the first model, as PaddleX
     # serves one pipeline.
-    paddlex = PaddlexApi(
-        hosts[service.default], lambda: service.draining, metrics, options.allow_url_inputs, options.visualize
-    )
+    paddlex = PaddlexApi(state, options.allow_url_inputs, options.visualize)
     limits = [
         ("grpc.max_receive_message_length", options.max_message_bytes),
         ("grpc.max_send_message_length", options.max_message_bytes),
@@ -297,7 +324,7 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     server = grpc.aio.server(options=limits, interceptors=interceptors)
     # Registered with lenient parsing: a malformed message is INVALID_ARGUMENT, not UNKNOWN.
     add_service(server, SERVICE, service)
-    add_service(server, KSERVE_SERVICE, KServeService(service, paddlex))
+    add_service(server, KSERVE_SERVICE, KServeService(state, paddlex))
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -328,14 +355,15 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     for host in hosts.values():
         host.batcher.start()
     bind_host = address.rsplit(":", 1)[0].strip("[]")
+    running = Server(server, port, state, health)
     door = "HTTP"
     try:
         if options.http_port is not None:
-            service.http = HttpDoor(paddlex, lambda: service.draining, options.max_message_bytes)
-            await service.http.start(bind_host, options.http_port)
+            running.http = HttpDoor(paddlex, options.max_message_bytes)
+            await running.http.start(bind_host, options.http_port)
         door = "metrics"
         if options.metrics_port is not None:
-            service.metrics_port = metrics.serve(bind_host, options.metrics_port)
+            running.metrics_port = metrics.serve(bind_host, options.metrics_port)
     except (ConfigError, OSError) as exc:  # a port in use: leave nothing running behind
         await server.stop(0)
         for host in hosts.values():
@@ -349,51 +377,30 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s (port %d)", ", ".join(hosts), address, port)
-    return server, port, service, health
-
-
-async def drain_and_stop(server, service: ClassifierService, health, grace_s: float) -> None:
-    """NOT_SERVING, refuse new work, answer everything accepted, then stop."""
-    service.draining = True
-    for name in ("", SERVICE_NAME):
-        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    started = time.monotonic()
-    try:
-        await asyncio.wait_for(asyncio.gather(*(h.batcher.drain() for h in service.hosts.values())), grace_s)
-    except asyncio.TimeoutError:
-        log.warning("grace period of %.0f s ended with requests still queued", grace_s)
-    # Keep answering UNAVAILABLE for a moment before the listener closes: clients that
-    # have not seen NOT_SERVING yet get a clear refusal rather than a cancelled call.
-    await asyncio.sleep(max(0.0, min(REFUSAL_WINDOW_S, grace_s - (time.monotonic() - started))))
-    await server.stop(max(0.0, grace_s - (time.monotonic() - started)))
-    if service.http is not None:
-        await service.http.stop()
-    for host in service.hosts.values():
-        await host.batcher.close()
-    service.metrics.close()
+    return running
 
 
 async def run_server(models: dict, address: str, options: ServerOptions) -> int:
     """Serves until SIGTERM or SIGINT, then drains. Returns the exit status (0)."""
-    server, port, service, health = await create_server(models, address, options)
+    server = await create_server(models, address, options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    doors = [f"gRPC on port {port}"]
-    if service.http is not None:
-        doors.append(f"PaddleX HTTP on port {service.http.port}")
-    if service.metrics_port is not None:
-        doors.append(f"metrics on port {service.metrics_port}")
-    print(f"pyml: serving {', '.join(service.hosts)}: {', '.join(doors)}", flush=True)
+    doors = [f"gRPC on port {server.port}"]
+    if server.http is not None:
+        doors.append(f"PaddleX HTTP on port {server.http.port}")
+    if server.metrics_port is not None:
+        doors.append(f"metrics on port {server.metrics_port}")
+    print(f"pyml: serving {', '.join(server.state.hosts)}: {', '.join(doors)}", flush=True)
     await stop.wait()
-    waiting = sum(host.batcher.pending() for host in service.hosts.values())
+    waiting = sum(host.batcher.pending() for host in server.state.hosts.values())
     print(
         f"pyml: draining: no new requests; finishing {waiting} queued, for up to {options.grace_s:g} s",
         file=sys.stderr,
         flush=True,
     )
     started = time.perf_counter()
-    await drain_and_stop(server, service, health, options.grace_s)
+    await server.drain_and_stop(options.grace_s)
     print(f"pyml: stopped after {time.perf_counter() - started:.1f} s of draining", file=sys.stderr, flush=True)
     return 0
