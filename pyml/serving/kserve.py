@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 import time
 
 import grpc
@@ -28,49 +27,15 @@ from ..errors import InputError, count
 from ..inputs import ImageSource
 from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
+from .bytes_tensor import KServeError, bytes_elements, encode_bytes_tensor
 from .errors import DRAINING_MESSAGE
 from .lenient import MalformedRequest
 from .paddlex_api import HPS_MODEL_NAME
+from .triton import HPS_INPUT, HPS_OUTPUT, INPUT_NAME, OUTPUT_NAME, TritonExtensions
 from .wire import status_of
 
-INPUT_NAME = "image"
-OUTPUT_NAME = "scores"
-HPS_INPUT, HPS_OUTPUT = "input", "output"
 
-
-class KServeError(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def decode_bytes_tensor(raw: bytes) -> list[bytes]:
-    """Triton's BYTES serialization: each element is a little-endian uint32 length + bytes."""
-    items, pos = [], 0
-    while pos < len(raw):
-        if pos + 4 > len(raw):
-            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, "BYTES tensor ends inside a length prefix")
-        (length,) = struct.unpack_from("<I", raw, pos)
-        pos += 4
-        if pos + length > len(raw):
-            raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, "BYTES tensor element runs past the end")
-        items.append(raw[pos : pos + length])
-        pos += length
-    return items
-
-
-def bytes_elements(request) -> list[bytes]:
-    """The elements of a request's first (BYTES) input, sent raw or as bytes_contents."""
-    if request.raw_input_contents:
-        return decode_bytes_tensor(request.raw_input_contents[0])
-    return list(request.inputs[0].contents.bytes_contents)
-
-
-def encode_bytes_tensor(items: list[bytes]) -> bytes:
-    return b"".join(struct.pack("<I", len(item)) + item for item in items)
-
-
-class KServeService(kv_grpc.GRPCInferenceServiceServicer):
+class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
     def __init__(self, state, paddlex) -> None:
         self.state = state  # the server's (state.ServerState): hosts, default, draining, metrics
         self.paddlex = paddlex  # the PaddlexApi behind the HPS model
@@ -113,106 +78,6 @@ class KServeService(kv_grpc.GRPCInferenceServiceServicer):
         meta.inputs.add(name=INPUT_NAME, datatype="BYTES", shape=[-1])
         meta.outputs.add(name=OUTPUT_NAME, datatype="FP32", shape=[-1, classes])
         return meta
-
-    # -- Triton's model repository, configuration and statistics extensions ----------
-
-    def _model_names(self) -> list[str]:
-        names = list(self.state.hosts)
-        return names + ([HPS_MODEL_NAME] if HPS_MODEL_NAME not in names else [])
-
-    async def RepositoryIndex(self, request, context):  # noqa: N802
-        """Every model this server hosts; pyml has one repository, the models given at start."""
-        response = kv.RepositoryIndexResponse()
-        for name in self._model_names():
-            if self.state.draining:
-                if not request.ready:
-                    response.models.add(name=name, version="1", state="UNAVAILABLE", reason="the server is draining")
-            else:
-                response.models.add(name=name, version="1", state="READY")
-        return response
-
-    async def ModelConfig(self, request, context):  # noqa: N802
-        if self._is_hps(request.name):
-            config = kv.ModelConfig(name=HPS_MODEL_NAME, platform="pyml_paddlex_hps", backend="pyml", max_batch_size=0)
-            config.input.add(name=HPS_INPUT, data_type=kv.TYPE_STRING, dims=[1, 1])
-            config.output.add(name=HPS_OUTPUT, data_type=kv.TYPE_STRING, dims=[1, 1])
-            return kv.ModelConfigResponse(config=config)
-        try:
-            host = self._host(request.name)
-        except KServeError as exc:
-            await context.abort(exc.code, str(exc))
-        batcher, pipeline = host.batcher, host.pipeline
-        # Triton's convention: with max_batch_size > 0 the dims leave out the batch dimension.
-        config = kv.ModelConfig(
-            name=host.name, platform="pyml_paddle", backend=pipeline.backend_name, max_batch_size=batcher.max_batch_size
-        )
-        config.input.add(name=INPUT_NAME, data_type=kv.TYPE_STRING, dims=[1])
-        config.output.add(name=OUTPUT_NAME, data_type=kv.TYPE_FP32, dims=[len(pipeline.labels)])
-        config.dynamic_batching.max_queue_delay_microseconds = round(batcher.max_queue_delay * 1e6)
-        config.dynamic_batching.preferred_batch_size.append(batcher.max_batch_size)
-        config.instance_group.add(
-            name=host.name,
-            kind=kv.ModelInstanceGroup.KIND_CPU
-            if (pipeline.config.device or "cpu") == "cpu"
-            else kv.ModelInstanceGroup.KIND_GPU,
-            count=batcher.instances,
-        )
-        for key, value in (
-            ("model_dir", str(pipeline.model.directory)),
-            ("model_name", pipeline.model.model_name),
-            ("precision", pipeline.config.precision),
-            ("decode_mode", pipeline.config.decode_mode),
-        ):
-            config.parameters[key].string_value = value
-        return kv.ModelConfigResponse(config=config)
-
-    async def ModelStatistics(self, request, context):  # noqa: N802
-        if request.name and request.name not in self._model_names():
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no model '{request.name}' on this server")
-        response = kv.ModelStatisticsResponse()
-        for name in [request.name] if request.name else self._model_names():
-            stats = self.state.metrics.model_statistics(name)
-            entry = response.model_stats.add(
-                name=name,
-                version="1",
-                last_inference=stats["last_inference_ms"],
-                inference_count=stats["inference_count"],
-                execution_count=stats["execution_count"],
-            )
-            for field in ("success", "fail", "queue", "compute_infer"):
-                count, ns = stats[field]
-                getattr(entry.inference_stats, field).MergeFrom(kv.StatisticDuration(count=count, ns=ns))
-            host = self.state.hosts.get(name)
-            for size, batches in sorted(host.batcher.batch_sizes.items()) if host else ():
-                entry.batch_stats.add(batch_size=size, compute_infer=kv.StatisticDuration(count=batches))
-        return response
-
-    async def _unimplemented(self, context, what: str, instead: str):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"pyml does not implement {what}: {instead}")
-
-    async def RepositoryModelLoad(self, request, context):  # noqa: N802
-        await self._unimplemented(
-            context, "loading models at run time", "a server hosts the models given to `pyml serve --pipeline` at start"
-        )
-
-    async def RepositoryModelUnload(self, request, context):  # noqa: N802
-        await self._unimplemented(
-            context,
-            "unloading models at run time",
-            "a server hosts the models given to `pyml serve --pipeline` at start",
-        )
-
-    async def _no_shared_memory(self, request, context):
-        await self._unimplemented(context, "shared memory", "send the encoded images in the request")
-
-    SystemSharedMemoryStatus = SystemSharedMemoryRegister = SystemSharedMemoryUnregister = _no_shared_memory
-    CudaSharedMemoryStatus = CudaSharedMemoryRegister = CudaSharedMemoryUnregister = _no_shared_memory
-
-    async def TraceSetting(self, request, context):  # noqa: N802
-        await self._unimplemented(context, "tracing", "timings are on the metrics endpoint (--metrics_port)")
-
-    async def LogSettings(self, request, context):  # noqa: N802
-        await self._unimplemented(context, "log settings", "start the server with --verbose for detailed logs")
 
     def _images(self, request) -> list[bytes]:
         if len(request.inputs) != 1 or request.inputs[0].name != INPUT_NAME:
