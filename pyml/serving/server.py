@@ -11,7 +11,6 @@ new requests get UNAVAILABLE, every accepted one is answered, then exit 0.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import signal
 import socket
@@ -29,6 +28,7 @@ from ..errors import ConfigError, InputError, Reason
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
+from .auth import BearerTokenInterceptor
 from .batcher import DynamicBatcher
 from .errors import DRAINING_MESSAGE, Draining
 from .http import HttpDoor
@@ -64,30 +64,6 @@ class ServerOptions:
     allow_url_inputs: bool = False  # HTTP/HPS `image` may be a URL the server fetches (an SSRF risk)
     visualize: bool = True  # HTTP/HPS answers carry the drawn image unless the request says not
     metrics_port: int | None = None  # Prometheus /metrics on this port (0: any free one); None: off
-
-
-class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses calls without the right bearer token (UNAUTHENTICATED); health stays open for probes."""
-
-    def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}"
-
-        async def deny(request, context):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
-
-        self._deny_unary = grpc.unary_unary_rpc_method_handler(deny)
-        self._deny_stream = grpc.stream_stream_rpc_method_handler(deny)
-
-    async def intercept_service(self, continuation, handler_call_details):
-        if handler_call_details.method.startswith("/grpc.health.v1.Health/"):
-            return await continuation(handler_call_details)
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        if hmac.compare_digest(metadata.get("authorization", ""), self._expected):
-            return await continuation(handler_call_details)
-        handler = await continuation(handler_call_details)
-        if handler is not None and handler.request_streaming:
-            return self._deny_stream
-        return self._deny_unary
 
 
 def _reflection_pool():
