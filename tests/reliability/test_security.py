@@ -81,7 +81,7 @@ def test_server_never_opens_paths_from_requests(server, tmp_path):
 
 def test_untrusted_certificate_and_bad_tokens_are_refused(tmp_path):
     """TLS with a token: a client trusting another certificate, with no token or a wrong
-    one, gets no answer; the right client does (more in tests/test_serving_security.py)."""
+    one, gets no answer; the right client does (more in tests/serving/test_serving_security.py)."""
     (tmp_path / "server").mkdir()
     (tmp_path / "other").mkdir()
     cert, key = make_certificate(tmp_path / "server")

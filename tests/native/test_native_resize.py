@@ -83,5 +83,5 @@ def test_portable_kernels_match_pillow_too():
         "    rgb = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)\n"
         "    assert np.array_equal(_native.resize(rgb, *size[2:]), reference.resize_pil(rgb, *size[2:]))\n"
     )
-    env = dict(os.environ, PYML_DISABLE_AVX2="1", PYTHONPATH=str(Path(__file__).parent))
+    env = dict(os.environ, PYML_DISABLE_AVX2="1", PYTHONPATH=str(Path(__file__).parents[1]))
     subprocess.run([sys.executable, "-c", script], env=env, check=True)

@@ -250,7 +250,7 @@ def test_paddle_is_an_extra_so_a_cuda_build_is_never_replaced():
     from pathlib import Path
 
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
     assert not [d for d in project["dependencies"] if d.lower().startswith("paddlepaddle")]
     assert project["optional-dependencies"]["cpu"] == ["paddlepaddle==3.2.2"]
     assert "pyml[cpu]" in project["optional-dependencies"]["test"]
