@@ -31,53 +31,28 @@ from .bytes_tensor import KServeError, bytes_elements, encode_bytes_tensor
 from .errors import DRAINING_MESSAGE
 from .lenient import MalformedRequest
 from .paddlex_api import HPS_MODEL_NAME
-from .triton import HPS_INPUT, HPS_OUTPUT, INPUT_NAME, OUTPUT_NAME, TritonExtensions
+from .triton import HPS_INPUT, HPS_OUTPUT, INPUT_NAME, OUTPUT_NAME, TritonExtensions, classifier_config
 from .wire import status_of
 
 
-class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, state, paddlex) -> None:
-        self.state = state  # the server's (state.ServerState): hosts, default, draining, metrics
-        self.paddlex = paddlex  # the PaddlexApi behind the HPS model
+class ClassifierModel:
+    """A hosted classifier as KServe sees it: BYTES `image` [N] in, FP32 `scores` out."""
 
-    def _is_hps(self, name: str) -> bool:
-        return name == HPS_MODEL_NAME and name not in self.state.hosts
+    platform = "pyml_paddle"
+    counted = True  # the KServe door counts its calls in the server's metrics
 
-    def _host(self, name: str):
-        host = self.state.hosts.get(name or self.state.default)
-        if host is None:
-            raise KServeError(grpc.StatusCode.NOT_FOUND, f"no model '{name}' on this server")
-        return host
+    def __init__(self, host) -> None:
+        self.host = host  # server.ModelHost
+        self.name = host.name
 
-    async def ServerLive(self, request, context):  # noqa: N802
-        return kv.ServerLiveResponse(live=True)
-
-    async def ServerReady(self, request, context):  # noqa: N802
-        return kv.ServerReadyResponse(ready=not self.state.draining)
-
-    async def ModelReady(self, request, context):  # noqa: N802
-        known = request.name in self.state.hosts or self._is_hps(request.name)
-        ready = known and not self.state.draining
-        return kv.ModelReadyResponse(ready=ready)
-
-    async def ServerMetadata(self, request, context):  # noqa: N802
-        return kv.ServerMetadataResponse(name="pyml", version=__version__, extensions=["classification"])
-
-    async def ModelMetadata(self, request, context):  # noqa: N802
-        if self._is_hps(request.name):
-            meta = kv.ModelMetadataResponse(name=HPS_MODEL_NAME, versions=["1"], platform="pyml_paddlex_hps")
-            meta.inputs.add(name=HPS_INPUT, datatype="BYTES", shape=[1, 1])
-            meta.outputs.add(name=HPS_OUTPUT, datatype="BYTES", shape=[1, 1])
-            return meta
-        try:
-            host = self._host(request.name)
-        except KServeError as exc:
-            await context.abort(exc.code, str(exc))
-        classes = len(host.pipeline.labels)
-        meta = kv.ModelMetadataResponse(name=host.name, versions=["1"], platform="pyml_paddle")
+    def metadata(self) -> kv.ModelMetadataResponse:
+        meta = kv.ModelMetadataResponse(name=self.name, versions=["1"], platform=self.platform)
         meta.inputs.add(name=INPUT_NAME, datatype="BYTES", shape=[-1])
-        meta.outputs.add(name=OUTPUT_NAME, datatype="FP32", shape=[-1, classes])
+        meta.outputs.add(name=OUTPUT_NAME, datatype="FP32", shape=[-1, len(self.host.pipeline.labels)])
         return meta
+
+    def config(self) -> kv.ModelConfig:
+        return classifier_config(self.host)
 
     def _images(self, request) -> list[bytes]:
         if len(request.inputs) != 1 or request.inputs[0].name != INPUT_NAME:
@@ -99,37 +74,8 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
             )
         return items
 
-    async def _infer_hps(self, request) -> kv.ModelInferResponse:
-        """PaddleX's HPS form: the HTTP request JSON in, the HTTP response JSON out. As in
-        PaddleX's bundle, a refused request is still a successful call whose JSON says why."""
-        if (
-            len(request.inputs) != 1
-            or request.inputs[0].name != HPS_INPUT
-            or request.inputs[0].datatype != "BYTES"
-            or list(request.inputs[0].shape) != [1, 1]
-        ):
-            raise KServeError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"model '{HPS_MODEL_NAME}' takes one BYTES input '{HPS_INPUT}' of shape [1, 1]",
-            )
-        items = bytes_elements(request)
-        if len(items) != 1:
-            raise KServeError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"input '{HPS_INPUT}' holds {len(items)} elements; it must hold one JSON request",
-            )
-        _, answer = await self.paddlex.infer(items[0], door="hps")
-        response = kv.ModelInferResponse(model_name=HPS_MODEL_NAME, model_version="1", id=request.id)
-        response.outputs.add(name=HPS_OUTPUT, datatype="BYTES", shape=[1, 1])
-        response.raw_output_contents.append(encode_bytes_tensor([json.dumps(answer).encode()]))
-        return response
-
-    async def _infer(self, request, timeout: float | None) -> kv.ModelInferResponse:
-        if self.state.draining:
-            raise KServeError(grpc.StatusCode.UNAVAILABLE, DRAINING_MESSAGE)
-        if self._is_hps(request.model_name):
-            return await self._infer_hps(request)
-        host = self._host(request.model_name)
+    async def infer(self, request, timeout: float | None) -> kv.ModelInferResponse:
+        host = self.host
         images = self._images(request)
         try:
             futures = [
@@ -168,12 +114,107 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
                 response.raw_output_contents.append(scores.astype("<f4").tobytes())
         return response
 
+
+class HpsModel:
+    """PaddleX's high-performance serving form (HPS): the HTTP API's request JSON in a BYTES
+    `input` [1, 1], its response JSON in a BYTES `output` [1, 1]."""
+
+    platform = "pyml_paddlex_hps"
+    counted = False  # PaddleX's API counts its own calls (door "hps")
+    name = HPS_MODEL_NAME
+
+    def __init__(self, paddlex) -> None:
+        self.paddlex = paddlex  # paddlex_api.PaddlexApi
+
+    def metadata(self) -> kv.ModelMetadataResponse:
+        meta = kv.ModelMetadataResponse(name=self.name, versions=["1"], platform=self.platform)
+        meta.inputs.add(name=HPS_INPUT, datatype="BYTES", shape=[1, 1])
+        meta.outputs.add(name=HPS_OUTPUT, datatype="BYTES", shape=[1, 1])
+        return meta
+
+    def config(self) -> kv.ModelConfig:
+        config = kv.ModelConfig(name=self.name, platform=self.platform, backend="pyml", max_batch_size=0)
+        config.input.add(name=HPS_INPUT, data_type=kv.TYPE_STRING, dims=[1, 1])
+        config.output.add(name=HPS_OUTPUT, data_type=kv.TYPE_STRING, dims=[1, 1])
+        return config
+
+    async def infer(self, request, timeout: float | None) -> kv.ModelInferResponse:
+        """PaddleX's HPS form: the HTTP request JSON in, the HTTP response JSON out. As in
+        PaddleX's bundle, a refused request is still a successful call whose JSON says why."""
+        if (
+            len(request.inputs) != 1
+            or request.inputs[0].name != HPS_INPUT
+            or request.inputs[0].datatype != "BYTES"
+            or list(request.inputs[0].shape) != [1, 1]
+        ):
+            raise KServeError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"model '{HPS_MODEL_NAME}' takes one BYTES input '{HPS_INPUT}' of shape [1, 1]",
+            )
+        items = bytes_elements(request)
+        if len(items) != 1:
+            raise KServeError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input '{HPS_INPUT}' holds {len(items)} elements; it must hold one JSON request",
+            )
+        _, answer = await self.paddlex.infer(items[0], door="hps")
+        response = kv.ModelInferResponse(model_name=HPS_MODEL_NAME, model_version="1", id=request.id)
+        response.outputs.add(name=HPS_OUTPUT, datatype="BYTES", shape=[1, 1])
+        response.raw_output_contents.append(encode_bytes_tensor([json.dumps(answer).encode()]))
+        return response
+
+
+class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
+    """KServe v2 over the server's models: every hosted classifier, and PaddleX's HPS model
+    (unless a hosted model has its name). Each is a model kind with the same small
+    interface: name, platform, metadata(), config(), infer(request, timeout)."""
+
+    def __init__(self, state, paddlex) -> None:
+        self.state = state  # the server's (state.ServerState): hosts, default, draining, metrics
+        self._hps = HpsModel(paddlex)
+
+    def models(self) -> dict:
+        models = {name: ClassifierModel(host) for name, host in self.state.hosts.items()}
+        models.setdefault(HPS_MODEL_NAME, self._hps)
+        return models
+
+    def model(self, name: str):
+        """The named model ('' : the default one). Raises KServeError NOT_FOUND."""
+        found = self.models().get(name or self.state.default)
+        if found is None:
+            raise KServeError(grpc.StatusCode.NOT_FOUND, f"no model '{name}' on this server")
+        return found
+
+    async def ServerLive(self, request, context):  # noqa: N802
+        return kv.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request, context):  # noqa: N802
+        return kv.ServerReadyResponse(ready=not self.state.draining)
+
+    async def ModelReady(self, request, context):  # noqa: N802
+        ready = request.name in self.models() and not self.state.draining
+        return kv.ModelReadyResponse(ready=ready)
+
+    async def ServerMetadata(self, request, context):  # noqa: N802
+        return kv.ServerMetadataResponse(name="pyml", version=__version__, extensions=["classification"])
+
+    async def ModelMetadata(self, request, context):  # noqa: N802
+        try:
+            return self.model(request.name).metadata()
+        except KServeError as exc:
+            await context.abort(exc.code, str(exc))
+
     async def _counted(self, request, timeout: float | None) -> kv.ModelInferResponse:
-        """_infer, counted in the server's metrics (the HPS model counts itself, as PaddleX's door)."""
+        """A model's infer, counted in the server's metrics when the model does not count itself."""
         started = time.perf_counter()
         code = grpc.StatusCode.INTERNAL
+        model = self.models().get(request.model_name or self.state.default)
         try:
-            response = await self._infer(request, timeout)
+            if self.state.draining:
+                raise KServeError(grpc.StatusCode.UNAVAILABLE, DRAINING_MESSAGE)
+            if model is None:
+                raise KServeError(grpc.StatusCode.NOT_FOUND, f"no model '{request.model_name}' on this server")
+            response = await model.infer(request, timeout)
             code = grpc.StatusCode.OK
             return response
         except KServeError as exc:
@@ -183,7 +224,7 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
             code = grpc.StatusCode.INVALID_ARGUMENT
             raise
         finally:
-            if not self._is_hps(request.model_name):
+            if model is None or model.counted:
                 # Unknown names share one label: a caller must not be able to mint new series.
                 name = request.model_name or self.state.default
                 self.state.metrics.request(

@@ -1,7 +1,8 @@
 """Triton's extensions beyond KServe v2 that tritonclient and Triton's tools call: the model
 repository index, model configuration and statistics, and clear UNIMPLEMENTED answers for
 what pyml does not do (loading models at run time, shared memory, tracing, log settings).
-A mixin of the KServe service: it reads the server's state through `self.state`."""
+A mixin of the KServe service: it reads the server's state through `self.state` and its
+models through `self.model(name)` / `self.models()`."""
 
 from __future__ import annotations
 
@@ -9,17 +10,42 @@ import grpc
 
 from ..v1 import kserve_v2_pb2 as kv
 from .bytes_tensor import KServeError
-from .paddlex_api import HPS_MODEL_NAME
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "scores"
 HPS_INPUT, HPS_OUTPUT = "input", "output"
 
 
+def classifier_config(host) -> kv.ModelConfig:
+    """Triton's model configuration of a hosted classifier (server.ModelHost)."""
+    batcher, pipeline = host.batcher, host.pipeline
+    # Triton's convention: with max_batch_size > 0 the dims leave out the batch dimension.
+    config = kv.ModelConfig(
+        name=host.name, platform="pyml_paddle", backend=pipeline.backend_name, max_batch_size=batcher.max_batch_size
+    )
+    config.input.add(name=INPUT_NAME, data_type=kv.TYPE_STRING, dims=[1])
+    config.output.add(name=OUTPUT_NAME, data_type=kv.TYPE_FP32, dims=[len(pipeline.labels)])
+    config.dynamic_batching.max_queue_delay_microseconds = round(batcher.max_queue_delay * 1e6)
+    config.dynamic_batching.preferred_batch_size.append(batcher.max_batch_size)
+    on_cpu = (pipeline.config.device or "cpu") == "cpu"
+    config.instance_group.add(
+        name=host.name,
+        kind=kv.ModelInstanceGroup.KIND_CPU if on_cpu else kv.ModelInstanceGroup.KIND_GPU,
+        count=batcher.instances,
+    )
+    for key, value in (
+        ("model_dir", str(pipeline.model.directory)),
+        ("model_name", pipeline.model.model_name),
+        ("precision", pipeline.config.precision),
+        ("decode_mode", pipeline.config.decode_mode),
+    ):
+        config.parameters[key].string_value = value
+    return config
+
+
 class TritonExtensions:
     def _model_names(self) -> list[str]:
-        names = list(self.state.hosts)
-        return names + ([HPS_MODEL_NAME] if HPS_MODEL_NAME not in names else [])
+        return list(self.models())
 
     async def RepositoryIndex(self, request, context):  # noqa: N802
         """Every model this server hosts; pyml has one repository, the models given at start."""
@@ -33,39 +59,10 @@ class TritonExtensions:
         return response
 
     async def ModelConfig(self, request, context):  # noqa: N802
-        if self._is_hps(request.name):
-            config = kv.ModelConfig(name=HPS_MODEL_NAME, platform="pyml_paddlex_hps", backend="pyml", max_batch_size=0)
-            config.input.add(name=HPS_INPUT, data_type=kv.TYPE_STRING, dims=[1, 1])
-            config.output.add(name=HPS_OUTPUT, data_type=kv.TYPE_STRING, dims=[1, 1])
-            return kv.ModelConfigResponse(config=config)
         try:
-            host = self._host(request.name)
+            return kv.ModelConfigResponse(config=self.model(request.name).config())
         except KServeError as exc:
             await context.abort(exc.code, str(exc))
-        batcher, pipeline = host.batcher, host.pipeline
-        # Triton's convention: with max_batch_size > 0 the dims leave out the batch dimension.
-        config = kv.ModelConfig(
-            name=host.name, platform="pyml_paddle", backend=pipeline.backend_name, max_batch_size=batcher.max_batch_size
-        )
-        config.input.add(name=INPUT_NAME, data_type=kv.TYPE_STRING, dims=[1])
-        config.output.add(name=OUTPUT_NAME, data_type=kv.TYPE_FP32, dims=[len(pipeline.labels)])
-        config.dynamic_batching.max_queue_delay_microseconds = round(batcher.max_queue_delay * 1e6)
-        config.dynamic_batching.preferred_batch_size.append(batcher.max_batch_size)
-        config.instance_group.add(
-            name=host.name,
-            kind=kv.ModelInstanceGroup.KIND_CPU
-            if (pipeline.config.device or "cpu") == "cpu"
-            else kv.ModelInstanceGroup.KIND_GPU,
-            count=batcher.instances,
-        )
-        for key, value in (
-            ("model_dir", str(pipeline.model.directory)),
-            ("model_name", pipeline.model.model_name),
-            ("precision", pipeline.config.precision),
-            ("decode_mode", pipeline.config.decode_mode),
-        ):
-            config.parameters[key].string_value = value
-        return kv.ModelConfigResponse(config=config)
 
     async def ModelStatistics(self, request, context):  # noqa: N802
         if request.name and request.name not in self._model_names():
