@@ -21,7 +21,7 @@ import yaml
 from .backends import PRECISIONS
 from .backends.device import parse_device
 from .errors import ConfigError
-from .models import DEMO_MODEL_NAME, check_name, is_demo
+from .models import DEMO_MODEL_NAME, check_name, default_model_name, is_demo
 
 PIPELINE_NAME = "image_multilabel_classification"
 DEMO_PIPELINE = "pyml_demo"
@@ -49,7 +49,7 @@ class PipelineConfig:
     flag (`add_pipeline_options` in pyml/cli/common.py), with the metadata's type and choices."""
 
     pipeline_name: str = PIPELINE_NAME
-    model_name: str | None = DEMO_MODEL_NAME
+    model_name: str | None = DEMO_MODEL_NAME  # nothing named: the demo (models.default_model_name)
     model_dir: str | None = None  # None: found by model_name (pyml.models), or the demo model
     batch_size: int = _option(1, "images per inference batch", int)
     threshold: Any = _option(
@@ -223,8 +223,7 @@ def _from_mapping(data: dict, source: str) -> PipelineConfig:
     fields = {k: v for k, v in fields.items() if v is not None or k in ("model_dir", "threshold")}
     if fields.get("model_dir") is not None:
         fields["model_dir"] = str(_resolve_relative_model_dir(str(fields["model_dir"]), source))
-    if fields.get("model_name") is None:
-        fields["model_name"] = DEMO_MODEL_NAME if fields.get("model_dir") is None else None
+    fields["model_name"] = default_model_name(fields.get("model_name"), fields.get("model_dir"))
     return validate(PipelineConfig(pipeline_name=name, source=source, **fields))
 
 

@@ -77,6 +77,12 @@ def demo_model_dir() -> Path:
     return Path(str(resources.files("pyml") / "demo" / "model"))
 
 
+def default_model_name(model_name: str | None, model_dir) -> str | None:
+    """The one decision on a model nobody named: with neither a name nor a folder, the
+    embedded demo model (it answers offline on a fresh machine); otherwise what was given."""
+    return DEMO_MODEL_NAME if model_name is None and model_dir is None else model_name
+
+
 def is_demo(name: str | None) -> bool:
     return name in (None, DEMO_MODEL_NAME)
 

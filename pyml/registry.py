@@ -14,6 +14,7 @@ from typing import Any
 
 from .config import BUILTIN_PIPELINES, DEMO_PIPELINE, PIPELINE_NAME, load_pipeline_config, pipeline_config_from_dict
 from .errors import ConfigError
+from .models import default_model_name
 
 ENTRY_POINT_GROUP = "pyml.pipelines"
 
@@ -74,10 +75,9 @@ def create_model(
     pyml.models); with a model_dir the name is informational, as the directory's
     inference.yml carries its own.
     """
-    pipeline = DEMO_PIPELINE if model_name is None and model_dir is None else PIPELINE_NAME
     return _multilabel(
-        pipeline,
-        model_name=model_name,
+        PIPELINE_NAME,
+        model_name=default_model_name(model_name, model_dir),
         model_dir=str(model_dir) if model_dir else None,
         device=device,
         batch_size=batch_size,
