@@ -1,6 +1,7 @@
-"""pyml next to tritonclient in one process (either import order), and the Triton
-extensions an unchanged tritonclient calls: RepositoryIndex, ModelConfig,
-ModelStatistics, and a clear UNIMPLEMENTED for the rest."""
+"""pyml as an unchanged tritonclient sees it: inference and Triton's classification
+extension from tritonclient's own process; pyml and tritonclient in one process (either
+import order); and the Triton extensions tritonclient calls (RepositoryIndex,
+ModelConfig, ModelStatistics, a clear UNIMPLEMENTED for the rest)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from serving_harness import RunningServer
 
@@ -180,3 +182,53 @@ def test_reflection_describes_the_kserve_service(server):
     for reply in replies:
         assert reply.HasField("file_descriptor_response"), reply.error_response.error_message
         assert reply.file_descriptor_response.file_descriptor_proto
+
+
+TRITON_CLIENT_SCRIPT = """
+import json, sys
+import numpy as np
+import tritonclient.grpc as triton
+
+target, paths = sys.argv[1], sys.argv[2:]
+client = triton.InferenceServerClient(target)
+out = {"live": client.is_server_live(), "ready": client.is_server_ready(),
+       "model_ready": client.is_model_ready("digits")}
+meta = client.get_model_metadata("digits")
+out["meta"] = [meta.inputs[0].datatype, list(meta.outputs[0].shape)]
+image = triton.InferInput("image", [len(paths)], "BYTES")
+image.set_data_from_numpy(np.array([open(p, "rb").read() for p in paths], dtype=np.object_))
+out["scores"] = client.infer("digits", [image]).as_numpy("scores").tolist()
+top = client.infer("digits", [image], outputs=[triton.InferRequestedOutput("scores", class_count=2)])
+out["top"] = [[s.decode() for s in row] for row in top.as_numpy("scores")]
+bad = triton.InferInput("image", [1], "BYTES")
+bad.set_data_from_numpy(np.array([b"not an image"], dtype=np.object_))
+try:
+    client.infer("digits", [bad])
+    out["bad"] = None
+except triton.InferenceServerException as exc:
+    out["bad"] = [exc.status(), exc.message()]
+print(json.dumps(out))
+"""
+
+
+def test_tritonclient_model_infer_and_classification(server, demo_pipeline):
+    # tritonclient in its own process, as a real client is (sharing one: test_pyml_and_tritonclient_in_one_process).
+    proc = subprocess.run(
+        [sys.executable, "-c", TRITON_CLIENT_SCRIPT, server.target, *DEMO_IMAGES[:3]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["live"] and out["ready"] and out["model_ready"]
+    assert out["meta"] == ["BYTES", [-1, 10]]
+    scores = np.array(out["scores"], np.float32)
+    local = list(demo_pipeline.predict(DEMO_IMAGES[:3], threshold=0.0))
+    assert scores.shape == (3, 10)
+    for row, result in zip(scores, local):
+        np.testing.assert_allclose(row, result.all_scores, rtol=1e-6)
+    score, index, label = out["top"][0][0].split(":")
+    assert int(index) == int(np.argmax(scores[0])) and label == demo_pipeline.labels[int(index)]
+    assert float(score) == pytest.approx(scores[0].max(), abs=1e-6)
+    assert out["bad"][0] == "StatusCode.INVALID_ARGUMENT" and "image 0" in out["bad"][1]
