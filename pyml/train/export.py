@@ -60,6 +60,25 @@ def inference_yml_text(
     return yaml.dump(config, Dumper=_InferenceYamlDumper, allow_unicode=True)
 
 
+def save_static(prefix: Path, size: int, *layers) -> None:
+    """`paddle.jit.save` of the layers chained, in eval mode, with one float32 input `x` of
+    shape [N, 3, size, size] (PaddleX's export form). A wrapper is converted, not the layers
+    (to_static replaces the forward of what it is given), and each layer's train/eval mode
+    is put back afterwards, so a network in training can be exported between steps."""
+    from ..backends.paddle import import_paddle
+
+    paddle = import_paddle()
+    wrapper = paddle.nn.Sequential(*layers)
+    modes = [(layer, layer.training) for layer in wrapper.sublayers(include_self=True)]
+    try:
+        wrapper.eval()
+        spec = [paddle.static.InputSpec([None, 3, size, size], "float32", name="x")]
+        paddle.jit.save(paddle.jit.to_static(wrapper, input_spec=spec, full_graph=True), str(prefix))
+    finally:
+        for layer, training in modes:
+            layer.training = training
+
+
 def save_model_dir(
     network,
     out_dir: Path,
@@ -70,18 +89,12 @@ def save_model_dir(
     architecture: str | None = None,
 ) -> Path:
     """Exports `network` (logits out) with a final sigmoid into a PaddleX model directory.
-    The network is left in eval mode."""
+    The train/eval mode of every layer is as it was."""
     from ..backends.paddle import import_paddle
-
-    paddle = import_paddle()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with_sigmoid = paddle.nn.Sequential(network, paddle.nn.Sigmoid())
-    with_sigmoid.eval()
-    spec = [paddle.static.InputSpec([None, 3, size, size], "float32", name="x")]
-    static = paddle.jit.to_static(with_sigmoid, input_spec=spec, full_graph=True)
-    paddle.jit.save(static, str(out_dir / "inference"))
+    save_static(out_dir / "inference", size, network, import_paddle().nn.Sigmoid())
     (out_dir / "inference.yml").write_text(
         inference_yml_text(model_name, labels, size, threshold, architecture), encoding="utf-8"
     )

@@ -69,17 +69,10 @@ def without_head(arch: str, network) -> Iterator[None]:
 
 def export_backbone(arch: str, network, size: int, folder: Path) -> tuple[Path, Path]:
     """Saves the network minus its head as a static program; returns (model, params) files."""
-    import paddle
+    from .export import save_static
 
-    was_training = network.training
     with without_head(arch, network):
-        # A wrapper is converted, not the network: to_static replaces the forward of what it is given.
-        wrapper = paddle.nn.Sequential(network)
-        wrapper.eval()
-        spec = [paddle.static.InputSpec([None, 3, size, size], "float32", name="x")]
-        paddle.jit.save(paddle.jit.to_static(wrapper, input_spec=spec, full_graph=True), str(folder / "backbone"))
-    if was_training:
-        network.train()
+        save_static(folder / "backbone", size, network)
     model = folder / "backbone.json"
     if not model.is_file():
         model = folder / "backbone.pdmodel"

@@ -40,7 +40,6 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .data import BatchLoader, parse_augment
 from .dataset import Dataset
 from .evaluate import evaluate_scores
-from .frozen import head_of
 from .networks import build_network, default_input_size
 from .report import History, write_metrics
 from .weights import inference_state, load_matching
@@ -398,10 +397,6 @@ class Trainer:
                 from .calibrate import write_thresholds
 
                 write_thresholds(staging / "inference", calibration.thresholds)
-            network.train()
-            if o.freeze == "backbone":
-                network.eval()
-                head_of(o.arch, network).train()
         return None if calibration is None else calibration.as_dict(self.dataset.labels, o.threshold)
 
     def _write_metrics(self, history: History) -> None:
