@@ -98,7 +98,6 @@ class FrozenBackbone:
         digest = hashlib.sha256()
         digest.update(params.read_bytes())
         self.weights_key = f"{arch}-{size}-{digest.hexdigest()[:16]}"
-        self.backend_name = backend
         self._backend = create_backend(backend, model, params, parse_device("cpu"), cpu_threads=threads)
 
     def close(self) -> None:
@@ -108,16 +107,25 @@ class FrozenBackbone:
         """Features of a float32 [N, 3, H, W] batch (float16 for training: see the module's doc)."""
         return np.asarray(self._backend(images)).astype(dtype)
 
-    def all_features(self, loader: BatchLoader, what: str, progress: bool) -> np.ndarray:
-        """float32 features of a loader's unaugmented epoch 0, in sample order, in memory. Kept
-        at full precision: validation scores then match the export's (calibration uses them)."""
-        parts = []
-        bar = progress_bar(len(loader.samples), f"features ({what})", unit="img", enabled=progress, leave=False)
+    def _fill(self, loader: BatchLoader, make, dtype, what: str, progress: bool) -> np.ndarray:
+        """The features of a loader's unaugmented epoch 0, in sample order, written into
+        make(shape) (an array or a memory map) as the batches come."""
+        out, start = None, 0
+        bar = progress_bar(len(loader.samples), what, unit="img", enabled=progress, leave=False)
         for batch in loader.epoch(0):
-            parts.append(self.features(batch.images, np.float32))
-            bar.update(len(batch.images))
+            part = self.features(batch.images, dtype)
+            if out is None:
+                out = make((len(loader.samples), *part.shape[1:]))
+            out[start : start + len(part)] = part
+            start += len(part)
+            bar.update(len(part))
         bar.close()
-        return np.concatenate(parts)
+        return out
+
+    def all_features(self, loader: BatchLoader, what: str, progress: bool) -> np.ndarray:
+        """float32 features of a loader's samples, in memory. Kept at full precision:
+        validation scores then match the export's (calibration uses them)."""
+        return self._fill(loader, lambda shape: np.empty(shape, np.float32), np.float32, f"features ({what})", progress)
 
     def cached_features(self, loader: BatchLoader, root: Path, progress: bool) -> np.ndarray:
         """The features of the loader's samples from OUT/feature_cache, computing them once.
@@ -126,26 +134,13 @@ class FrozenBackbone:
         path = root / key / "features.npy"
         if path.is_file():
             log.info("features from the cache %s", path)
-            return np.load(path, mmap_mode="r")
-        with atomic_dir(root / key) as staging:
-            features = None
-            bar = progress_bar(len(loader.samples), "caching features", unit="img", enabled=progress, leave=False)
-            start = 0
-            for batch in loader.epoch(0):
-                part = self.features(batch.images)
-                if features is None:
-                    features = np.lib.format.open_memmap(
-                        staging / "features.npy",
-                        mode="w+",
-                        dtype=FEATURE_DTYPE,
-                        shape=(len(loader.samples), *part.shape[1:]),
-                    )
-                features[start : start + len(part)] = part
-                start += len(part)
-                bar.update(len(part))
-            bar.close()
-            features.flush()
-            del features
+        else:
+            with atomic_dir(root / key) as staging:
+
+                def on_disk(shape):
+                    return np.lib.format.open_memmap(staging / path.name, "w+", FEATURE_DTYPE, shape)
+
+                self._fill(loader, on_disk, FEATURE_DTYPE, "caching features", progress).flush()
         return np.load(path, mmap_mode="r")
 
 
