@@ -171,12 +171,12 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
 
     def __init__(self, state, paddlex) -> None:
         self.state = state  # the server's (state.ServerState): hosts, default, draining, metrics
-        self._hps = HpsModel(paddlex)
+        # The hosted models are fixed when the server starts, so their KServe views are made once.
+        self._models = {name: ClassifierModel(host) for name, host in state.hosts.items()}
+        self._models.setdefault(HPS_MODEL_NAME, HpsModel(paddlex))
 
     def models(self) -> dict:
-        models = {name: ClassifierModel(host) for name, host in self.state.hosts.items()}
-        models.setdefault(HPS_MODEL_NAME, self._hps)
-        return models
+        return self._models
 
     def model(self, name: str):
         """The named model ('' : the default one). Raises KServeError NOT_FOUND."""
