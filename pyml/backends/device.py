@@ -73,8 +73,9 @@ RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "
 
 
 @lru_cache(maxsize=1)
-def _cpuinfo() -> tuple[str, frozenset]:
-    name, flags = platform.processor() or "unknown CPU", frozenset()
+def _cpuinfo() -> tuple[str, frozenset, str]:
+    """(model name, flags, vendor id) of the first CPU in /proc/cpuinfo."""
+    name, flags, vendor = platform.processor() or "unknown CPU", frozenset(), ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
@@ -82,9 +83,11 @@ def _cpuinfo() -> tuple[str, frozenset]:
                 name = value.strip()
             elif key.strip() == "flags" and not flags:
                 flags = frozenset(value.split())
+            elif key.strip() == "vendor_id" and not vendor:
+                vendor = value.strip()
     except OSError:  # not Linux: the name only
         pass
-    return name, flags
+    return name, flags, vendor
 
 
 def prepare_mkl() -> None:
@@ -94,20 +97,8 @@ def prepare_mkl() -> None:
     EPYC a [3136, 768] x [768, 768] matmul took 279 ms without it and 42-58 ms with it
     (numpy with OpenBLAS: 50 ms), and a training step of the ML-Decoder head 2.7x less time.
     A value the user set wins; Intel CPUs are left alone."""
-    if "AMD" in _cpuinfo()[0] or _vendor() == "AuthenticAMD":
+    if _cpuinfo()[2] == "AuthenticAMD":
         os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
-
-
-@lru_cache(maxsize=1)
-def _vendor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "vendor_id":
-                return value.strip()
-    except OSError:
-        pass
-    return ""
 
 
 def cpu_flags() -> frozenset:
@@ -120,6 +111,6 @@ def cpu_has_bf16() -> bool:
 
 def cpu_description() -> str:
     """The CPU model and its relevant flags, e.g. `AMD EPYC [avx2 avx512f avx512_bf16]`."""
-    name, flags = _cpuinfo()
+    name, flags, _ = _cpuinfo()
     present = [flag for flag in RELEVANT_FLAGS if flag in flags]
     return f"{name} [{' '.join(present) or 'no avx2'}]"
