@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import ConfigError
-from .common import add_pipeline_options, backend_flags, backend_of
+from .common import add_pipeline_options, backend_flags, pipeline_overrides
 
 DESCRIPTION = (
     "Tag a large collection: one JSON line per image in --output, appended as it goes; --resume skips what is there."
@@ -76,23 +76,14 @@ def run(args) -> int:
             local_cpus=args.ray_local,
             workers=args.workers,
             cpus_per_worker=args.cpus_per_worker,
-            device=args.device,
-            decode_mode=args.decode_mode,
-            backend=backend_of(args),
-            precision=args.precision,
+            **pipeline_overrides(args, "device", "decode_mode"),
             **common,
         )
     else:
         from ..batch import run_batch
         from ..registry import create_pipeline
 
-        pipeline = create_pipeline(
-            args.pipeline,
-            device=args.device,
-            decode_mode=args.decode_mode,
-            backend=backend_of(args),
-            precision=args.precision,
-        )
+        pipeline = create_pipeline(args.pipeline, **pipeline_overrides(args, "device", "decode_mode"))
         summary = run_batch(pipeline, **common)
     print(summary.line(), file=sys.stderr)
     return 1 if summary.failed else 0

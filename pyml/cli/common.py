@@ -29,10 +29,13 @@ def backend_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def backend_of(args) -> str | None:
+def pipeline_overrides(args, *names: str) -> dict:
+    """The pipeline options a command's flags set, for create_pipeline: the named ones
+    (None: the config decides), and the backend flags (--use_hpip resolved into a backend)."""
     from ..config import hpi_backend
 
-    return args.backend or hpi_backend(args.use_hpip or None, None, None, "--use_hpip")
+    backend = args.backend or hpi_backend(args.use_hpip or None, None, None, "--use_hpip")
+    return {**{name: getattr(args, name) for name in names}, "backend": backend, "precision": args.precision}
 
 
 def confirm_overwrite(path: str, assume_yes: bool) -> bool:

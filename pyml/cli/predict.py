@@ -6,7 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_pipeline_options, backend_flags, backend_of, confirm_overwrite, count_images, emit, layout
+from .common import (
+    add_pipeline_options,
+    backend_flags,
+    confirm_overwrite,
+    count_images,
+    emit,
+    layout,
+    pipeline_overrides,
+)
 
 DESCRIPTION = "Multi-label image classification (PaddleX-compatible command line)."
 
@@ -47,16 +55,8 @@ def _predict(args) -> int:
     from ..registry import create_pipeline
 
     extra = {"model_dir": args.model_dir} if args.model_dir else {}
-    pipeline = create_pipeline(
-        args.pipeline,
-        device=args.device,
-        batch_size=args.batch_size,
-        top_k=args.top_k,
-        decode_mode=args.decode_mode,
-        backend=backend_of(args),
-        precision=args.precision,
-        **extra,
-    )
+    options = pipeline_overrides(args, "device", "batch_size", "top_k", "decode_mode")
+    pipeline = create_pipeline(args.pipeline, **options, **extra)
     from ..progress import progress_bar
 
     total = count_images(args.input)

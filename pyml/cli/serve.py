@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_pipeline_options, backend_flags, backend_of, read_token
+from .common import add_pipeline_options, backend_flags, pipeline_overrides, read_token
 
 DESCRIPTION = "Serve pipelines over gRPC (pyml's service and KServe v2), and optionally PaddleX's HTTP API."
 
@@ -61,13 +61,7 @@ def run(args) -> int:
         name, sep, source = spec.partition("=")
         if not sep:
             name, source = "", spec
-        pipeline = create_pipeline(
-            source,
-            device=args.device,
-            backend=backend_of(args),
-            precision=args.precision,
-            batch_size=args.max_batch_size,
-        )
+        pipeline = create_pipeline(source, **pipeline_overrides(args, "device"), batch_size=args.max_batch_size)
         models[name or pipeline.model.model_name] = pipeline
     options = ServerOptions(
         max_batch_size=args.max_batch_size,
