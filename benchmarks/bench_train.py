@@ -67,11 +67,9 @@ def measure(arch: str, batch: int, steps: int) -> dict:
     paddle = import_paddle()
     paddle.base.core.set_num_threads(usable_cores())
     size = default_input_size(arch)
-    data = samples(batch * (steps + 1))
-    loader = BatchLoader(data, size, batch, seed=0, shuffle=True, augment=parse_augment("flip,color,cutout"))
     started = time.perf_counter()
-    batches = list(loader.epoch(1))
-    loader_rate = len(data) / (time.perf_counter() - started)
+    batches = training_batches(arch, batch, steps)
+    loader_rate = batch * len(batches) / (time.perf_counter() - started)
     network = build_network(arch, 80)
     rates = {
         "arch": arch,
@@ -138,21 +136,25 @@ def full_before(arch: str, batch: int, steps: int) -> float:
     return float(run.stdout.strip().splitlines()[-1])
 
 
+def training_batches(arch: str, batch: int, steps: int) -> list:
+    """One warm-up and `steps` timed batches of augmented training pictures at the
+    architecture's input size, read and preprocessed as `pyml train` does."""
+    loader = BatchLoader(
+        samples(batch * (steps + 1)),
+        default_input_size(arch),
+        batch,
+        seed=0,
+        shuffle=True,
+        augment=parse_augment("flip,color,cutout"),
+    )
+    return list(loader.epoch(1))
+
+
 def full_only(arch: str, batch: int, steps: int) -> float:
     paddle = import_paddle()
     paddle.base.core.set_num_threads(usable_cores())
-    batches = list(
-        BatchLoader(
-            samples(batch * (steps + 1)),
-            default_input_size(arch),
-            batch,
-            seed=0,
-            shuffle=True,
-            augment=parse_augment("flip,color,cutout"),
-        ).epoch(1)
-    )
     network = build_network(arch, 80)
-    return timed(network.parameters(), network, batches, lambda b: b.images, batch, steps)
+    return timed(network.parameters(), network, training_batches(arch, batch, steps), lambda b: b.images, batch, steps)
 
 
 def main() -> None:
