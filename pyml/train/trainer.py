@@ -274,14 +274,13 @@ class Trainer:
         o = self.options
         loader = steps_kind.train
         steps = min(loader.steps(), o.steps_per_epoch or loader.steps())
-        total_steps = steps * o.epochs
-        warmup_steps = round(o.warmup_epochs * steps)
+        plan = _Plan(steps, steps * o.epochs, round(o.warmup_epochs * steps))
         optimizer = paddle.optimizer.AdamW(
             learning_rate=o.lr, parameters=steps_kind.parameters(), weight_decay=o.weight_decay
         )
-        start_epoch, history = (
-            load_checkpoint(self.out / "checkpoints", network, optimizer) if self.resume else (0, History())
-        )
+        start_epoch, history = 0, History()
+        if self.resume:
+            start_epoch, history = load_checkpoint(self.out / "checkpoints", network, optimizer)
         if not self.resume:
             (self.out / "train_config.json").write_text(json.dumps(asdict(o), indent=1))
         for note in notes:
@@ -290,9 +289,8 @@ class Trainer:
         if start_epoch >= o.epochs:
             log.info("already trained for %d epochs", start_epoch)
         bar = progress_bar(
-            total_steps, "pyml train", unit="step", enabled=progress, initial=start_epoch * steps, mininterval=0.5
+            plan.total, "pyml train", unit="step", enabled=progress, initial=start_epoch * steps, mininterval=0.5
         )
-        plan = _Plan(steps, total_steps, warmup_steps)
         with _StopRequest() as stop:
             try:
                 for epoch in range(start_epoch + 1, min(o.epochs, last_epoch) + 1):
