@@ -64,12 +64,16 @@ class PipelineConfig:
         "exact", "JPEG decode: exact (PaddleX's pixels) or fast (DCT scaling on large photos)", choices=DECODE_MODES
     )
     backend: str = _option(
-        "paddle",
-        "paddle (default), openvino, onnxruntime, or auto (the fastest measured "
-        "on this machine whose scores match Paddle's)",
+        "auto",
+        "auto (default: the fastest backend measured on this machine whose scores pass the "
+        "parity rule against Paddle's; measured once per model), paddle (Paddle's answers "
+        "bit for bit), openvino, onnxruntime",
     )
     precision: str = _option(
-        "fp32", "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; changes scores slightly)", choices=PRECISIONS
+        "fp32",
+        "fp32 (default), bf16 (CPUs with avx512_bf16/AMX; changes scores slightly) or int8 "
+        "(the model pyml quantize made; openvino)",
+        choices=PRECISIONS,
     )
     cpu_threads: int = 0  # 0: one per core available to this process (Paddle's own default is 1)
     enable_mkldnn: bool = True
@@ -103,7 +107,9 @@ _HPI_BACKENDS = {"paddle": "paddle", "openvino": "openvino", "onnxruntime": "onn
 def hpi_backend(use_hpip: Any, enable_hpi: Any, hpi_config: Any, where: str) -> str | None:
     """The backend PaddleX's fast-path switches ask for: `use_hpip=True` (PaddleX 3.x) or
     `enable_hpi=True` (the seed tutorial's name) select `auto`, the fastest backend whose
-    answers pass the parity rule; `hpi_config={"backend": ...}` names one. None: no switch."""
+    answers pass the parity rule (also the default, so they change nothing unless a config
+    named another backend); `hpi_config={"backend": ...}` names one. False or None: no
+    switch (PaddleX's default is False, and many configs spell it out)."""
     for name, value in (("use_hpip", use_hpip), ("enable_hpi", enable_hpi)):
         if value is not None and not isinstance(value, bool):
             raise ConfigError(f"{where}: {name} must be true or false, not {value!r}")

@@ -65,7 +65,10 @@ def demo_pipeline():
 def lcnet_pipeline(lcnet_export):
     import pyml
 
-    return pyml.create_pipeline(model_dir=str(lcnet_export), model_name="PP-LCNet_x1_0_ML", batch_size=4)
+    # Paddle itself: the tests that use it check the pipeline against direct Paddle runs.
+    return pyml.create_pipeline(
+        model_dir=str(lcnet_export), model_name="PP-LCNet_x1_0_ML", batch_size=4, backend="paddle"
+    )
 
 
 @pytest.fixture

@@ -151,7 +151,9 @@ def test_paddlex_fast_path_switches_choose_the_backend(tmp_path):
     assert base.with_overrides(enable_hpi=True).backend == "auto"
     assert base.with_overrides(use_hpip=True, backend="paddle").backend == "paddle"
     assert base.with_overrides(use_hpip=True, hpi_config={"backend": "onnxruntime"}).backend == "onnxruntime"
-    assert base.with_overrides(use_hpip=False).backend == "paddle"
+    assert base.with_overrides(use_hpip=False).backend == base.backend == "auto"  # False: no switch
+    # A config that named paddle gets auto when the code asks PaddleX's fast path for speed.
+    assert PipelineConfig(backend="paddle").with_overrides(use_hpip=True).backend == "auto"
     with pytest.raises(ConfigError, match="hpi_config backend 'tensorrt' is not one pyml has"):
         base.with_overrides(use_hpip=True, hpi_config={"backend": "tensorrt"})
     yaml_file = tmp_path / "p.yaml"

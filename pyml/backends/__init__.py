@@ -24,7 +24,7 @@ _BUILTIN = {
     "onnxruntime": "pyml.backends.onnxruntime:OnnxRuntimeBackend",
     "auto": "pyml.backends.auto:create_auto",
 }
-PRECISIONS = ("fp32", "bf16")  # the one list; config, the CLI and the backends read it
+PRECISIONS = ("fp32", "bf16", "int8")  # the one list; config, the CLI and the backends read it
 
 
 def _load(target: str):
@@ -39,7 +39,7 @@ def available_backends() -> list[str]:
 
 
 def create_backend(name: str, model_file: Path, params_file: Path, device: Device, **options) -> Backend:
-    """options: cpu_threads, enable_mkldnn, precision (fp32 | bf16), and for `auto`
+    """options: cpu_threads, enable_mkldnn, precision (fp32 | bf16 | int8), and for `auto`
     input_shape, sample and model_name (what it measures with, and whose parity
     tolerance applies); a backend ignores what it has no use for."""
     if name != "auto":

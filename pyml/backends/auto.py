@@ -1,11 +1,15 @@
-"""`backend: auto`: the fastest backend for this model on this machine, by measurement.
+"""`backend: auto` (the default): the fastest backend for this model on this machine,
+by measurement.
 
 At load, on the CPU: every installed backend runs the same batch at the model's input
 size (the pipeline's sample pictures, or seeded noise); one whose scores fail the
 parity rule against Paddle's (`parity.py`, the rule the tests use) is rejected, and
 the fastest of the rest (median of TIMED_RUNS) wins. A
 backend that cannot load (not installed, the ONNX conversion fails, the CPU lacks
-bf16) is skipped with its reason logged; Paddle is always there to fall back on. The
+bf16) is skipped; when only Paddle is left, one warning says why (`backend: paddle` asks for
+Paddle outright and measures nothing). The first measurement shows a progress bar on a
+terminal: it converts the model to ONNX (seconds to a minute, once per model) and runs
+every candidate a few times. The
 winner is remembered in `$PYML_CACHE_DIR/auto.json` (default `~/.cache/pyml`) under the
 model's hash, the CPU, the thread count, the batch shape, the precision and the
 backend versions, so the measurement is made once per machine and model; delete the
@@ -25,6 +29,7 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..errors import BackendError
+from ..progress import progress_bar
 from . import parity
 from .device import Device, cpu_description, resolve_threads
 from .onnx_convert import cache_dir, model_hash
@@ -76,11 +81,14 @@ def _median_ms(backend, batch: np.ndarray) -> float:
     return statistics.median(times) * 1000
 
 
-def measure(create, batch: np.ndarray, precision: str, model_name: str | None = None) -> dict:
-    """Loads and times every candidate; returns {"winner", "ms": {...}, "rejected": {...}}."""
+def measure(create, batch: np.ndarray, precision: str, model_name: str | None = None, bar=None) -> dict:
+    """Loads and times every candidate; returns {"winner", "ms": {...}, "rejected": {...}}.
+    `bar`: a progress bar advanced once per candidate."""
     loaded, ms, rejected = {}, {}, {}
     reference = None
     for name in CANDIDATES:
+        if bar is not None:
+            bar.set_postfix_str(name)
         try:
             backend = create(name)
             scores = backend(batch)
@@ -89,6 +97,7 @@ def measure(create, batch: np.ndarray, precision: str, model_name: str | None = 
                 raise
             rejected[name] = str(exc)
             log.info("backend auto: %s skipped: %s", name, exc)
+            _advance(bar)
             continue
         if name == "paddle":
             reference = scores
@@ -97,11 +106,27 @@ def measure(create, batch: np.ndarray, precision: str, model_name: str | None = 
             if not report.ok:
                 rejected[name] = report.describe(name)
                 log.warning("backend auto: %s rejected: %s", name, report.failure_message(name))
+                _advance(bar)
                 continue
         loaded[name] = backend
         ms[name] = round(_median_ms(backend, batch), 3)
+        _advance(bar)
     winner = min(ms, key=ms.get)
     return {"winner": winner, "ms": ms, "rejected": rejected, "backends": loaded}
+
+
+def _advance(bar) -> None:
+    if bar is not None:
+        bar.update(1)
+
+
+def _report(result: dict, input_shape: tuple) -> None:
+    shape = "x".join(map(str, input_shape))
+    if result["winner"] == "paddle" and result["rejected"]:
+        reasons = "; ".join(f"{name}: {why}" for name, why in result["rejected"].items())
+        log.warning("backend auto: using paddle, the only backend that loaded and matched (%s)", reasons)
+    else:
+        log.info("backend auto: %s wins (%s ms per batch of %s)", result["winner"], result["ms"], shape)
 
 
 def create_auto(
@@ -126,6 +151,8 @@ def create_auto(
 
     if device.kind != "cpu":
         return create("paddle")
+    if precision == "int8":  # only OpenVINO runs pyml quantize's models: nothing to choose
+        return create("openvino")
     threads = resolve_threads(cpu_threads)
     key = cache_key(model_hash(model_file, params_file), threads, tuple(input_shape), precision)
     path = cache_dir() / "auto.json"
@@ -141,14 +168,9 @@ def create_auto(
             )
     if sample is None or tuple(sample.shape) != tuple(input_shape):
         sample = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
-    result = measure(create, sample, precision, model_name)
-    log.info(
-        "backend auto: %s wins (%s ms per batch of %s; rejected: %s)",
-        result["winner"],
-        result["ms"],
-        "x".join(map(str, input_shape)),
-        result["rejected"] or "none",
-    )
+    with progress_bar(len(CANDIDATES), "backend auto: first use, converting and timing", unit="backend") as bar:
+        result = measure(create, sample, precision, model_name, bar)
+    _report(result, input_shape)
     _write_cache(path, key, {k: v for k, v in result.items() if k != "backends"})
     backend = result["backends"][result["winner"]]
     backend.auto_choice = {k: v for k, v in result.items() if k != "backends"}

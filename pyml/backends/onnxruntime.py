@@ -44,7 +44,7 @@ class OnnxRuntimeBackend:
         if precision != "fp32":
             raise BackendError(
                 f"backend 'onnxruntime' runs fp32 only, not {precision} "
-                "(bf16 is offered by the openvino and paddle backends)"
+                "(bf16 is offered by the openvino and paddle backends, int8 by openvino)"
             )
         self.onnx_file = onnx_for(Path(model_file), Path(params_file))
         options = ort.SessionOptions()

@@ -1,9 +1,11 @@
-"""The OpenVINO backend (`pip install 'pyml[openvino]'`): CPU, fp32 by default, bf16 on request.
+"""The OpenVINO backend (`pip install 'pyml[openvino]'`): CPU, fp32 by default, bf16 or
+int8 on request.
 
 It reads the model's converted ONNX file (pyml.backends.onnx_convert) and compiles it
 once per batch shape (a static shape runs faster than a dynamic one; the compiled
 shapes are kept, at most SHAPE_CACHE of them). Precision is pinned: on a CPU with bf16
-hardware OpenVINO would otherwise run bf16 by default and change the scores.
+hardware OpenVINO would otherwise run bf16 by default and change the scores. int8 runs
+the model `pyml quantize` made (pyml.backends.quantize); its non-quantized parts stay fp32.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import numpy as np
 from ..errors import BackendError
 from .device import Device, require_cpu, resolve_threads
 from .onnx_convert import onnx_for
+from .quantize import find_int8, missing_int8_message
 
 log = logging.getLogger(__name__)
 SHAPE_CACHE = 16
-PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+PRECISIONS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8: the hint is for the rest
 
 
 def _import_openvino():
@@ -58,7 +61,12 @@ class OpenVinoBackend:
                 "precision bf16 needs a CPU with bf16 instructions (avx512_bf16 or AMX); "
                 "this one has none, so OpenVINO would emulate it slower than fp32"
             )
-        self.onnx_file = onnx_for(Path(model_file), Path(params_file))
+        if precision == "int8":
+            self.onnx_file = find_int8(Path(model_file), Path(params_file))
+            if self.onnx_file is None:
+                raise BackendError(missing_int8_message(Path(model_file).parent))
+        else:
+            self.onnx_file = onnx_for(Path(model_file), Path(params_file))
         try:
             self._model = self._core.read_model(str(self.onnx_file))
         except Exception as exc:

@@ -123,6 +123,8 @@ class PaddleBackend:
         check_device(device)
         if precision not in PRECISIONS:
             raise BackendError(f"backend 'paddle': precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        if precision == "int8":
+            raise BackendError("precision int8 runs on backend openvino (or auto), not paddle: see pyml quantize")
         if precision == "bf16":
             _check_bf16(device, enable_mkldnn)
         config = inference.Config(str(model_file), str(params_file))

@@ -63,13 +63,18 @@ def network_scores(network, loader) -> tuple[np.ndarray, np.ndarray]:
 
 
 def model_dir_scores(
-    model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16, device: str | None = None
+    model_dir: str | Path,
+    dataset,
+    split: str = "val",
+    batch_size: int = 16,
+    device: str | None = None,
+    **options,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(targets, scores) of an exported model (any PaddleX model directory) on a dataset
-    split, through pyml's pipeline."""
+    split, through pyml's pipeline; `options` are pipeline options (backend, precision)."""
     from ..registry import create_model
 
-    model = create_model(model_dir=model_dir, device=device, batch_size=batch_size)
+    model = create_model(model_dir=model_dir, device=device, batch_size=batch_size, **options)
     if model.num_classes != dataset.num_classes:
         raise ConfigError(
             f"{model_dir} outputs {model.num_classes} scores but {dataset.root}/label.txt "
@@ -81,10 +86,15 @@ def model_dir_scores(
 
 
 def evaluate_model_dir(
-    model_dir: str | Path, dataset, split: str = "val", batch_size: int = 16, device: str | None = None
+    model_dir: str | Path,
+    dataset,
+    split: str = "val",
+    batch_size: int = 16,
+    device: str | None = None,
+    **options,
 ) -> Evaluation:
     """An exported model (any PaddleX model directory) on a dataset split, through pyml's pipeline."""
-    return evaluate_scores(*model_dir_scores(model_dir, dataset, split, batch_size, device))
+    return evaluate_scores(*model_dir_scores(model_dir, dataset, split, batch_size, device, **options))
 
 
 __all__ = ["Evaluation", "evaluate_model_dir", "evaluate_scores", "model_dir_scores", "network_scores"]

@@ -1,0 +1,194 @@
+"""int8 models: post-training quantization with NNCF, and where the result is kept.
+
+`pyml quantize` reads the model's converted ONNX file (onnx_convert), lets NNCF
+(`pip install 'pyml[int8]'`) insert int8 quantize/dequantize pairs calibrated on the
+user's pictures, and saves the OpenVINO model as
+`$PYML_CACHE_DIR/int8/<model hash>/model.xml` (+ `.bin`), beside the cached fp32
+ONNX file and keyed the same way, with `quantize.json` recording the calibration set
+and the agreement report. `precision: int8` on the openvino backend loads it; retrained
+weights have another hash, so a stale int8 model is never used for them.
+
+The agreement report is part of the product, not a debugging aid: int8 moves scores,
+and whether it moves label sets depends on the network and the pictures. It compares
+fp32 and int8 OpenVINO on pictures held out of calibration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_dir, atomic_write_text
+from ..errors import BackendError, ConfigError
+from .onnx_convert import cache_dir, model_hash, onnx_for
+
+log = logging.getLogger(__name__)
+MODEL_XML = "model.xml"
+REPORT_JSON = "quantize.json"
+AGREEMENT_BAR = 0.99  # below this share of equal label sets the report says int8 is not safe
+
+
+def int8_folder(model_file: Path, params_file: Path) -> Path:
+    return cache_dir() / "int8" / model_hash(model_file, params_file)
+
+
+def find_int8(model_file: Path, params_file: Path) -> Path | None:
+    xml = int8_folder(model_file, params_file) / MODEL_XML
+    return xml if xml.is_file() else None
+
+
+def missing_int8_message(model_dir: Path) -> str:
+    return (
+        f"precision int8: no int8 model for {model_dir} (or its weights changed since it was quantized); "
+        f"make one with: pyml quantize {model_dir} --calibration IMAGES"
+    )
+
+
+def import_nncf():
+    try:
+        import nncf  # noqa: PLC0415
+    except ImportError as exc:
+        raise BackendError(f"pyml quantize needs NNCF ({exc}): pip install 'pyml[int8]'") from exc
+    return nncf
+
+
+@dataclass
+class QuantizeReport:
+    model_dir: str
+    int8_model: str
+    calibration_images: int
+    calibration_digest: str
+    held_out_images: int
+    label_sets_equal: float  # share of held-out pictures whose label set int8 leaves unchanged
+    max_abs_score_diff: float
+    mean_abs_score_diff: float
+    seconds: float
+    map_fp32: float | None = None
+    map_int8: float | None = None
+
+    @property
+    def safe(self) -> bool:
+        return self.label_sets_equal >= AGREEMENT_BAR
+
+    def lines(self) -> list[str]:
+        out = [
+            f"int8 model: {self.int8_model}",
+            f"calibrated on {self.calibration_images} pictures in {self.seconds:.1f} s",
+            f"held-out pictures: {self.held_out_images}; label sets equal to fp32's on "
+            f"{100 * self.label_sets_equal:.2f}%",
+            f"score difference: max {self.max_abs_score_diff:.4f}, mean {self.mean_abs_score_diff:.5f}",
+        ]
+        if self.map_fp32 is not None:
+            out.append(
+                f"mAP on the dataset's val split: fp32 {self.map_fp32:.4f}, int8 {self.map_int8:.4f} "
+                f"(change {self.map_int8 - self.map_fp32:+.4f})"
+            )
+        if not self.safe:
+            out.append(
+                f"WARNING: int8 changes the label set of {100 * (1 - self.label_sets_equal):.1f}% of the "
+                f"held-out pictures (the bar is {100 * AGREEMENT_BAR:.0f}% unchanged); check its answers "
+                "before using precision int8 for this model"
+            )
+        return out
+
+
+def split_pictures(pictures: list[Path], samples: int, seed: int = 0) -> tuple[list[Path], list[Path]]:
+    """(calibration, held out): a seeded shuffle; calibration takes `samples` pictures but
+    leaves at least a fifth (and one) of them out to judge the result on."""
+    if len(pictures) < 2:
+        raise ConfigError(f"pyml quantize: need at least 2 calibration pictures, found {len(pictures)}")
+    order = np.random.default_rng(seed).permutation(len(pictures))
+    shuffled = [pictures[i] for i in order]
+    count = min(samples, len(pictures) - max(1, len(pictures) // 5))
+    return shuffled[:count], shuffled[count:]
+
+
+def _digest(pictures: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(pictures):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class _Tensors:
+    """Pictures preprocessed exactly as the pipeline does, one [1, 3, H, W] array each."""
+
+    def __init__(self, spec) -> None:
+        from .. import _native  # noqa: PLC0415
+
+        self._pre = _native.Preprocessor(_native.PreprocessSpec(**spec.preprocess, decode_mode="exact"), threads=0)
+
+    def of(self, path: Path) -> np.ndarray:
+        return self._pre.run([path.read_bytes()])
+
+
+def _scores(backend, tensors: _Tensors, pictures: list[Path]) -> np.ndarray:
+    return np.concatenate([backend(tensors.of(p)) for p in pictures])
+
+
+def _label_sets_equal(fp32: np.ndarray, int8: np.ndarray, threshold) -> float:
+    threshold = np.broadcast_to(np.asarray(threshold, np.float64), fp32.shape[-1:])
+    return float(np.mean(np.all((fp32 > threshold) == (int8 > threshold), axis=1)))
+
+
+def quantize(model_dir: str | Path, pictures: list[Path], samples: int = 300, dataset=None) -> QuantizeReport:
+    """Quantizes the model in `model_dir` on `pictures` (split by split_pictures) and
+    returns the agreement report; with a pyml/PaddleX dataset also mAP before and after."""
+    from ..model_dir import load_model_dir  # noqa: PLC0415
+    from .device import parse_device  # noqa: PLC0415
+    from .openvino import OpenVinoBackend, _import_openvino  # noqa: PLC0415
+
+    nncf = import_nncf()
+    ov = _import_openvino()
+    spec = load_model_dir(Path(model_dir))
+    calibration, held_out = split_pictures(pictures, samples)
+    tensors = _Tensors(spec)
+    start = time.perf_counter()
+    onnx_file = onnx_for(spec.model_file, spec.params_file)
+    model = ov.Core().read_model(str(onnx_file))
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # NNCF draws its progress on stdout, where results go
+            quantized = nncf.quantize(
+                model, nncf.Dataset(calibration, tensors.of), subset_size=len(calibration), fast_bias_correction=True
+            )
+    except Exception as exc:  # NNCF reports graph problems as many exception types
+        raise BackendError(f"NNCF could not quantize {onnx_file}: {exc}") from exc
+    target = int8_folder(spec.model_file, spec.params_file)
+    with atomic_dir(target) as staging:
+        ov.save_model(quantized, str(staging / MODEL_XML), compress_to_fp16=False)
+    seconds = time.perf_counter() - start
+
+    device = parse_device("cpu")
+    fp32 = OpenVinoBackend(spec.model_file, spec.params_file, device)
+    int8 = OpenVinoBackend(spec.model_file, spec.params_file, device, precision="int8")
+    a, b = _scores(fp32, tensors, held_out), _scores(int8, tensors, held_out)
+    diff = np.abs(a - b)
+    report = QuantizeReport(
+        model_dir=str(model_dir),
+        int8_model=str(target / MODEL_XML),
+        calibration_images=len(calibration),
+        calibration_digest=_digest(calibration),
+        held_out_images=len(held_out),
+        label_sets_equal=_label_sets_equal(a, b, spec.threshold),
+        max_abs_score_diff=float(diff.max()),
+        mean_abs_score_diff=float(diff.mean()),
+        seconds=seconds,
+    )
+    if dataset is not None:
+        from ..train.evaluate import evaluate_model_dir  # noqa: PLC0415
+
+        report.map_fp32 = evaluate_model_dir(model_dir, dataset, backend="openvino").mAP
+        report.map_int8 = evaluate_model_dir(model_dir, dataset, backend="openvino", precision="int8").mAP
+    atomic_write_text(target / REPORT_JSON, json.dumps(asdict(report), indent=1))
+    return report
+
+
+__all__ = ["AGREEMENT_BAR", "QuantizeReport", "find_int8", "int8_folder", "missing_int8_message", "quantize"]
