@@ -11,6 +11,7 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).parent.resolve()
 
@@ -95,10 +96,18 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", "--build", ".", "--target", "_native", "-j", jobs], cwd=build_temp, check=True)
 
 
-# Before setup(): the generated package pyml.v1 must exist when setuptools lists packages.
-generate_grpc_stubs()
+class BuildPy(build_py):
+    """The gRPC stubs are build output, like _native: made here, in the build step (wheels
+    and editable installs both run it), and added to the packages it copies."""
+
+    def run(self) -> None:
+        generate_grpc_stubs()
+        if "pyml.v1" not in self.packages:
+            self.packages.append("pyml.v1")
+        super().run()
+
 
 setup(
     ext_modules=[CMakeExtension("pyml._native")],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build_ext": CMakeBuild, "build_py": BuildPy},
 )
