@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(g++ pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libgtest-dev libyaml-cpp-dev
                  libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc clang libclang-rt-14-dev
-                 fonts-dejavu-core fonts-wqy-microhei)
+                 fonts-dejavu-core fonts-wqy-microhei chromium chromium-driver)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -8,11 +8,13 @@
     pyml --serve --pipeline NAME|YAML [--port 8080]    (PaddleX's form: --port is the HTTP port)
          [--host 127.0.0.1] [--port 50051] [--max_batch_size 8] [--max_queue_delay_ms 5] ...
     pyml client --target 127.0.0.1:50051 --input photo.jpg [--stream]
+    pyml report RESULTS.jsonl [--output report.html]
     pyml check_dataset DATASET
     pyml convert_dataset --from coco ANNOTATIONS.json IMAGES_DIR OUT_DIR
     pyml train DATASET --model ARCH --output OUT [--epochs --batch_size --lr ...] [--resume]
     pyml eval MODEL_DIR DATASET
     pyml convert MODEL_DIR [--force]
+    pyml quantize MODEL_DIR --calibration IMAGES [--samples 300] [--dataset DATASET]
     pyml models
     pyml download NAME... [--pretrained]
     pyml batch INPUT... --output results.jsonl [--from_list FILE] [--resume [--retry_failed]] [--save_path DIR]
@@ -40,6 +42,8 @@ from . import (
     eval,  # noqa: A004 (the subcommand's name)
     models,
     predict,
+    quantize,
+    report,
     serve,
     train,
 )
@@ -49,11 +53,13 @@ COMMANDS = {
     "serve": (serve, "serve models over gRPC, KServe v2 and PaddleX's HTTP API"),
     "client": (client, "classify images on a running pyml server"),
     "batch": (batch, "tag a large collection into a JSONL file, resumably, here or on Ray"),
+    "report": (report, "an HTML report of a batch run: label counts, a filterable gallery"),
     "train": (train, "fine-tune a model on your labelled images"),
     "eval": (eval, "mAP of a model directory on a dataset; --calibrate f1 per-class thresholds"),
     "check_dataset": (check_dataset, "check a PaddleX multi-label dataset and count its labels"),
     "convert_dataset": (convert_dataset, "turn COCO annotations into a PaddleX multi-label dataset"),
     "convert": (convert, "write a model directory's ONNX file (openvino, onnxruntime backends)"),
+    "quantize": (quantize, "make an int8 model for precision int8 (NNCF), with its agreement report"),
     "models": (models, "list the models pyml finds by name, and where each is"),
     "download": (download, "fetch official models (and their training weights) ahead of time"),
 }

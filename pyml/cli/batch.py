@@ -47,6 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     where.add_argument("--ray_local", type=int, metavar="N", help="run on a local Ray cluster of N CPUs")
     p.add_argument("--workers", type=int, help="Ray actors, one pipeline each (default: CPUs / --cpus_per_worker)")
     p.add_argument("--cpus_per_worker", type=int, default=1, help="CPUs (and threads) per Ray actor")
+    p.add_argument("--report", metavar="HTML", help="at the end, write the HTML report of --output here (pyml report)")
     p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
@@ -86,4 +87,9 @@ def run(args) -> int:
         pipeline = create_pipeline(args.pipeline, **pipeline_overrides(args, "device", "decode_mode"))
         summary = run_batch(pipeline, **common)
     print(summary.line(), file=sys.stderr)
+    if args.report:
+        from ..reporting import write_report
+        from .report import print_written
+
+        print_written(write_report(args.output, args.report, progress=not args.no_progress))
     return 1 if summary.failed else 0

@@ -4,6 +4,10 @@ dynamic batcher as gRPC.
 
     POST /multilabel-image-classification   PaddleX's request and response JSON (paddlex_api.py)
     GET  /health                            {"logId", "errorCode": 0, "errorMsg": "Healthy"}
+    GET  /                                  the try-it page (static/, served from the package)
+    GET  /models                            the hosted models, their labels and thresholds (for the page)
+    GET  /docs, /openapi.json               the API's docs, with Swagger UI's files from the
+                                            fastapi-swagger package (no CDN: works offline)
 
 Bodies over the server's message limit are refused with 413 before they are parsed.
 """
@@ -16,14 +20,17 @@ import json
 import logging
 import socket
 import time
+from importlib import resources
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from ..errors import ConfigError
 from .errors import DRAINING_MESSAGE
-from .paddlex_api import INFER_PATH, InferRequest, PaddlexApi, error_body, new_log_id
+from .paddlex_api import INFER_PATH, ErrorResponse, InferRequest, InferResponse, PaddlexApi, error_body, new_log_id
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +108,63 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(api: PaddlexApi) -> FastAPI:
-    app = FastAPI(title="pyml (PaddleX serving API)", docs_url="/docs", redoc_url=None)
+# Every answer the infer endpoint can give besides 200, in PaddleX's error envelope.
+_ERRORS = {
+    413: "the request body is over the server's message limit",
+    422: "the request is not valid: a missing or malformed field, an image that cannot be decoded, a bad "
+    "threshold or an unknown modelName; errorMsg is a JSON list of {type, loc, msg}",
+    500: "the model failed (logged on the server)",
+    503: "the server is overloaded (its queue is full) or shutting down; try again later",
+    504: "the request waited past its deadline",
+}
 
-    @app.get("/health", operation_id="checkHealth")
+
+def _documented(*statuses: int) -> dict:
+    return {status: {"model": ErrorResponse, "description": _ERRORS[status]} for status in statuses}
+
+
+def _static_page(name: str) -> str:
+    return resources.files("pyml.serving").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def create_app(api: PaddlexApi) -> FastAPI:
+    app = FastAPI(title="pyml (PaddleX serving API)", docs_url=None, redoc_url=None)
+    app.mount("/static", StaticFiles(packages=[("pyml.serving", "static")]), name="static")
+    app.mount("/swagger", StaticFiles(packages=[("fastapi_swagger", "resources")]), name="swagger")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(_static_page("index.html"))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - docs",
+            swagger_js_url="/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/swagger/swagger-ui.css",
+            swagger_favicon_url="/swagger/favicon-32x32.png",
+        )
+
+    @app.get("/models", operation_id="listModels")
+    async def models() -> JSONResponse:
+        """pyml's: the hosted models (the first answers PaddleX's requests), for the try-it page."""
+        return JSONResponse(
+            {
+                "models": [
+                    {
+                        "name": host.name,
+                        "modelName": host.pipeline.model.model_name,
+                        "labels": host.pipeline.labels,
+                        "default": name == api.state.default,
+                    }
+                    for name, host in api.state.hosts.items()
+                ],
+                "metricsPort": api.state.metrics_port,
+            }
+        )
+
+    @app.get("/health", operation_id="checkHealth", responses=_documented(503))
     async def health() -> JSONResponse:
         if api.state.draining:
             return JSONResponse(error_body(new_log_id(), 503, DRAINING_MESSAGE), 503)
@@ -115,6 +175,7 @@ def create_app(api: PaddlexApi) -> FastAPI:
     @app.post(
         INFER_PATH,
         operation_id="infer",
+        responses={200: {"model": InferResponse}, **_documented(413, 422, 500, 503, 504)},
         openapi_extra={
             "requestBody": {
                 "required": True,

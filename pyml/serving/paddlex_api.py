@@ -11,6 +11,11 @@ with errorCode = the HTTP status. Validation errors are 422 whose errorMsg is a 
 list of {type, loc, msg}, as FastAPI and PaddleX write them; pyml's own refusals
 (an undecodable image, a threshold out of range) use the same form.
 
+pyml's opt-in request fields, which PaddleX clients never send and so never see:
+`returnAllScores: true` adds `result.allScores` (every class as {"id", "name", "score"},
+by id) and `result.thresholds` (the one applied to each class), so a page can re-filter
+without asking again; `modelName` picks a hosted model other than the first.
+
 On purpose unlike PaddleX 3.7.2: a per-class threshold applies per class (PaddleX
 applies list entries by batch position); a bad image is 422 with pyml's reason
 (PaddleX: 500); a URL image is refused unless the server allows URL inputs.
@@ -28,6 +33,7 @@ import time
 import uuid
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, InputError, Reason
@@ -47,6 +53,40 @@ class InferRequest(BaseModel):
     threshold: float | dict[Literal["default"] | int, float] | list[float] | None = None
     visualize: bool | None = None
     logId: str | None = None  # noqa: N815 (PaddleX's field name)
+    returnAllScores: bool | None = None  # noqa: N815 (pyml's, opt-in: every class's score)
+    modelName: str | None = None  # noqa: N815 (pyml's, opt-in: a hosted model other than the first)
+
+
+class Category(BaseModel):
+    id: int
+    name: str
+    score: float
+
+
+class InferResult(BaseModel):
+    categories: list[Category]
+    image: str | None = None  # the drawn result, base64 JPEG, when visualize is on
+    allScores: list[Category] | None = None  # noqa: N815 (with returnAllScores)
+    thresholds: list[float] | None = None  # with returnAllScores
+
+
+class InferResponse(BaseModel):
+    logId: str  # noqa: N815
+    result: InferResult
+    errorCode: int  # noqa: N815 (0)
+    errorMsg: str  # noqa: N815 ("Success")
+
+
+class ErrorResponse(BaseModel):
+    """PaddleX's error envelope; errorCode repeats the HTTP status."""
+
+    logId: str  # noqa: N815
+    errorCode: int  # noqa: N815
+    errorMsg: str  # noqa: N815 (for 422, a JSON list of {type, loc, msg})
+
+
+class UnknownModel(ConfigError):
+    """A request's modelName is not hosted here (422, like any other bad field)."""
 
 
 def new_log_id() -> str:
@@ -69,6 +109,8 @@ def status_of(exc: BaseException) -> tuple[int, str]:
     status = table_status_of(exc).http
     if isinstance(exc, InputError):
         return _refusal(status, f"pyml.{exc.reason or 'invalid_input'}", IMAGE_NAME, str(exc))
+    if isinstance(exc, UnknownModel):
+        return _refusal(status, "pyml.unknown_model", "modelName", str(exc))
     if isinstance(exc, ConfigError):
         return _refusal(status, "pyml.invalid_threshold", "threshold", str(exc))
     if isinstance(exc, (Overloaded, Draining, DeadlineExpired)):
@@ -90,6 +132,18 @@ def _jpeg_base64(result) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _all_scores(pipeline, result, threshold) -> dict[str, Any]:
+    """Every class's score, rounded as `scores` are, and the threshold each class met."""
+    names = pipeline.labels or [str(i) for i in range(pipeline.num_classes)]
+    per_class = np.broadcast_to(np.asarray(threshold, np.float64), (pipeline.num_classes,))
+    return {
+        "allScores": [
+            {"id": i, "name": names[i], "score": round(float(s), 5)} for i, s in enumerate(result.all_scores)
+        ],
+        "thresholds": [round(float(t), 6) for t in per_class],
+    }
+
+
 class PaddlexApi:
     """Answers PaddleX-form requests with the server's first model, as PaddleX serves one pipeline."""
 
@@ -99,6 +153,15 @@ class PaddlexApi:
         self.metrics = state.metrics
         self.allow_url_inputs = allow_url_inputs
         self.visualize = visualize  # when the request does not say (PaddleX's default: on)
+
+    def _host(self, name: str | None):
+        """The model a request names (pyml's modelName), else the first."""
+        if name is None:
+            return self.host
+        host = self.state.hosts.get(name)
+        if host is None:
+            raise UnknownModel(f"modelName: no model '{name}' on this server; hosted: {', '.join(self.state.hosts)}")
+        return host
 
     async def _image_bytes(self, image: str) -> bytes:
         if image.startswith(("http://", "https://")):
@@ -127,12 +190,13 @@ class PaddlexApi:
     async def infer(self, body: bytes | str, door: str = "http") -> tuple[int, dict[str, Any]]:
         """One request body (JSON text) to (HTTP status, response JSON). Never raises."""
         started = time.perf_counter()
-        status, answer = await self._answer(body)
+        answered = [self.host.name]  # the model that answered, for the metrics
+        status, answer = await self._answer(body, answered)
         if self.metrics is not None:
-            self.metrics.request(self.host.name, door, str(status), started)
+            self.metrics.request(answered[0], door, str(status), started)
         return status, answer
 
-    async def _answer(self, body: bytes | str) -> tuple[int, dict[str, Any]]:
+    async def _answer(self, body: bytes | str, answered: list[str]) -> tuple[int, dict[str, Any]]:
         try:
             request = InferRequest.model_validate_json(body)
         except ValidationError as exc:
@@ -141,11 +205,12 @@ class PaddlexApi:
         try:
             if self.state.draining:
                 raise Draining()
-            threshold = self.host.pipeline.resolve_threshold(request.threshold)
+            host = self._host(request.modelName)
+            answered[0] = host.name
+            threshold = host.pipeline.resolve_threshold(request.threshold)
             data = await self._image_bytes(request.image)
-            result = await self.host.batcher.submit(
-                ImageSource(IMAGE_NAME, data), threshold, self.host.pipeline.config.top_k, None
-            )
+            source = ImageSource(IMAGE_NAME, data)
+            result = await host.batcher.submit(source, threshold, host.pipeline.config.top_k, None)
             if result.error is not None:
                 raise result.error
             answer: dict[str, Any] = {
@@ -154,6 +219,8 @@ class PaddlexApi:
                     for c, n, s in zip(result.class_ids, result.label_names, result.scores)
                 ]
             }
+            if request.returnAllScores:
+                answer.update(_all_scores(host.pipeline, result, threshold))
             visualize = self.visualize if request.visualize is None else request.visualize
             if visualize:  # drawing is CPU work: off the event loop
                 answer["image"] = await asyncio.get_running_loop().run_in_executor(None, _jpeg_base64, result)
@@ -165,4 +232,13 @@ class PaddlexApi:
         return 200, {"logId": log_id, "result": answer, "errorCode": 0, "errorMsg": "Success"}
 
 
-__all__ = ["HPS_MODEL_NAME", "INFER_PATH", "InferRequest", "PaddlexApi", "error_body", "new_log_id"]
+__all__ = [
+    "HPS_MODEL_NAME",
+    "INFER_PATH",
+    "ErrorResponse",
+    "InferRequest",
+    "InferResponse",
+    "PaddlexApi",
+    "error_body",
+    "new_log_id",
+]

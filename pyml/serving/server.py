@@ -339,7 +339,7 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
             await running.http.start(bind_host, options.http_port)
         door = "metrics"
         if options.metrics_port is not None:
-            running.metrics_port = metrics.serve(bind_host, options.metrics_port)
+            running.metrics_port = state.metrics_port = metrics.serve(bind_host, options.metrics_port)
     except (ConfigError, OSError) as exc:  # a port in use: leave nothing running behind
         await server.stop(0)
         for host in hosts.values():

@@ -13,6 +13,7 @@ class ServerState:
     metrics: object  # metrics.ServerMetrics
     max_message_bytes: int
     draining: bool = False
+    metrics_port: int | None = None  # where Prometheus' /metrics is served, if it is
 
     @property
     def default(self) -> str:

@@ -24,7 +24,7 @@ MAX_MESSAGE_MB = 1
 
 
 class HttpServer:
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, pipelines: tuple[str, ...] = ("pyml_demo",)) -> None:
         self.http_port, self.metrics_port = free_port(), free_port()
         self.grpc_port = free_port()
         self.proc = subprocess.Popen(
@@ -33,8 +33,7 @@ class HttpServer:
                 "-m",
                 "pyml.cli",
                 "serve",
-                "--pipeline",
-                "pyml_demo",
+                *(arg for p in pipelines for arg in ("--pipeline", p)),
                 "--port",
                 str(self.grpc_port),
                 "--http_port",

@@ -1,0 +1,212 @@
+// The try-it page: sends each picture to the server's PaddleX API with pyml's opt-in
+// returnAllScores, shows the answer as score bars, and re-filters every answer locally
+// when the threshold slider moves. No framework, no build step, nothing from outside
+// this server.
+"use strict";
+
+const API = "/multilabel-image-classification";
+const page = {
+  models: [],
+  threshold: null, // null: the server's own answer (the model's thresholds); else one for every class
+  cards: [],
+};
+
+const $ = (selector, root = document) => root.querySelector(selector);
+
+function chosenModel() {
+  const picker = $("#model");
+  return page.models.length > 1 ? picker.value : null;
+}
+
+async function loadModels() {
+  const response = await fetch("/models");
+  const body = await response.json();
+  page.models = body.models;
+  const picker = $("#model");
+  for (const model of page.models) {
+    const option = document.createElement("option");
+    option.value = model.name;
+    option.textContent = model.name === model.modelName ? model.name : `${model.name} (${model.modelName})`;
+    option.selected = model.default;
+    picker.append(option);
+  }
+  $("#model-picker").hidden = page.models.length < 2;
+  if (body.metricsPort) {
+    const link = $("#metrics-link");
+    link.href = `${location.protocol}//${location.hostname}:${body.metricsPort}/metrics`;
+    link.hidden = false;
+  }
+}
+
+function base64Of(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+// PaddleX's 422 errorMsg is a JSON list of {type, loc, msg}; other errors are plain text.
+function errorText(body, status) {
+  const message = body && body.errorMsg ? body.errorMsg : `HTTP ${status}`;
+  try {
+    const items = JSON.parse(message);
+    if (Array.isArray(items)) return items.map((e) => e.msg).join("\n");
+  } catch (_) {
+    // a plain message
+  }
+  return message;
+}
+
+async function ask(card, extra) {
+  const request = { image: card.image, visualize: false, returnAllScores: true, ...extra };
+  const model = card.model;
+  if (model) request.modelName = model;
+  const response = await fetch(API, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+  });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (_) {
+    body = null;
+  }
+  if (!response.ok || !body || body.errorCode !== 0) throw new Error(errorText(body, response.status));
+  return body.result;
+}
+
+function labelItem(entry, threshold) {
+  const item = document.createElement("li");
+  item.className = "label" + (entry.score > threshold ? "" : " below");
+  item.dataset.id = entry.id;
+  item.dataset.name = entry.name;
+  item.dataset.score = entry.score;
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = entry.name;
+  const bar = document.createElement("span");
+  bar.className = "bar";
+  const fill = document.createElement("span");
+  fill.style.width = `${Math.round(entry.score * 100)}%`;
+  bar.append(fill);
+  const score = document.createElement("span");
+  score.className = "score";
+  score.textContent = entry.score.toFixed(5);
+  item.append(name, bar, score);
+  return item;
+}
+
+// The labels shown: the server's categories as answered, or every class over the slider's value.
+function shownLabels(result) {
+  if (page.threshold === null) return result.categories;
+  return result.allScores
+    .filter((entry) => entry.score > page.threshold)
+    .sort((a, b) => b.score - a.score || a.id - b.id);
+}
+
+function render(card) {
+  const root = card.element;
+  if (!card.result) return;
+  const labels = $(".labels", root);
+  const shown = shownLabels(card.result);
+  labels.replaceChildren(...shown.map((entry) => labelItem(entry, -1)));
+  const rule = page.threshold === null ? "the model's thresholds" : `threshold ${page.threshold.toFixed(2)}`;
+  $(".status", root).textContent = shown.length
+    ? `${shown.length} label(s) at ${rule}`
+    : `no label at ${rule}`;
+  const all = $(".all-scores", root);
+  all.replaceChildren(
+    ...card.result.allScores.map((entry) =>
+      labelItem(entry, page.threshold === null ? card.result.thresholds[entry.id] : page.threshold),
+    ),
+  );
+  $(".all", root).hidden = false;
+}
+
+function fail(card, message) {
+  card.element.classList.add("failed");
+  $(".status", card.element).textContent = "refused by the server";
+  const error = $(".error", card.element);
+  error.textContent = message;
+  error.hidden = false;
+}
+
+async function classify(file) {
+  const element = $("#result-template").content.firstElementChild.cloneNode(true);
+  element.dataset.name = file.name;
+  $("figure img", element).src = URL.createObjectURL(file);
+  $(".name", element).textContent = file.name;
+  $("#results").prepend(element);
+  const card = { element, file, model: chosenModel(), result: null, image: null };
+  page.cards.push(card);
+  try {
+    card.image = await base64Of(file);
+    card.result = await ask(card);
+    element.classList.add("answered");
+    render(card);
+    const draw = $(".draw", element);
+    draw.hidden = false;
+    draw.addEventListener("click", () => showDrawing(card));
+  } catch (error) {
+    fail(card, error.message);
+  }
+}
+
+async function showDrawing(card) {
+  const button = $(".draw", card.element);
+  button.disabled = true;
+  try {
+    const result = await ask(card, { visualize: true, returnAllScores: false });
+    const img = $(".drawn", card.element);
+    img.src = `data:image/jpeg;base64,${result.image}`;
+    img.hidden = false;
+    button.hidden = true;
+  } catch (error) {
+    fail(card, error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function classifyAll(files) {
+  for (const file of files) classify(file);
+}
+
+function setThreshold(value) {
+  page.threshold = value;
+  $("#threshold-value").textContent = value === null ? "model" : value.toFixed(2);
+  page.cards.forEach(render);
+}
+
+function wire() {
+  const drop = $("#drop");
+  $("#files").addEventListener("change", (event) => {
+    classifyAll(event.target.files);
+    event.target.value = "";
+  });
+  drop.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    classifyAll(event.dataTransfer.files);
+  });
+  document.addEventListener("paste", (event) => {
+    const files = [...event.clipboardData.items].filter((i) => i.kind === "file").map((i) => i.getAsFile());
+    classifyAll(files);
+  });
+  $("#threshold").addEventListener("input", (event) => setThreshold(Number(event.target.value)));
+  $("#model-thresholds").addEventListener("click", () => setThreshold(null));
+  setThreshold(null);
+}
+
+wire();
+loadModels().catch((error) => {
+  document.body.dataset.error = error.message;
+});
