@@ -247,9 +247,13 @@ def main(argv: list[str] | None = None) -> int:
         del sides
     if not quick:
         from benchmarks import bench_backends
+        from benchmarks.suite_images import write_crops
 
         print("benchmarks: backends and precisions", file=sys.stderr)
-        results["backends"] = bench_backends.compare_backends(names, model_dirs, image_sets, args.threads, repeats)
+        crops = write_crops(OUT / "images" / "crops", bench_backends.CALIBRATION + bench_backends.HELD_OUT)
+        results["backends"] = bench_backends.compare_backends(
+            names, model_dirs, {**image_sets, "crops": crops}, args.threads, repeats
+        )
         from benchmarks import serving_compare
 
         print("benchmarks: serving", file=sys.stderr)

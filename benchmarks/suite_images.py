@@ -51,3 +51,29 @@ def write_image_set(folder: Path) -> dict[str, list[str]]:
             paths = sorted(str(p) for p in target.glob("*.jpg"))
         out[size_name] = paths
     return out
+
+
+def write_crops(folder: Path, count: int, seed: int = 0) -> list[Path]:
+    """`count` photo-like pictures for int8 calibration and its held-out check: random
+    crops (a third to all of a side), flips and brightness changes of the same photos,
+    at 640x480, JPEG q90; written once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    found = sorted(folder.glob("*.jpg"))
+    if len(found) >= count:
+        return found[:count]
+    rng = np.random.default_rng(seed)
+    originals = list(photos().values())
+    for i in range(count):
+        rgb = originals[i % len(originals)]
+        h, w = rgb.shape[:2]
+        ch, cw = (int(rng.uniform(0.33, 1.0) * s) for s in (h, w))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        crop = rgb[y : y + ch, x : x + cw]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        crop = np.clip(crop.astype(np.float32) * rng.uniform(0.7, 1.3), 0, 255).astype(np.uint8)
+        crop = cv2.resize(crop, SIZES["640x480"], interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        assert ok
+        (folder / f"crop_{i:04d}.jpg").write_bytes(buf.tobytes())
+    return sorted(folder.glob("*.jpg"))[:count]

@@ -118,8 +118,8 @@ def test_onnxruntime_refuses_bf16_and_other_devices():
 def test_unknown_backend_and_precision_are_clear():
     with pytest.raises(BackendError, match="unknown backend 'tensorrt'"):
         pyml.create_pipeline(backend="tensorrt")
-    with pytest.raises(pyml.ConfigError, match="precision must be one of fp32, bf16"):
-        pyml.create_pipeline(precision="int8")
+    with pytest.raises(pyml.ConfigError, match="precision must be one of fp32, bf16, int8, not 'fp16'"):
+        pyml.create_pipeline(precision="fp16")
 
 
 def test_convert_writes_beside_the_model_and_is_reused(tmp_path):
@@ -217,7 +217,7 @@ def test_pipeline_yaml_carries_backend_and_precision(tmp_path):
     config = load_pipeline_config(path)
     assert (config.backend, config.precision) == ("auto", "bf16")
     path.write_text(path.read_text().replace("bf16", "fp16"), encoding="utf-8")
-    with pytest.raises(pyml.ConfigError, match=r"p\.yaml: precision must be one of fp32, bf16, not 'fp16'"):
+    with pytest.raises(pyml.ConfigError, match=r"p\.yaml: precision must be one of fp32, bf16, int8, not 'fp16'"):
         load_pipeline_config(path)
 
 

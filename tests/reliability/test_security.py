@@ -79,9 +79,10 @@ def test_server_never_opens_paths_from_requests(server, tmp_path):
         assert answer.error.reason == "empty"
 
 
-def test_untrusted_certificate_and_bad_tokens_are_refused(tmp_path):
-    """TLS with a token: a client trusting another certificate, with no token or a wrong
-    one, gets no answer; the right client does (more in tests/serving/test_serving_security.py)."""
+def test_tls_and_the_token_hold(tmp_path):
+    """TLS with a token: a client trusting another certificate, one without TLS, and one
+    with no token or a wrong one get no answer, on unary calls, model info and streams;
+    the right client does."""
     (tmp_path / "server").mkdir()
     (tmp_path / "other").mkdir()
     cert, key = make_certificate(tmp_path / "server")
@@ -91,10 +92,17 @@ def test_untrusted_certificate_and_bad_tokens_are_refused(tmp_path):
         with Client(running.target, tls_ca=str(other_cert), token="s3cret", timeout=10) as untrusting:
             with pytest.raises(ServiceError, match="UNAVAILABLE"):
                 untrusting.model_info()
-        for token in (None, "", "s3cret ", "S3CRET", "Bearer s3cret"):
+        with Client(running.target, token="s3cret", timeout=5) as plaintext:
+            with pytest.raises(ServiceError, match="UNAVAILABLE"):
+                plaintext.model_info()
+        for token in (None, "", "wrong", "s3cret ", "S3CRET", "Bearer s3cret"):
             with Client(running.target, tls_ca=str(cert), token=token, timeout=10) as bad:
                 with pytest.raises(ServiceError, match="UNAUTHENTICATED"):
                     bad.classify(DEMO_IMAGES[0])
+                with pytest.raises(ServiceError, match="UNAUTHENTICATED"):
+                    bad.model_info()
+                with pytest.raises(ServiceError, match="UNAUTHENTICATED"):
+                    list(bad.classify_stream(DEMO_IMAGES[:2]))
         with Client(running.target, tls_ca=str(cert), token="s3cret", timeout=30) as good:
             assert good.classify(DEMO_IMAGES[0])[0].error is None
     finally:

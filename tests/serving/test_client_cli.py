@@ -79,3 +79,23 @@ def test_a_refused_image_is_named_once(server, tmp_path):
     assert run.returncode == 1, run.stderr
     error = run.stderr.strip().splitlines()[-1]
     assert error.startswith(f"pyml: error: {bomb}: PNG image is 20000x20000") and error.count("bomb.png") == 1
+
+
+def test_pyml_client_command_unary_and_stream(server, tmp_path):
+    for extra in ([], ["--stream"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pyml.cli", "client", "--target", server.target, "--input", str(DEMO[0]), *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(f"{{'img_path': '{DEMO[0]}'")
+    (tmp_path / "bad.jpg").write_bytes(b"junk")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "client", "--target", server.target, "--input", str(tmp_path), "--stream"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "bad.jpg" in proc.stderr and "Traceback" not in proc.stderr

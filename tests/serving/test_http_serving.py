@@ -4,6 +4,8 @@ real `pyml serve` process on 127.0.0.1, driven by real HTTP and tritonclient cli
 import base64
 import io
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -380,3 +382,65 @@ def test_paddlex_serve_command_starts_the_http_door():
         proc.terminate()
         proc.communicate(timeout=60)
     assert proc.returncode == 0
+
+
+def test_return_all_scores_is_opt_in_and_agrees_with_categories(server, demo):
+    status, plain = server.infer(image=b64(DEMO_IMAGES[2]), visualize=False)
+    assert status == 200 and set(plain["result"]) == {"categories"}  # PaddleX clients see today's answer
+    status, full = server.infer(image=b64(DEMO_IMAGES[2]), visualize=False, returnAllScores=True)
+    assert status == 200 and full["result"]["categories"] == plain["result"]["categories"]
+    every, thresholds = full["result"]["allScores"], full["result"]["thresholds"]
+    assert [c["id"] for c in every] == list(range(len(demo.labels))) and len(thresholds) == len(every)
+    assert [c["name"] for c in every] == demo.labels
+    expected = demo(DEMO_IMAGES[2])[0].all_scores
+    np.testing.assert_allclose([c["score"] for c in every], np.round(expected, 5), atol=2e-5)
+    kept = sorted((c for c in every if c["score"] > thresholds[c["id"]]), key=lambda c: -c["score"])
+    assert [c["id"] for c in kept] == [c["id"] for c in full["result"]["categories"]]
+    status, per_class = server.infer(image=b64(DEMO_IMAGES[2]), visualize=False, returnAllScores=True, threshold=0.2)
+    assert status == 200 and per_class["result"]["thresholds"] == [0.2] * len(every)
+
+
+def test_model_name_picks_a_hosted_model_and_an_unknown_one_is_422(server):
+    status, answer = server.infer(image=b64(DEMO_IMAGES[0]), modelName="nobody", visualize=False)
+    assert status == 422 and answer["errorCode"] == 422
+    (error,) = json.loads(answer["errorMsg"])
+    assert error["loc"] == ["body", "modelName"] and "no model 'nobody'" in error["msg"]
+    models = server.http.get("/models").json()
+    assert [m["name"] for m in models["models"]] == ["pyml-demo-digits_ML"] and models["models"][0]["default"]
+    assert models["metricsPort"] == server.metrics_port
+    status, answer = server.infer(image=b64(DEMO_IMAGES[0]), modelName="pyml-demo-digits_ML", visualize=False)
+    assert status == 200 and answer["result"]["categories"]
+
+
+def test_the_page_and_the_docs_are_served_from_the_package(server):
+    page = server.http.get("/")
+    assert page.status_code == 200 and 'src="/static/app.js"' in page.text
+    for asset in ("/static/app.js", "/static/style.css", "/static/favicon.svg"):
+        assert server.http.get(asset).status_code == 200, asset
+    docs = server.http.get("/docs").text
+    assert "/swagger/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert server.http.get("/swagger/swagger-ui-bundle.js").status_code == 200
+    spec = server.http.get("/openapi.json").json()
+    infer = spec["paths"]["/multilabel-image-classification"]["post"]["responses"]
+    for status in ("200", "413", "422", "500", "503", "504"):
+        assert status in infer, status
+    assert infer["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert "503" in spec["paths"]["/health"]["get"]["responses"]
+
+
+def test_property_based_requests_get_documented_answers_and_no_5xx(server, tmp_path):
+    """schemathesis against the server's own /openapi.json: a bounded run (a few hundred
+    generated requests), every answer's status documented, none a server error."""
+    if shutil.which("schemathesis") is None:
+        pytest.skip("schemathesis is not installed (pip install schemathesis; in pyml[test])")
+    run = subprocess.run(
+        ["schemathesis", "--no-color", "run", f"http://127.0.0.1:{server.http_port}/openapi.json",
+         "--checks", "not_a_server_error,status_code_conformance,response_schema_conformance",
+         "--max-examples", "150", "--seed", "1", "--workers", "1",
+         "--suppress-health-check", "all", "--request-timeout", "60"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    generated = [int(n) for n in re.findall(r"(\d+) generated", run.stdout)]
+    print(run.stdout[-1500:])
+    assert sum(generated) >= 200, run.stdout[-2000:]
