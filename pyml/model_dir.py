@@ -31,6 +31,7 @@ class ModelSpec:
     preprocess: dict[str, Any]  # keyword arguments of pyml._native.PreprocessSpec
     threshold: Any = 0.5  # a number, or one per class
     labels: list[str] = field(default_factory=list)
+    architecture: str = ""  # Global.pyml_architecture: what pyml train built it as, when model_name does not say
 
     @property
     def input_size(self) -> tuple[int, int] | None:
@@ -58,5 +59,6 @@ def load_model_dir(directory: str | Path) -> ModelSpec:
         model_name=read["model_name"],
         preprocess=read["preprocess"],
         threshold=read["threshold"],
+        architecture=read["architecture"],
         labels=read["labels"],
     )

@@ -58,6 +58,7 @@ py::dict read_model_dir(const std::string& model_dir) {
   }
   py::dict out;
   out["model_name"] = config.model_name;
+  out["architecture"] = config.architecture;
   out["model_file"] = files.model_file;
   out["params_file"] = files.params_file;
   out["preprocess"] = preprocess_kwargs(config.preprocess);
@@ -79,7 +80,8 @@ void register_model(py::module_& m) {
   m.def("read_model_dir", &read_model_dir, py::arg("model_dir"),
         "Reads a PaddleX model directory (files and inference.yml) with the C++ reader C++ hosts "
         "use: "
-        "a dict of model_name, model_file, params_file, preprocess (PreprocessSpec keyword "
+        "a dict of model_name, architecture, model_file, params_file, preprocess (PreprocessSpec "
+        "keyword "
         "arguments), "
         "threshold, labels and ignored_sections. Raises pyml.errors.ModelError naming the file and "
         "key.");

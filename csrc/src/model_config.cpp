@@ -286,6 +286,8 @@ ModelConfig load_model_config(const std::string& model_dir) {
                             : fs::path(model_dir).filename().string();
     if (config.model_name.empty())
       config.model_name = fs::absolute(model_dir).parent_path().filename().string();
+    if (global.IsMap() && given(global["pyml_architecture"]))
+      config.architecture = global["pyml_architecture"].as<std::string>();
     const YAML::Node pre = root["PreProcess"];
     if (!pre.IsMap() || !pre["transform_ops"])
       fail(file, "PreProcess", "missing PreProcess.transform_ops");

@@ -42,19 +42,11 @@ ARCHITECTURE_OF_MODEL_NAME = {"pyml-demo-digits_ML": DEMO_ARCH}
 def architecture_of(model_dir) -> str:
     """The architecture of an exported model directory, so `--from` needs no `--model`:
     pyml's exports record it (Global.pyml_architecture, when the model has another name);
-    PaddleX's are recognised by Global.model_name."""
-    from pathlib import Path
+    PaddleX's are recognised by Global.model_name. Read by the one inference.yml reader."""
+    from ..model_dir import load_model_dir
 
-    import yaml
-
-    from .export import ARCHITECTURE_KEY
-
-    path = Path(model_dir).expanduser() / "inference.yml"
-    try:
-        glob = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("Global") or {}
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
-        raise ConfigError(f"--from {model_dir}: cannot read {path.name} ({exc})") from exc
-    name = glob.get(ARCHITECTURE_KEY) or glob.get("model_name")
+    spec = load_model_dir(model_dir)
+    name = spec.architecture or spec.model_name
     arch = ARCHITECTURE_OF_MODEL_NAME.get(name, name)
     if arch not in architectures():
         raise ConfigError(

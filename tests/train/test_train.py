@@ -612,10 +612,11 @@ def test_from_needs_no_model_for_a_pyml_or_a_paddlex_export(pairs, tmp_path):
 
     assert architecture_of(demo_model_dir()) == SMALL  # PaddleX layout, known by Global.model_name
     paddlex_like = tmp_path / "lcnet"
-    paddlex_like.mkdir()
-    (paddlex_like / "inference.yml").write_text("Global:\n  model_name: PP-LCNet_x1_0_ML\n")
+    shutil.copytree(demo_model_dir(), paddlex_like)  # a whole model folder, renamed as PaddleX names it
+    yml = paddlex_like / "inference.yml"
+    yml.write_text(yml.read_text().replace("pyml-demo-digits_ML", "PP-LCNet_x1_0_ML"))
     assert architecture_of(paddlex_like) == "PP-LCNet_x1_0_ML"
-    (paddlex_like / "inference.yml").write_text("Global:\n  model_name: PP-YOLOE\n")
+    yml.write_text(yml.read_text().replace("PP-LCNet_x1_0_ML", "PP-YOLOE"))
     with pytest.raises(pyml.ConfigError, match="pass --model"):
         architecture_of(paddlex_like)
     first = tmp_path / "first"

@@ -21,7 +21,8 @@
 namespace pyml {
 
 struct ModelConfig {
-  std::string model_name;  // Global.model_name, else the directory's name
+  std::string model_name;    // Global.model_name, else the directory's name
+  std::string architecture;  // Global.pyml_architecture (pyml train's exports), else empty
   PreprocessSpec preprocess;
   float threshold = 0.5f;
   std::vector<float> class_thresholds;  // one per class when the yml gives a list; else empty

@@ -146,6 +146,7 @@ async function classify(file) {
     card.image = await base64Of(file);
     card.result = await ask(card);
     element.classList.add("answered");
+    if (page.threshold === null) restSlider();
     render(card);
     const draw = $(".draw", element);
     draw.hidden = false;
@@ -175,9 +176,18 @@ function classifyAll(files) {
   for (const file of files) classify(file);
 }
 
+// With the model's thresholds in force, the slider rests on them when they are one value.
+function restSlider() {
+  const answered = page.cards.find((card) => card.result);
+  if (!answered) return;
+  const [first, ...rest] = answered.result.thresholds;
+  if (rest.every((t) => t === first)) $("#threshold").value = first;
+}
+
 function setThreshold(value) {
   page.threshold = value;
-  $("#threshold-value").textContent = value === null ? "model" : value.toFixed(2);
+  $("#threshold-value").textContent = value === null ? "model's" : value.toFixed(2);
+  if (value === null) restSlider();
   page.cards.forEach(render);
 }
 
