@@ -66,6 +66,7 @@ class QuantizeReport:
     int8_model: str
     calibration_images: int
     calibration_digest: str
+    head: str  # fp32: the matrix products stayed unquantized
     held_out_images: int
     label_sets_equal: float  # share of held-out pictures whose label set int8 leaves unchanged
     max_abs_score_diff: float
@@ -81,7 +82,7 @@ class QuantizeReport:
     def lines(self) -> list[str]:
         out = [
             f"int8 model: {self.int8_model}",
-            f"calibrated on {self.calibration_images} pictures in {self.seconds:.1f} s",
+            f"calibrated on {self.calibration_images} pictures in {self.seconds:.1f} s (head {self.head})",
             f"held-out pictures: {self.held_out_images}; label sets equal to fp32's on "
             f"{100 * self.label_sets_equal:.2f}%",
             f"score difference: max {self.max_abs_score_diff:.4f}, mean {self.mean_abs_score_diff:.5f}",
@@ -139,14 +140,37 @@ def _label_sets_equal(fp32: np.ndarray, int8: np.ndarray, threshold) -> float:
     return float(np.mean(np.all((fp32 > threshold) == (int8 > threshold), axis=1)))
 
 
-def quantize(model_dir: str | Path, pictures: list[Path], samples: int = 300, dataset=None) -> QuantizeReport:
+# What NNCF quantizes. Measured on the demo model (the one trained model here), 300
+# calibration and 1,000 held-out pictures, label sets equal to fp32's: everything int8
+# 98.7%, MIXED preset (asymmetric activations) 98.9%, matrix products (the linear or
+# ML-Decoder head) kept fp32 99.1%, both 99.3%. Keeping the head fp32 costs speed on
+# ML-Decoder networks (PP-LCNet at 448, batch 8, model alone: 173 -> 113 images/s), so
+# `head="int8"` quantizes it too for users who measured that it is good enough.
+HEAD_CHOICES = ("fp32", "int8")
+
+
+def _nncf_options(nncf, head: str) -> dict:
+    options = {"preset": nncf.QuantizationPreset.MIXED}
+    if head == "fp32":
+        options["ignored_scope"] = nncf.IgnoredScope(types=["MatMul"], validate=False)
+    return options
+
+
+def quantize(
+    model_dir: str | Path, pictures: list[Path], samples: int = 300, dataset=None, head: str = "fp32"
+) -> QuantizeReport:
     """Quantizes the model in `model_dir` on `pictures` (split by split_pictures) and
-    returns the agreement report; with a pyml/PaddleX dataset also mAP before and after."""
+    returns the agreement report; with a pyml/PaddleX dataset also mAP before and after.
+    `head`: fp32 keeps the matrix products (the classification head) unquantized."""
+    if head not in HEAD_CHOICES:
+        raise ConfigError(f"pyml quantize: head must be one of {', '.join(HEAD_CHOICES)}, not {head!r}")
     from ..model_dir import load_model_dir  # noqa: PLC0415
     from .device import parse_device  # noqa: PLC0415
     from .openvino import OpenVinoBackend, _import_openvino  # noqa: PLC0415
 
     nncf = import_nncf()
+    # NNCF logs its INFO lines to stdout, where the report goes; pyml's --verbose shows them.
+    logging.getLogger("nncf").setLevel(logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
     ov = _import_openvino()
     spec = load_model_dir(Path(model_dir))
     calibration, held_out = split_pictures(pictures, samples)
@@ -157,7 +181,11 @@ def quantize(model_dir: str | Path, pictures: list[Path], samples: int = 300, da
     try:
         with contextlib.redirect_stdout(sys.stderr):  # NNCF draws its progress on stdout, where results go
             quantized = nncf.quantize(
-                model, nncf.Dataset(calibration, tensors.of), subset_size=len(calibration), fast_bias_correction=True
+                model,
+                nncf.Dataset(calibration, tensors.of),
+                subset_size=len(calibration),
+                fast_bias_correction=True,
+                **_nncf_options(nncf, head),
             )
     except Exception as exc:  # NNCF reports graph problems as many exception types
         raise BackendError(f"NNCF could not quantize {onnx_file}: {exc}") from exc
@@ -176,6 +204,7 @@ def quantize(model_dir: str | Path, pictures: list[Path], samples: int = 300, da
         int8_model=str(target / MODEL_XML),
         calibration_images=len(calibration),
         calibration_digest=_digest(calibration),
+        head=head,
         held_out_images=len(held_out),
         label_sets_equal=_label_sets_equal(a, b, spec.threshold),
         max_abs_score_diff=float(diff.max()),

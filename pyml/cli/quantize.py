@@ -26,6 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--samples", type=int, default=300, help="pictures to calibrate on (default 300); the rest judge")
     p.add_argument("--dataset", help="a PaddleX multi-label dataset: also report val mAP before and after")
+    p.add_argument(
+        "--head",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="fp32 (default): keep the matrix products (the classification head) unquantized, which "
+        "keeps more label sets; int8: quantize them too (faster on ML-Decoder heads)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
@@ -57,7 +64,7 @@ def run(args) -> int:
         from ..train import read_dataset
 
         dataset = read_dataset(args.dataset, splits=("val",))
-    report = quantize(args.model_dir, _pictures(args.calibration), args.samples, dataset)
+    report = quantize(args.model_dir, _pictures(args.calibration), args.samples, dataset, args.head)
     if args.json:
         print(json.dumps(asdict(report) | {"safe": report.safe}, indent=1))
     else:
