@@ -124,8 +124,9 @@ def table(results: dict) -> list[str]:
         lines += [f"#### {name}", ""]
         if model["auto"]:
             choice = model["auto"]
+            when = "remembered from an earlier load" if choice.get("remembered") else "measured at load"
             lines.append(
-                f"`auto` chose **{choice['winner']}** (batch-8 model-alone ms at load: "
+                f"`auto` chose **{choice['winner']}** (batch-8 model-alone ms, {when}: "
                 f"{choice.get('ms', {})}; rejected: {choice.get('rejected') or 'none'})."
             )
             lines.append("")

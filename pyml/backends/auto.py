@@ -161,6 +161,7 @@ def create_auto(
         try:
             backend = create(remembered["winner"])
             log.info("backend auto: %s (remembered in %s)", remembered["winner"], path)
+            backend.auto_choice = {**remembered, "remembered": True}
             return backend
         except BackendError as exc:
             log.warning(

@@ -82,3 +82,15 @@ def test_backend_paddle_is_bit_for_bit_paddle(tmp_path):
     direct = paddle(tensor)
     results = pipeline.predict(DEMO_IMAGES[:2])
     np.testing.assert_array_equal(np.stack([r.all_scores for r in results]), direct)
+
+
+def test_the_first_measurement_shows_progress_on_a_terminal(tmp_path):
+    from terminal import run_on_terminal
+
+    env = {**os.environ, "PYML_CACHE_DIR": str(tmp_path / "cache")}
+    args = ("-m", "pyml", "--pipeline", "pyml_demo", "--input", DEMO_IMAGES[0])
+    first = run_on_terminal(*args, env=env)
+    assert "backend auto: first use, converting and timing" in first and "3/3" in first, first
+    assert "'label_names'" in first
+    again = run_on_terminal(*args, env=env)  # remembered: no bar
+    assert "backend auto" not in again and "'label_names'" in again, again
