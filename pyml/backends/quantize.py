@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_dir, atomic_write_text
-from ..errors import BackendError, ConfigError
+from ..errors import BackendError, ConfigError, InputError
 from .onnx_convert import cache_dir, model_hash, onnx_for
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,13 @@ class _Tensors:
         self._pre = _native.Preprocessor(_native.PreprocessSpec(**spec.preprocess, decode_mode="exact"), threads=0)
 
     def of(self, path: Path) -> np.ndarray:
-        return self._pre.run([path.read_bytes()])
+        try:
+            return self._pre.run([path.read_bytes()])
+        except (InputError, OSError) as exc:
+            raise InputError(
+                f"calibration picture {path}: {exc}; remove it or leave it out of --calibration",
+                source=str(path),
+            ) from None
 
 
 def _scores(backend, tensors: _Tensors, pictures: list[Path]) -> np.ndarray:
@@ -187,6 +193,8 @@ def quantize(
                 fast_bias_correction=True,
                 **_nncf_options(nncf, head),
             )
+    except InputError:
+        raise  # a picture that cannot be read, named (from _Tensors.of)
     except Exception as exc:  # NNCF reports graph problems as many exception types
         raise BackendError(f"NNCF could not quantize {onnx_file}: {exc}") from exc
     target = int8_folder(spec.model_file, spec.params_file)

@@ -83,3 +83,18 @@ def test_a_poor_agreement_is_said_in_the_report():
     assert len(warning) == 1 and "10.0% of the held-out pictures" in warning[0]
     report.label_sets_equal = 0.995
     assert report.safe and not any(line.startswith("WARNING") for line in report.lines())
+
+
+def test_an_unreadable_calibration_picture_is_named_and_nothing_is_written(tmp_path):
+    pictures = write_dataset(tmp_path / "pictures", {"train": 12}, seed=3, pictures="test") / "images"
+    (pictures / "train_00003.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml", "quantize", str(demo_model_dir()), "--calibration", str(pictures)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYML_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=600,
+    )
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "calibration picture" in run.stderr and "train_00003.jpg" in run.stderr, run.stderr
+    assert not (tmp_path / "cache" / "int8").exists() or not any((tmp_path / "cache" / "int8").iterdir())
