@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from web.browser import Browser, outside, require_browser
+from web.browser import outside
 
 from pyml.models import demo_model_dir
 
@@ -35,14 +35,6 @@ def batch_run(tmp_path_factory):
     assert f"wrote {report}" in run.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     return rows, report
-
-
-@pytest.fixture
-def browser():
-    require_browser()
-    b = Browser()
-    yield b
-    b.quit()
 
 
 def _names(browser) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from serving.test_http_serving import DEMO_IMAGES, HttpServer, b64
-from web.browser import Browser, outside, require_browser
+from web.browser import outside, require_browser
 
 pytestmark = pytest.mark.slow
 
@@ -18,14 +18,6 @@ def server():
     running = HttpServer(pipelines=("digits=pyml_demo", "again=pyml_demo"))
     yield running
     running.stop()
-
-
-@pytest.fixture
-def browser():
-    require_browser()
-    b = Browser()
-    yield b
-    b.quit()
 
 
 def _choose(browser, *paths: str) -> None:
