@@ -49,7 +49,7 @@ class PipelineConfig:
     flag (`add_pipeline_options` in pyml/cli/common.py), with the metadata's type and choices."""
 
     pipeline_name: str = PIPELINE_NAME
-    model_name: str | None = DEMO_MODEL_NAME  # nothing named: the demo (models.default_model_name)
+    model_name: str | None = None  # None: nothing named; models.default_model_name decides (the demo)
     model_dir: str | None = None  # None: found by model_name (pyml.models), or the demo model
     batch_size: int = _option(1, "images per inference batch", int)
     threshold: Any = _option(
