@@ -117,6 +117,17 @@ def _connect(ray, address: str | None, local_cpus: int | None) -> None:
     context.print_on_execution_start = False
 
 
+def _settle_backend(pipeline: str | Path, overrides: dict[str, Any]) -> None:
+    """On a local cluster, loads the pipeline once in the driver with the actors' settings:
+    `backend: auto`'s first measurement (ONNX conversion, timing) then happens once and
+    uncontended, and every actor finds the choice remembered; a model or config problem
+    is one error before Ray starts. (On a remote cluster the workers' CPUs are not the
+    driver's, so each node measures for itself.)"""
+    from .registry import create_pipeline
+
+    create_pipeline(pipeline, **overrides)
+
+
 def run_batch_on_ray(
     pipeline: str | Path,
     inputs: Iterable[str],
@@ -156,6 +167,8 @@ def run_batch_on_ray(
         written = 0
         bar = Progress(len(todo), skipped, enabled=progress)
         if todo:
+            if local_cpus is not None:
+                _settle_backend(pipeline, overrides)
             _connect(ray, address, local_cpus)
             try:
                 cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
