@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import _native
-from .backends import create_backend, parse_device
+from .backends import Backend, create_backend, parse_device
 from .backends.device import resolve_threads, usable_cores
 from .config import PipelineConfig
 from .errors import ConfigError, InputError, ModelError
@@ -26,7 +26,7 @@ from .inputs import ImageSource, iter_sources, native_item
 from .model_dir import ModelSpec, load_model_dir
 from .models import demo_model_dir, resolve_model_dir
 from .results import MultiLabelResult
-from .thresholds import resolve_threshold
+from .thresholds import Threshold, resolve_threshold
 
 log = logging.getLogger(__name__)
 ON_ERROR = ("raise", "return")
@@ -133,7 +133,13 @@ class MultiLabelClassificationPipeline:
                 errors[index] = InputError(f"{name}: {message}", reason=reason, source=name)
         return _Prepared(sources, tensor, errors)
 
-    def _infer(self, batch: _Prepared, thresholds: list, top_ks: list, backend=None) -> list[MultiLabelResult]:
+    def _infer(
+        self,
+        batch: _Prepared,
+        thresholds: list[Threshold],
+        top_ks: list[int | None],
+        backend: Backend | None = None,
+    ) -> list[MultiLabelResult]:
         """Runs the good rows of a prepared batch; thresholds/top_ks are per item.
         `backend`: one of instance_backends(), for a caller running several at once."""
         backend = backend or self._backend
@@ -163,11 +169,11 @@ class MultiLabelClassificationPipeline:
             )
         return results
 
-    def resolve_threshold(self, threshold: Any):
+    def resolve_threshold(self, threshold: Any) -> Threshold:
         """A request's threshold in the native form; None means the pipeline's default."""
         return self._default_threshold if threshold is None else self._resolve(threshold, "threshold")
 
-    def instance_backends(self, count: int) -> list:
+    def instance_backends(self, count: int) -> list[Backend]:
         """`count` backends for running batches on `count` threads at once: this pipeline's
         own and clones of it (each its own predictor, sharing the weights where the runtime can)."""
         return [self._backend] + [self._backend.clone() for _ in range(count - 1)]
@@ -176,12 +182,21 @@ class MultiLabelClassificationPipeline:
         """The first half of run_batch: read and preprocess (native, GIL released)."""
         return self._prepare(sources)
 
-    def infer_prepared(self, batch: _Prepared, thresholds: list, top_ks: list, backend=None) -> list[MultiLabelResult]:
+    def infer_prepared(
+        self,
+        batch: _Prepared,
+        thresholds: list[Threshold],
+        top_ks: list[int | None],
+        backend: Backend | None = None,
+    ) -> list[MultiLabelResult]:
         """The second half of run_batch: the model and the labels, on `backend` if given."""
         return self._infer(batch, thresholds, top_ks, backend)
 
     def run_batch(
-        self, sources: list[ImageSource], thresholds: list | None = None, top_ks: list | None = None
+        self,
+        sources: list[ImageSource],
+        thresholds: list[Threshold] | None = None,
+        top_ks: list[int | None] | None = None,
     ) -> list[MultiLabelResult]:
         """One batch, synchronously, with a threshold (resolved) and top_k per item;
         errors come back as results. The serving layer's entry point."""

@@ -15,6 +15,9 @@ import numpy as np
 
 from .errors import ConfigError
 
+# A threshold as the native postprocess takes it: one for every class, or one per class (float32).
+Threshold = float | np.ndarray
+
 
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -25,7 +28,7 @@ def _number(value: Any, where: str) -> float:
     return value
 
 
-def resolve_threshold(value: Any, num_classes: int, where: str = "threshold") -> float | np.ndarray:
+def resolve_threshold(value: Any, num_classes: int, where: str = "threshold") -> Threshold:
     """A float, or a float32 array of num_classes values. Raises ConfigError naming `where`."""
     if isinstance(value, dict):
         if "default" not in value:

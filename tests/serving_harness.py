@@ -54,6 +54,12 @@ class RunningServer:
             self.loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(60)
 
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
 
 def make_certificate(folder):
     """A self-signed certificate for 127.0.0.1 / localhost and its key, written to `folder`."""

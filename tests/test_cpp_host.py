@@ -80,8 +80,7 @@ def test_cpp_stream_client_against_a_real_server(stream_client, tmp_path):
     from pyml.serving import Client
 
     folder = demo_model_dir().parent / "images"
-    server = RunningServer({"digits": pyml.create_pipeline()})
-    try:
+    with RunningServer({"digits": pyml.create_pipeline()}) as server:
         proc = subprocess.run(
             [str(stream_client), server.target, str(folder)], capture_output=True, text=True, timeout=120
         )
@@ -95,8 +94,6 @@ def test_cpp_stream_client_against_a_real_server(stream_client, tmp_path):
             [str(stream_client), server.target, str(tmp_path)], capture_output=True, text=True, timeout=120
         )
         assert proc.returncode == 1 and "junk.png error" in proc.stdout
-    finally:
-        server.stop()
 
 
 def _openvino_cmake_dir() -> Path:

@@ -16,10 +16,14 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..inputs import ImageSource
+from ..thresholds import Threshold
 from .errors import DeadlineExpired, Draining, Overloaded
+
+if TYPE_CHECKING:
+    from ..pipeline import MultiLabelClassificationPipeline
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Job:
     source: ImageSource
-    threshold: Any  # already resolved by the pipeline
+    threshold: Threshold  # already resolved by the pipeline
     top_k: int | None
     deadline: float | None  # loop.time() by which the answer is due; None: no deadline
     future: asyncio.Future
@@ -37,7 +41,7 @@ class Job:
 class DynamicBatcher:
     def __init__(
         self,
-        pipeline,
+        pipeline: MultiLabelClassificationPipeline,
         max_batch_size: int = 8,
         max_queue_delay_ms: float = 5.0,
         max_queue: int = 256,
@@ -71,7 +75,9 @@ class DynamicBatcher:
             self._free.put_nowait(backend)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="pyml-batcher")
 
-    def submit(self, source: ImageSource, threshold: Any, top_k: int | None, timeout: float | None) -> asyncio.Future:
+    def submit(
+        self, source: ImageSource, threshold: Threshold, top_k: int | None, timeout: float | None
+    ) -> asyncio.Future:
         """Queues one image; the future gets its MultiLabelResult. Raises Overloaded or Draining."""
         if self.draining:
             raise Draining()

@@ -31,15 +31,20 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, InputError, Reason
 from ..inputs import ImageSource, fetch_url
+from ..thresholds import Threshold
 from .errors import DeadlineExpired, Draining, Overloaded
 from .errors import status_of as table_status_of
+
+if TYPE_CHECKING:
+    from ..pipeline import MultiLabelClassificationPipeline
+    from ..results import MultiLabelResult
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +137,9 @@ def _jpeg_base64(result) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _all_scores(pipeline, result, threshold) -> dict[str, Any]:
+def _all_scores(
+    pipeline: MultiLabelClassificationPipeline, result: MultiLabelResult, threshold: Threshold
+) -> dict[str, Any]:
     """Every class's score, rounded as `scores` are, and the threshold each class met."""
     names = pipeline.labels or [str(i) for i in range(pipeline.num_classes)]
     per_class = np.broadcast_to(np.asarray(threshold, np.float64), (pipeline.num_classes,))

@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -38,6 +39,9 @@ from .metrics import ServerMetrics
 from .paddlex_api import PaddlexApi
 from .state import ServerState
 from .wire import error_response, response_of, source_of, threshold_of
+
+if TYPE_CHECKING:
+    from ..pipeline import MultiLabelClassificationPipeline
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +88,9 @@ def _reflection_pool():
 class ModelHost:
     """One hosted model: its pipeline and its batcher."""
 
-    def __init__(self, name: str, pipeline, options: ServerOptions, metrics: ServerMetrics) -> None:
+    def __init__(
+        self, name: str, pipeline: MultiLabelClassificationPipeline, options: ServerOptions, metrics: ServerMetrics
+    ) -> None:
         self.name = name
         self.pipeline = pipeline
         self.metrics = metrics

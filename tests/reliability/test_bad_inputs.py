@@ -159,9 +159,8 @@ def test_cli_empty_folder(tmp_path):
 
 @pytest.fixture(scope="module")
 def server(demo_pipeline):
-    running = RunningServer({"digits": demo_pipeline}, max_message_bytes=4 * 1024 * 1024)
-    yield running
-    running.stop()
+    with RunningServer({"digits": demo_pipeline}, max_message_bytes=4 * 1024 * 1024) as running:
+        yield running
 
 
 @pytest.fixture

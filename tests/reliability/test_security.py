@@ -23,9 +23,8 @@ from pyml.v1 import classifier_pb2_grpc as pb_grpc
 
 @pytest.fixture(scope="module")
 def server():
-    running = RunningServer({"digits": pyml.create_pipeline()})
-    yield running
-    running.stop()
+    with RunningServer({"digits": pyml.create_pipeline()}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +86,8 @@ def test_tls_and_the_token_hold(tmp_path):
     (tmp_path / "other").mkdir()
     cert, key = make_certificate(tmp_path / "server")
     other_cert, _ = make_certificate(tmp_path / "other")
-    running = RunningServer({"digits": pyml.create_pipeline()}, tls_cert=str(cert), tls_key=str(key), token="s3cret")
-    try:
+    options = {"tls_cert": str(cert), "tls_key": str(key), "token": "s3cret"}
+    with RunningServer({"digits": pyml.create_pipeline()}, **options) as running:
         with Client(running.target, tls_ca=str(other_cert), token="s3cret", timeout=10) as untrusting:
             with pytest.raises(ServiceError, match="UNAVAILABLE"):
                 untrusting.model_info()
@@ -105,8 +104,6 @@ def test_tls_and_the_token_hold(tmp_path):
                     list(bad.classify_stream(DEMO_IMAGES[:2]))
         with Client(running.target, tls_ca=str(cert), token="s3cret", timeout=30) as good:
             assert good.classify(DEMO_IMAGES[0])[0].error is None
-    finally:
-        running.stop()
 
 
 HOSTILE_NAMES = [

@@ -18,9 +18,8 @@ DEMO = sorted((demo_model_dir().parent / "images").glob("*.jpg"))[:3]
 def server():
     # The server's own limit is 2 MiB, so a client with the default 64 MiB limit sends a
     # 3 MiB image and the server refuses that one call.
-    running = RunningServer({"digits": pyml.create_pipeline()}, max_message_bytes=2 * 1024 * 1024)
-    yield running
-    running.stop()
+    with RunningServer({"digits": pyml.create_pipeline()}, max_message_bytes=2 * 1024 * 1024) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

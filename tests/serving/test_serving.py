@@ -31,9 +31,8 @@ DEMO_IMAGES = sorted(
 
 @pytest.fixture(scope="module")
 def server(demo_pipeline):
-    running = RunningServer({"digits": demo_pipeline}, max_batch_size=8, max_queue_delay_ms=5)
-    yield running
-    running.stop()
+    with RunningServer({"digits": demo_pipeline}, max_batch_size=8, max_queue_delay_ms=5) as running:
+        yield running
 
 
 def same(a, b):
@@ -129,8 +128,7 @@ def test_errors_map_to_status_codes(client):
 
 
 def test_queue_overflow_is_resource_exhausted_and_server_recovers(demo_pipeline):
-    running = RunningServer({"digits": demo_pipeline}, max_batch_size=1, max_queue=2, max_queue_delay_ms=0)
-    try:
+    with RunningServer({"digits": demo_pipeline}, max_batch_size=1, max_queue=2, max_queue_delay_ms=0) as running:
         data = Path(DEMO_IMAGES[0]).read_bytes()
         channel = grpc.insecure_channel(running.target)
         stub = pb_grpc.MultiLabelClassifierStub(channel)
@@ -146,13 +144,10 @@ def test_queue_overflow_is_resource_exhausted_and_server_recovers(demo_pipeline)
         assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) > 0 and codes.count(grpc.StatusCode.OK) > 0
         assert stub.Classify(pb.ClassifyRequest(encoded=data), timeout=60).categories is not None
         channel.close()
-    finally:
-        running.stop()
 
 
 def test_expired_deadline_is_dropped_before_inference(demo_pipeline):
-    running = RunningServer({"digits": demo_pipeline}, max_batch_size=8, max_queue_delay_ms=400)
-    try:
+    with RunningServer({"digits": demo_pipeline}, max_batch_size=8, max_queue_delay_ms=400) as running:
         channel = grpc.insecure_channel(running.target)
         stub = pb_grpc.MultiLabelClassifierStub(channel)
         data = Path(DEMO_IMAGES[0]).read_bytes()
@@ -165,8 +160,6 @@ def test_expired_deadline_is_dropped_before_inference(demo_pipeline):
         assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         assert running.batch_sizes("digits") == {1: 1}
         channel.close()
-    finally:
-        running.stop()
 
 
 def free_port() -> int:
@@ -237,8 +230,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path):
 def test_two_models_on_one_server(demo_pipeline, lcnet_export):
     strict = pyml.create_pipeline(threshold=0.99)
     lcnet = pyml.create_pipeline(model_dir=str(lcnet_export), model_name="PP-LCNet_x1_0_ML")
-    running = RunningServer({"digits": demo_pipeline, "strict": strict, "lcnet": lcnet})
-    try:
+    with RunningServer({"digits": demo_pipeline, "strict": strict, "lcnet": lcnet}) as running:
         with Client(running.target, timeout=60) as client:
             assert list(client.model_info().models) == ["digits", "strict", "lcnet"]
             assert client.model_info("lcnet").input_width == 448
@@ -250,8 +242,6 @@ def test_two_models_on_one_server(demo_pipeline, lcnet_export):
             streamed = list(client.classify_stream(DEMO_IMAGES[:2], model="nope"))
             assert all(r.error is not None and r.error.reason == "unknown_model" for r in streamed)
         assert running.batch_sizes("lcnet") and running.batch_sizes("strict")
-    finally:
-        running.stop()
 
 
 def test_two_model_instances_answer_like_predict(demo_pipeline):
@@ -259,8 +249,7 @@ def test_two_model_instances_answer_like_predict(demo_pipeline):
     every answer is still the one predict() gives for that image."""
     from concurrent.futures import ThreadPoolExecutor
 
-    running = RunningServer({"digits": demo_pipeline}, max_batch_size=2, max_queue_delay_ms=1, instances=2)
-    try:
+    with RunningServer({"digits": demo_pipeline}, max_batch_size=2, max_queue_delay_ms=1, instances=2) as running:
         assert running.state.hosts["digits"].batcher.instances == 2
         images = DEMO_IMAGES * 6
         with Client(running.target, timeout=60) as client, ThreadPoolExecutor(8) as pool:
@@ -270,7 +259,5 @@ def test_two_model_instances_answer_like_predict(demo_pipeline):
             same(answer, expected[path])
         sizes = running.state.hosts["digits"].batcher.batch_sizes
         assert sum(size * n for size, n in sizes.items()) == len(images)
-    finally:
-        running.stop()
     with pytest.raises(pyml.ConfigError, match="instances must be >= 1"):
         RunningServer({"digits": demo_pipeline}, instances=0)

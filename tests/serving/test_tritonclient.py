@@ -36,16 +36,13 @@ import numpy as np
 import pyml
 from serving_harness import RunningServer
 
-running = RunningServer({"digits": pyml.create_pipeline()})
-try:
+with RunningServer({"digits": pyml.create_pipeline()}) as running:
     client = triton.InferenceServerClient(running.target)
     image = triton.InferInput("image", [1], "BYTES")
     image.set_data_from_numpy(np.array([open(sys.argv[3], "rb").read()], dtype=np.object_))
     scores = client.infer("digits", [image]).as_numpy("scores")
     index = client.get_model_repository_index(as_json=True)
     print(json.dumps({"scores": scores.tolist(), "index": index}))
-finally:
-    running.stop()
 """
 
 
@@ -109,9 +106,8 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def server():
-    running = RunningServer({"digits": pyml.create_pipeline()}, max_batch_size=4, max_queue_delay_ms=3)
-    yield running
-    running.stop()
+    with RunningServer({"digits": pyml.create_pipeline()}, max_batch_size=4, max_queue_delay_ms=3) as running:
+        yield running
 
 
 def test_extensions_with_an_unchanged_tritonclient(server):
