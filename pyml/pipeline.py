@@ -133,15 +133,16 @@ class MultiLabelClassificationPipeline:
                 errors[index] = InputError(f"{name}: {message}", reason=reason, source=name)
         return _Prepared(sources, tensor, errors)
 
-    def _infer(
+    def infer_prepared(
         self,
         batch: _Prepared,
         thresholds: list[Threshold],
         top_ks: list[int | None],
         backend: Backend | None = None,
     ) -> list[MultiLabelResult]:
-        """Runs the good rows of a prepared batch; thresholds/top_ks are per item.
-        `backend`: one of instance_backends(), for a caller running several at once."""
+        """The second half of run_batch: the model and the labels for the good rows of a
+        prepared batch; thresholds/top_ks are per item. `backend`: one of
+        instance_backends(), for a caller running several at once."""
         backend = backend or self._backend
         good = [i for i in range(len(batch.sources)) if i not in batch.errors]
         labels_by_index: dict[int, tuple[list[int], list[float]]] = {}
@@ -182,16 +183,6 @@ class MultiLabelClassificationPipeline:
         """The first half of run_batch: read and preprocess (native, GIL released)."""
         return self._prepare(sources)
 
-    def infer_prepared(
-        self,
-        batch: _Prepared,
-        thresholds: list[Threshold],
-        top_ks: list[int | None],
-        backend: Backend | None = None,
-    ) -> list[MultiLabelResult]:
-        """The second half of run_batch: the model and the labels, on `backend` if given."""
-        return self._infer(batch, thresholds, top_ks, backend)
-
     def run_batch(
         self,
         sources: list[ImageSource],
@@ -203,7 +194,7 @@ class MultiLabelClassificationPipeline:
         n = len(sources)
         thresholds = thresholds or [self._default_threshold] * n
         top_ks = top_ks or [self.config.top_k] * n
-        return self._infer(self._prepare(sources), thresholds, top_ks)
+        return self.infer_prepared(self._prepare(sources), thresholds, top_ks)
 
     def predict(
         self,
@@ -239,7 +230,7 @@ class MultiLabelClassificationPipeline:
             while (batch := pending.result()) is not None:
                 pending = helper.submit(next_batch)  # overlaps with the inference below
                 n = len(batch.sources)
-                for result in self._infer(batch, [threshold] * n, [top_k] * n):
+                for result in self.infer_prepared(batch, [threshold] * n, [top_k] * n):
                     if result.error is not None and on_error == "raise":
                         raise result.error
                     yield result
