@@ -137,7 +137,9 @@ function fail(card, message) {
 async function classify(file) {
   const element = $("#result-template").content.firstElementChild.cloneNode(true);
   element.dataset.name = file.name;
-  $("figure img", element).src = URL.createObjectURL(file);
+  const thumbnail = $("figure img", element);
+  thumbnail.addEventListener("error", () => thumbnail.classList.add("unreadable")); // no broken-image icon
+  thumbnail.src = URL.createObjectURL(file);
   $(".name", element).textContent = file.name;
   $("#results").prepend(element);
   const card = { element, file, model: chosenModel(), result: null, image: null };
