@@ -22,6 +22,7 @@ import json
 import logging
 import statistics
 import time
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -81,14 +82,14 @@ def _median_ms(backend, batch: np.ndarray) -> float:
     return statistics.median(times) * 1000
 
 
-def measure(create, batch: np.ndarray, precision: str, model_name: str | None = None, bar=None) -> dict:
-    """Loads and times every candidate; returns {"winner", "ms": {...}, "rejected": {...}}.
-    `bar`: a progress bar advanced once per candidate."""
+def measure(
+    create, batch: np.ndarray, precision: str, model_name: str | None = None, candidates: Iterable[str] = CANDIDATES
+) -> dict:
+    """Loads and times every candidate (paddle, the reference, first); returns
+    {"winner", "ms": {...}, "rejected": {...}, "backends": {...}}."""
     loaded, ms, rejected = {}, {}, {}
     reference = None
-    for name in CANDIDATES:
-        if bar is not None:
-            bar.set_postfix_str(name)
+    for name in candidates:
         try:
             backend = create(name)
             scores = backend(batch)
@@ -97,7 +98,6 @@ def measure(create, batch: np.ndarray, precision: str, model_name: str | None = 
                 raise
             rejected[name] = str(exc)
             log.info("backend auto: %s skipped: %s", name, exc)
-            _advance(bar)
             continue
         if name == "paddle":
             reference = scores
@@ -106,18 +106,11 @@ def measure(create, batch: np.ndarray, precision: str, model_name: str | None = 
             if not report.ok:
                 rejected[name] = report.describe(name)
                 log.warning("backend auto: %s rejected: %s", name, report.failure_message(name))
-                _advance(bar)
                 continue
         loaded[name] = backend
         ms[name] = round(_median_ms(backend, batch), 3)
-        _advance(bar)
     winner = min(ms, key=ms.get)
     return {"winner": winner, "ms": ms, "rejected": rejected, "backends": loaded}
-
-
-def _advance(bar) -> None:
-    if bar is not None:
-        bar.update(1)
 
 
 def _report(result: dict, input_shape: tuple) -> None:
@@ -169,8 +162,9 @@ def create_auto(
             )
     if sample is None or tuple(sample.shape) != tuple(input_shape):
         sample = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
-    with progress_bar(len(CANDIDATES), "backend auto: first use, converting and timing", unit="backend") as bar:
-        result = measure(create, sample, precision, model_name, bar)
+    desc = "backend auto: first use, converting and timing"
+    with progress_bar(len(CANDIDATES), desc, unit="backend", iterable=CANDIDATES) as candidates:
+        result = measure(create, sample, precision, model_name, candidates)
     _report(result, input_shape)
     _write_cache(path, key, {k: v for k, v in result.items() if k != "backends"})
     backend = result["backends"][result["winner"]]

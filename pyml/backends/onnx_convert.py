@@ -21,6 +21,7 @@ converted again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -44,8 +45,16 @@ def cache_dir() -> Path:
 
 
 def model_hash(model_file: Path, params_file: Path) -> str:
+    """SHA-256 of the graph and the weights. One load asks several times (auto's key, each
+    backend's ONNX file, the int8 model), so it is remembered per file size and mtime."""
+    files = (Path(model_file), Path(params_file))
+    return _hash_of(files, tuple((f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_of(files: tuple[Path, ...], _stats: tuple) -> str:
     digest = hashlib.sha256()
-    for path in (model_file, params_file):
+    for path in files:
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)

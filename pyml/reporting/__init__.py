@@ -106,10 +106,6 @@ def _error_text(error) -> str:
 
 
 def _page_data(rows: list[dict], thumbs: list[str | None], title: str) -> dict:
-    labels: dict[str, int] = {}
-    for row in rows:
-        for name in row.get("label_names") or ():
-            labels[name] = labels.get(name, 0) + 1
     compact = []
     for row, thumb in zip(rows, thumbs):
         error = row.get("error")
@@ -125,7 +121,6 @@ def _page_data(rows: list[dict], thumbs: list[str | None], title: str) -> dict:
     scores = [s for row in rows for s in row.get("scores") or ()]
     return {
         "title": title,
-        "labels": sorted(labels, key=lambda n: (-labels[n], n)),
         "minScore": float(np.min(scores)) if scores else 0.0,
         "rows": compact,
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import socket
@@ -123,7 +124,9 @@ def _documented(*statuses: int) -> dict:
     return {status: {"model": ErrorResponse, "description": _ERRORS[status]} for status in statuses}
 
 
+@functools.cache
 def _static_page(name: str) -> str:
+    """A page of static/, read once per process."""
     return resources.files("pyml.serving").joinpath("static", name).read_text(encoding="utf-8")
 
 

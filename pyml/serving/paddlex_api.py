@@ -163,9 +163,7 @@ class PaddlexApi:
 
     def _host(self, name: str | None):
         """The model a request names (pyml's modelName), else the first."""
-        if name is None:
-            return self.host
-        host = self.state.hosts.get(name)
+        host = self.state.host(name)
         if host is None:
             raise UnknownModel(f"modelName: no model '{name}' on this server; hosted: {', '.join(self.state.hosts)}")
         return host
@@ -197,23 +195,23 @@ class PaddlexApi:
     async def infer(self, body: bytes | str, door: str = "http") -> tuple[int, dict[str, Any]]:
         """One request body (JSON text) to (HTTP status, response JSON). Never raises."""
         started = time.perf_counter()
-        answered = [self.host.name]  # the model that answered, for the metrics
-        status, answer = await self._answer(body, answered)
+        status, answer, model = await self._answer(body)
         if self.metrics is not None:
-            self.metrics.request(answered[0], door, str(status), started)
+            self.metrics.request(model, door, str(status), started)
         return status, answer
 
-    async def _answer(self, body: bytes | str, answered: list[str]) -> tuple[int, dict[str, Any]]:
+    async def _answer(self, body: bytes | str) -> tuple[int, dict[str, Any], str]:
+        """(HTTP status, response JSON, the hosted model that answered, for the metrics)."""
+        host = self.host
         try:
             request = InferRequest.model_validate_json(body)
         except ValidationError as exc:
-            return 422, error_body(new_log_id(), 422, _validation_message(exc))
+            return 422, error_body(new_log_id(), 422, _validation_message(exc)), host.name
         log_id = request.logId or new_log_id()
         try:
             if self.state.draining:
                 raise Draining()
             host = self._host(request.modelName)
-            answered[0] = host.name
             threshold = host.pipeline.resolve_threshold(request.threshold)
             data = await self._image_bytes(request.image)
             source = ImageSource(IMAGE_NAME, data)
@@ -235,8 +233,8 @@ class PaddlexApi:
             status, message = status_of(exc)
             if status == 500:
                 log.exception("request %s failed", log_id)
-            return status, error_body(log_id, status, message)
-        return 200, {"logId": log_id, "result": answer, "errorCode": 0, "errorMsg": "Success"}
+            return status, error_body(log_id, status, message), host.name
+        return 200, {"logId": log_id, "result": answer, "errorCode": 0, "errorMsg": "Success"}, host.name
 
 
 __all__ = [

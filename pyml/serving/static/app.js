@@ -78,9 +78,10 @@ async function ask(card, extra) {
   return body.result;
 }
 
-function labelItem(entry, threshold) {
+// `threshold` (optional) greys the bar of a class that does not pass it.
+function labelItem(entry, threshold = null) {
   const item = document.createElement("li");
-  item.className = "label" + (entry.score > threshold ? "" : " below");
+  item.className = "label" + (threshold === null || entry.score > threshold ? "" : " below");
   item.dataset.id = entry.id;
   item.dataset.name = entry.name;
   item.dataset.score = entry.score;
@@ -112,7 +113,7 @@ function render(card) {
   if (!card.result) return;
   const labels = $(".labels", root);
   const shown = shownLabels(card.result);
-  labels.replaceChildren(...shown.map((entry) => labelItem(entry, -1)));
+  labels.replaceChildren(...shown.map((entry) => labelItem(entry)));
   const rule = page.threshold === null ? "the model's thresholds" : `threshold ${page.threshold.toFixed(2)}`;
   $(".status", root).textContent = shown.length
     ? `${shown.length} label(s) at ${rule}`
