@@ -15,6 +15,7 @@ void register_image(pybind11::module_& m);
 void register_preprocess(pybind11::module_& m);
 void register_postprocess(pybind11::module_& m);
 void register_model(pybind11::module_& m);
+void register_train(pybind11::module_& m);
 
 // Raises pyml.errors.InputError(message, reason=kind, index=index) in Python.
 [[noreturn]] void raise_input_error(const std::string& message, InputErrorKind kind,

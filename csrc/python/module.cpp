@@ -10,4 +10,5 @@ PYBIND11_MODULE(_native, m) {
   pyml::python::register_preprocess(m);
   pyml::python::register_postprocess(m);
   pyml::python::register_model(m);
+  pyml::python::register_train(m);
 }

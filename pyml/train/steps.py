@@ -4,6 +4,7 @@ loop, schedule, checkpoints and reporting are the same for both."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +15,17 @@ from .evaluate import network_scores
 
 
 class FullSteps:
-    """Every parameter trains; batches are augmented images."""
+    """Every parameter trains; batches are augmented images. On a CPU (native_threads
+    given) the step's depthwise convolutions and hard swishes run on pyml's native
+    kernels (native_layers.py); validation and the export use Paddle's layers."""
 
     description = "full fine-tuning"
 
-    def __init__(self, network, train: BatchLoader, val: BatchLoader) -> None:
+    def __init__(self, network, train: BatchLoader, val: BatchLoader, native_threads: int | None) -> None:
+        from .native_layers import NativeLayers
+
         self.network, self.train, self.val = network, train, val
+        self.native = NativeLayers(network, native_threads) if native_threads else contextlib.nullcontext()
 
     def parameters(self) -> list:
         return self.network.parameters()
@@ -29,7 +35,8 @@ class FullSteps:
             yield batch.images, batch.targets
 
     def logits(self, inputs):
-        return self.network(inputs)
+        with self.native:
+            return self.network(inputs)
 
     def val_scores(self) -> tuple[np.ndarray, np.ndarray]:
         return network_scores(self.network, self.val)

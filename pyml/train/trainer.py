@@ -237,12 +237,14 @@ class Trainer:
             return self._run(progress, stop_after or self.options.epochs)
 
     def _steps(self, network, progress: bool):
+        from ..backends.device import parse_device, usable_cores
         from .steps import FrozenSteps, FullSteps
 
         o = self.options
         train, val = self._loaders()
         if o.freeze != "backbone":
-            return FullSteps(network, train, val)
+            on_cpu = parse_device(o.device).kind == "cpu"
+            return FullSteps(network, train, val, usable_cores() if on_cpu else None)
         return FrozenSteps(
             o.arch,
             network,

@@ -1,0 +1,144 @@
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings.h"
+#include "pyml/depthwise.h"
+#include "pyml/hardswish.h"
+
+namespace py = pybind11;
+
+namespace pyml::python {
+namespace {
+
+// Only float32 C-contiguous arrays: a silent conversion would copy a whole activation.
+using Floats = py::array_t<float, py::array::c_style>;
+
+// ndim < 0: any number of dimensions.
+Floats require_floats(const py::handle& obj, const char* name, int ndim) {
+  auto arr = py::reinterpret_borrow<py::object>(obj);
+  if (!py::isinstance<Floats>(arr) ||
+      !py::cast<py::array>(arr).dtype().is(py::dtype::of<float>()) ||
+      !(py::cast<py::array>(arr).flags() & py::array::c_style)) {
+    throw py::type_error(std::string(name) + " must be a C-contiguous float32 numpy array");
+  }
+  Floats out = py::cast<Floats>(arr);
+  if (ndim >= 0 && out.ndim() != ndim) {
+    throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimensions");
+  }
+  return out;
+}
+
+DepthwiseShape shape_of(const Floats& x, const Floats& weights, std::pair<int, int> stride,
+                        std::pair<int, int> padding) {
+  const DepthwiseShape s{static_cast<int>(x.shape(0)),
+                         static_cast<int>(x.shape(1)),
+                         static_cast<int>(x.shape(2)),
+                         static_cast<int>(x.shape(3)),
+                         static_cast<int>(weights.shape(1)),
+                         static_cast<int>(weights.shape(2)),
+                         stride.first,
+                         stride.second,
+                         padding.first,
+                         padding.second};
+  if (weights.shape(0) != x.shape(1)) {
+    throw py::value_error("weights must be [C, kernel_h, kernel_w] with x's channel count");
+  }
+  if (s.stride_h < 1 || s.stride_w < 1 || s.pad_h < 0 || s.pad_w < 0) {
+    throw py::value_error("stride must be >= 1 and padding >= 0");
+  }
+  if (s.out_h() < 1 || s.out_w() < 1)
+    throw py::value_error("the kernel is larger than the padded input");
+  return s;
+}
+
+Floats forward(const py::handle& x_obj, const py::handle& w_obj, std::pair<int, int> stride,
+               std::pair<int, int> padding, int threads) {
+  const Floats x = require_floats(x_obj, "x", 4), w = require_floats(w_obj, "weights", 3);
+  const DepthwiseShape s = shape_of(x, w, stride, padding);
+  Floats y({x.shape(0), x.shape(1), static_cast<py::ssize_t>(s.out_h()),
+            static_cast<py::ssize_t>(s.out_w())});
+  float* out = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    ThreadPool pool(threads);
+    depthwise_forward(x.data(), w.data(), out, s, pool);
+  }
+  return y;
+}
+
+py::tuple backward(const py::handle& x_obj, const py::handle& w_obj, const py::handle& dy_obj,
+                   std::pair<int, int> stride, std::pair<int, int> padding, bool need_dx,
+                   int threads) {
+  const Floats x = require_floats(x_obj, "x", 4), w = require_floats(w_obj, "weights", 3);
+  const Floats dy = require_floats(dy_obj, "dy", 4);
+  const DepthwiseShape s = shape_of(x, w, stride, padding);
+  if (dy.shape(0) != x.shape(0) || dy.shape(1) != x.shape(1) || dy.shape(2) != s.out_h() ||
+      dy.shape(3) != s.out_w()) {
+    throw py::value_error("dy must have the forward output's shape");
+  }
+  Floats dw({w.shape(0), w.shape(1), w.shape(2)});
+  py::object dx_obj = py::none();
+  float* dx = nullptr;
+  if (need_dx) {
+    Floats dx_arr({x.shape(0), x.shape(1), x.shape(2), x.shape(3)});
+    dx = dx_arr.mutable_data();
+    dx_obj = dx_arr;
+  }
+  float* dwp = dw.mutable_data();
+  {
+    py::gil_scoped_release release;
+    ThreadPool pool(threads);
+    depthwise_backward(x.data(), w.data(), dy.data(), dx, dwp, s, pool);
+  }
+  return py::make_tuple(dx_obj, dw);
+}
+
+Floats like(const Floats& x) {
+  return Floats(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+}
+
+Floats hardswish(const py::handle& x_obj, int threads) {
+  const Floats x = require_floats(x_obj, "x", -1);
+  Floats y = like(x);
+  float* out = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    ThreadPool pool(threads);
+    hardswish_forward(x.data(), out, static_cast<std::size_t>(x.size()), pool);
+  }
+  return y;
+}
+
+Floats hardswish_grad(const py::handle& x_obj, const py::handle& dy_obj, int threads) {
+  const Floats x = require_floats(x_obj, "x", -1), dy = require_floats(dy_obj, "dy", -1);
+  if (dy.size() != x.size()) throw py::value_error("dy must have x's shape");
+  Floats dx = like(x);
+  float* out = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    ThreadPool pool(threads);
+    hardswish_backward(x.data(), dy.data(), out, static_cast<std::size_t>(x.size()), pool);
+  }
+  return dx;
+}
+
+}  // namespace
+
+void register_train(py::module_& m) {
+  m.def("depthwise_conv2d", &forward, py::arg("x"), py::arg("weights"), py::arg("stride"),
+        py::arg("padding"), py::arg("threads") = 1,
+        "Depthwise convolution of x [N, C, H, W] with weights [C, kh, kw] (float32, no bias).");
+  m.def("depthwise_conv2d_backward", &backward, py::arg("x"), py::arg("weights"), py::arg("dy"),
+        py::arg("stride"), py::arg("padding"), py::arg("need_dx") = true, py::arg("threads") = 1,
+        "(dx or None, dweights) of depthwise_conv2d for the output gradient dy.");
+  m.def("hardswish", &hardswish, py::arg("x"), py::arg("threads") = 1,
+        "x * min(max(x + 3, 0), 6) / 6, elementwise (float32).");
+  m.def("hardswish_backward", &hardswish_grad, py::arg("x"), py::arg("dy"), py::arg("threads") = 1,
+        "dy times hardswish's derivative at x.");
+}
+
+}  // namespace pyml::python

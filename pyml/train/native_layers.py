@@ -1,0 +1,136 @@
+"""The layers of a training step that Paddle's dynamic graph runs slowly on a CPU, on
+pyml's native kernels instead.
+
+Paddle computes a depthwise convolution on the CPU as one small GEMM per channel on one
+thread, and elementwise activations on one thread; in PP-LCNet_x1_0_ML at 448 the
+depthwise layers took about a third of a full fine-tuning step and hard swish a seventh.
+`NativeLayers(network, threads)` is a context in which the network's depthwise Conv2D
+layers (groups = channels, no bias, no dilation, zero padding, NCHW) and Hardswish layers
+run forward and backward in `pyml._native` (csrc/src/depthwise.cpp, hardswish.cpp), on
+every core, each sum in a fixed order. Tensors pass by DLPack, without copies.
+
+Only the training steps use it: evaluation and the export keep Paddle's layers, so the
+exported program is the one PaddleX would write. Hard swish gives Paddle's bits; the
+convolution's forward is usually bit-identical and its gradients agree to float32
+rounding (a few units in the last place of each sum).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _native
+
+
+def _symmetric_padding(layer) -> tuple[int, int] | None:
+    """(pad_h, pad_w) when the layer pads each side of an axis alike, else None."""
+    pad = layer._padding
+    if isinstance(pad, int):
+        return pad, pad
+    if isinstance(pad, (list, tuple)) and all(isinstance(p, int) for p in pad):
+        if len(pad) == 2:
+            return pad[0], pad[1]
+        if len(pad) == 4 and pad[0] == pad[1] and pad[2] == pad[3]:
+            return pad[0], pad[2]
+    return None  # "SAME"/"VALID" strings or uneven padding: Paddle's layer keeps them
+
+
+def is_native_depthwise(layer) -> bool:
+    from paddle import nn
+
+    return (
+        isinstance(layer, nn.Conv2D)
+        and layer._groups == layer._in_channels == layer._out_channels
+        and layer.bias is None
+        and list(layer._dilation) == [1, 1]
+        and layer._data_format == "NCHW"
+        and layer._padding_mode == "zeros"
+        and _symmetric_padding(layer) is not None
+    )
+
+
+def _as_numpy(tensor) -> np.ndarray:
+    """The tensor's memory as an array (no copy; a view of it when it is a view)."""
+    tensor = tensor.detach()  # DLPack refuses tensors that require gradients
+    if not tensor.is_contiguous():
+        tensor = tensor.contiguous()
+    return np.from_dlpack(tensor)
+
+
+def _functions():
+    """The PyLayers, made on first use so that importing this module needs no paddle."""
+    from paddle.autograd import PyLayer
+    from paddle.utils.dlpack import from_dlpack
+
+    class DepthwiseConv2D(PyLayer):
+        @staticmethod
+        def forward(ctx, x, weight, stride, padding, threads):
+            w = _as_numpy(weight)
+            ctx.save_for_backward(x, weight)
+            ctx.geometry = (stride, padding, threads)
+            y = _native.depthwise_conv2d(_as_numpy(x), w.reshape(w.shape[0], *w.shape[2:]), stride, padding, threads)
+            return from_dlpack(y)
+
+        @staticmethod
+        def backward(ctx, dy):
+            x, weight = ctx.saved_tensor()
+            stride, padding, threads = ctx.geometry
+            w = _as_numpy(weight)
+            dx, dw = _native.depthwise_conv2d_backward(
+                _as_numpy(x),
+                w.reshape(w.shape[0], *w.shape[2:]),
+                _as_numpy(dy),
+                stride,
+                padding,
+                need_dx=not x.stop_gradient,
+                threads=threads,
+            )
+            dweight = from_dlpack(dw.reshape(w.shape))
+            return (from_dlpack(dx) if dx is not None else None), dweight
+
+    class Hardswish(PyLayer):
+        @staticmethod
+        def forward(ctx, x, threads):
+            ctx.save_for_backward(x)
+            ctx.threads = threads
+            return from_dlpack(_native.hardswish(_as_numpy(x), threads))
+
+        @staticmethod
+        def backward(ctx, dy):
+            (x,) = ctx.saved_tensor()
+            return from_dlpack(_native.hardswish_backward(_as_numpy(x), _as_numpy(dy), ctx.threads))
+
+    return DepthwiseConv2D, Hardswish
+
+
+def is_hardswish(layer) -> bool:
+    from paddle import nn
+
+    return isinstance(layer, nn.Hardswish)
+
+
+class NativeLayers:
+    """`with NativeLayers(network, threads): logits = network(x)`: inside, the network's
+    depthwise convolutions and hard swishes run on the native kernels (their backward
+    too, whenever it runs); outside, Paddle's own layers. Layers it cannot run keep Paddle's."""
+
+    def __init__(self, network, threads: int) -> None:
+        self.layers = [layer for layer in network.sublayers() if is_native_depthwise(layer) or is_hardswish(layer)]
+        self.threads = max(1, threads)
+        self._depthwise, self._hardswish = _functions() if self.layers else (None, None)
+
+    def __enter__(self) -> NativeLayers:
+        for layer in self.layers:
+            layer.forward = self._forward_of(layer)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for layer in self.layers:
+            del layer.forward  # back to the class's forward
+
+    def _forward_of(self, layer):
+        if is_hardswish(layer):
+            return lambda x: self._hardswish.apply(x, self.threads)
+        stride = (int(layer._stride[0]), int(layer._stride[1]))
+        padding = _symmetric_padding(layer)
+        return lambda x: self._depthwise.apply(x, layer.weight, stride, padding, self.threads)
