@@ -10,8 +10,11 @@ paddle = pytest.importorskip("paddle")
 F = paddle.nn.functional
 
 # (batch, channels, height, width, kernel, stride, padding): the geometries of PP-LCNet
-# and PP-HGNetV2, plus odd sizes where a tap's span is empty or cut at both ends.
+# and PP-HGNetV2, plus odd sizes where a tap's span is empty or cut at both ends; small
+# stride-1 planes take the padded-copy loops, the 100x90 one the row loops.
 GEOMETRIES = [
+    (1, 2, 100, 90, 3, 1, 1),
+    (1, 2, 100, 90, 5, 1, 2),
     (2, 4, 17, 17, 3, 1, 1),
     (2, 4, 17, 16, 3, 2, 1),
     (2, 3, 9, 11, 5, 1, 2),
