@@ -7,7 +7,7 @@
 
 #include "bindings.h"
 #include "pyml/depthwise.h"
-#include "pyml/hardswish.h"
+#include "pyml/elementwise.h"
 
 namespace py = pybind11;
 
@@ -101,29 +101,60 @@ Floats like(const Floats& x) {
   return Floats(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
 }
 
-Floats hardswish(const py::handle& x_obj, int threads) {
+// y = f(x) for an elementwise forward.
+template <void (*Forward)(const float*, float*, std::size_t, ThreadPool&)>
+Floats unary(const py::handle& x_obj, int threads) {
   const Floats x = require_floats(x_obj, "x", -1);
   Floats y = like(x);
   float* out = y.mutable_data();
   {
     py::gil_scoped_release release;
     ThreadPool pool(threads);
-    hardswish_forward(x.data(), out, static_cast<std::size_t>(x.size()), pool);
+    Forward(x.data(), out, static_cast<std::size_t>(x.size()), pool);
   }
   return y;
 }
 
-Floats hardswish_grad(const py::handle& x_obj, const py::handle& dy_obj, int threads) {
-  const Floats x = require_floats(x_obj, "x", -1), dy = require_floats(dy_obj, "dy", -1);
-  if (dy.size() != x.size()) throw py::value_error("dy must have x's shape");
-  Floats dx = like(x);
+// dx from (saved, dy) for an elementwise backward; `saved` is x or y, as the layer keeps.
+template <void (*Backward)(const float*, const float*, float*, std::size_t, ThreadPool&)>
+Floats unary_grad(const py::handle& saved_obj, const py::handle& dy_obj, int threads) {
+  const Floats saved = require_floats(saved_obj, "x", -1), dy = require_floats(dy_obj, "dy", -1);
+  if (dy.size() != saved.size()) throw py::value_error("dy must have x's shape");
+  Floats dx = like(saved);
   float* out = dx.mutable_data();
   {
     py::gil_scoped_release release;
     ThreadPool pool(threads);
-    hardswish_backward(x.data(), dy.data(), out, static_cast<std::size_t>(x.size()), pool);
+    Backward(saved.data(), dy.data(), out, static_cast<std::size_t>(saved.size()), pool);
   }
   return dx;
+}
+
+Floats affine(const py::handle& x_obj, float scale, float bias, int threads) {
+  const Floats x = require_floats(x_obj, "x", -1);
+  Floats y = like(x);
+  float* out = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    ThreadPool pool(threads);
+    affine_forward(x.data(), scale, bias, out, static_cast<std::size_t>(x.size()), pool);
+  }
+  return y;
+}
+
+py::tuple affine_grad(const py::handle& x_obj, const py::handle& dy_obj, float scale, int threads) {
+  const Floats x = require_floats(x_obj, "x", -1), dy = require_floats(dy_obj, "dy", -1);
+  if (dy.size() != x.size()) throw py::value_error("dy must have x's shape");
+  Floats dx = like(x);
+  float* out = dx.mutable_data();
+  float dscale = 0.0f, dbias = 0.0f;
+  {
+    py::gil_scoped_release release;
+    ThreadPool pool(threads);
+    affine_backward(x.data(), dy.data(), scale, out, &dscale, &dbias,
+                    static_cast<std::size_t>(x.size()), pool);
+  }
+  return py::make_tuple(dx, dscale, dbias);
 }
 
 }  // namespace
@@ -135,10 +166,17 @@ void register_train(py::module_& m) {
   m.def("depthwise_conv2d_backward", &backward, py::arg("x"), py::arg("weights"), py::arg("dy"),
         py::arg("stride"), py::arg("padding"), py::arg("need_dx") = true, py::arg("threads") = 1,
         "(dx or None, dweights) of depthwise_conv2d for the output gradient dy.");
-  m.def("hardswish", &hardswish, py::arg("x"), py::arg("threads") = 1,
+  m.def("hardswish", &unary<hardswish_forward>, py::arg("x"), py::arg("threads") = 1,
         "x * min(max(x + 3, 0), 6) / 6, elementwise (float32).");
-  m.def("hardswish_backward", &hardswish_grad, py::arg("x"), py::arg("dy"), py::arg("threads") = 1,
-        "dy times hardswish's derivative at x.");
+  m.def("hardswish_backward", &unary_grad<hardswish_backward>, py::arg("x"), py::arg("dy"),
+        py::arg("threads") = 1, "dy times hardswish's derivative at x.");
+  m.def("relu", &unary<relu_forward>, py::arg("x"), py::arg("threads") = 1, "max(x, 0) (float32).");
+  m.def("relu_backward", &unary_grad<relu_backward>, py::arg("y"), py::arg("dy"),
+        py::arg("threads") = 1, "dy where relu's output y is positive, else 0.");
+  m.def("affine", &affine, py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("threads") = 1,
+        "scale * x + bias (float32).");
+  m.def("affine_backward", &affine_grad, py::arg("x"), py::arg("dy"), py::arg("scale"),
+        py::arg("threads") = 1, "(dx, dscale, dbias) of affine for the output gradient dy.");
 }
 
 }  // namespace pyml::python

@@ -2,17 +2,19 @@
 pyml's native kernels instead.
 
 Paddle computes a depthwise convolution on the CPU as one small GEMM per channel on one
-thread, and elementwise activations on one thread; in PP-LCNet_x1_0_ML at 448 the
-depthwise layers took about a third of a full fine-tuning step and hard swish a seventh.
+thread, and elementwise layers on one thread; in PP-LCNet_x1_0_ML at 448 the depthwise
+layers took about a third of a full fine-tuning step and hard swish a seventh, in
+PP-HGNetV2-B0_ML ReLU and the learnable affine blocks about a sixth.
 `NativeLayers(network, threads)` is a context in which the network's depthwise Conv2D
-layers (groups = channels, no bias, no dilation, zero padding, NCHW) and Hardswish layers
-run forward and backward in `pyml._native` (csrc/src/depthwise.cpp, hardswish.cpp), on
-every core, each sum in a fixed order. Tensors pass by DLPack, without copies.
+layers (groups = channels, no bias, no dilation, zero padding, NCHW), Hardswish and ReLU
+layers and PP-HGNetV2's LearnableAffineBlock run forward and backward in `pyml._native`
+(csrc/src/depthwise.cpp, elementwise.cpp), on every core, each sum in a fixed order.
+Tensors pass by DLPack, without copies.
 
 Only the training steps use it: evaluation and the export keep Paddle's layers, so the
-exported program is the one PaddleX would write. Hard swish gives Paddle's bits; the
-convolution's forward is usually bit-identical and its gradients agree to float32
-rounding (a few units in the last place of each sum).
+exported program is the one PaddleX would write. The elementwise forwards give Paddle's
+bits; the convolution's forward is usually bit-identical, and the gradients agree to
+float32 rounding (a few units in the last place of each sum).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def _as_numpy(tensor) -> np.ndarray:
 
 def _functions():
     """The PyLayers, made on first use so that importing this module needs no paddle."""
+    import paddle
     from paddle.autograd import PyLayer
     from paddle.utils.dlpack import from_dlpack
 
@@ -100,24 +103,62 @@ def _functions():
             (x,) = ctx.saved_tensor()
             return from_dlpack(_native.hardswish_backward(_as_numpy(x), _as_numpy(dy), ctx.threads))
 
-    return DepthwiseConv2D, Hardswish
+    class ReLU(PyLayer):
+        @staticmethod
+        def forward(ctx, x, threads):
+            y = from_dlpack(_native.relu(_as_numpy(x), threads))
+            ctx.save_for_backward(y)  # Paddle's rule: the gradient passes where y > 0
+            ctx.threads = threads
+            return y
+
+        @staticmethod
+        def backward(ctx, dy):
+            (y,) = ctx.saved_tensor()
+            return from_dlpack(_native.relu_backward(_as_numpy(y), _as_numpy(dy), ctx.threads))
+
+    class Affine(PyLayer):
+        @staticmethod
+        def forward(ctx, x, scale, bias, threads):
+            ctx.save_for_backward(x, scale)
+            ctx.threads = threads
+            return from_dlpack(_native.affine(_as_numpy(x), scale.item(), bias.item(), threads))
+
+        @staticmethod
+        def backward(ctx, dy):
+            x, scale = ctx.saved_tensor()
+            dx, dscale, dbias = _native.affine_backward(_as_numpy(x), _as_numpy(dy), scale.item(), ctx.threads)
+            as_param = lambda value: paddle.to_tensor([value], dtype="float32")  # noqa: E731
+            return from_dlpack(dx), as_param(dscale), as_param(dbias)
+
+    return {"depthwise": DepthwiseConv2D, "hardswish": Hardswish, "relu": ReLU, "affine": Affine}
 
 
-def is_hardswish(layer) -> bool:
+def native_kind(layer) -> str | None:
+    """Which native kernel runs this layer: depthwise, hardswish, relu, affine, or None."""
     from paddle import nn
 
-    return isinstance(layer, nn.Hardswish)
+    if is_native_depthwise(layer):
+        return "depthwise"
+    if isinstance(layer, nn.Hardswish):
+        return "hardswish"
+    if isinstance(layer, nn.ReLU):
+        return "relu"
+    # PP-HGNetV2's LearnableAffineBlock: scale * x + bias with two one-value parameters.
+    if type(layer).__name__ == "LearnableAffineBlock" and [*layer.scale.shape, *layer.bias.shape] == [1, 1]:
+        return "affine"
+    return None
 
 
 class NativeLayers:
     """`with NativeLayers(network, threads): logits = network(x)`: inside, the network's
-    depthwise convolutions and hard swishes run on the native kernels (their backward
-    too, whenever it runs); outside, Paddle's own layers. Layers it cannot run keep Paddle's."""
+    depthwise convolutions, hard swishes, ReLUs and learnable affine blocks run on the
+    native kernels (their backward too, whenever it runs); outside, Paddle's own layers.
+    Layers it cannot run keep Paddle's."""
 
     def __init__(self, network, threads: int) -> None:
-        self.layers = [layer for layer in network.sublayers() if is_native_depthwise(layer) or is_hardswish(layer)]
+        self.layers = [layer for layer in network.sublayers() if native_kind(layer)]
         self.threads = max(1, threads)
-        self._depthwise, self._hardswish = _functions() if self.layers else (None, None)
+        self._functions = _functions() if self.layers else {}
 
     def __enter__(self) -> NativeLayers:
         for layer in self.layers:
@@ -129,8 +170,12 @@ class NativeLayers:
             del layer.forward  # back to the class's forward
 
     def _forward_of(self, layer):
-        if is_hardswish(layer):
-            return lambda x: self._hardswish.apply(x, self.threads)
-        stride = (int(layer._stride[0]), int(layer._stride[1]))
-        padding = _symmetric_padding(layer)
-        return lambda x: self._depthwise.apply(x, layer.weight, stride, padding, self.threads)
+        kind = native_kind(layer)
+        function, threads = self._functions[kind], self.threads
+        if kind == "depthwise":
+            stride = (int(layer._stride[0]), int(layer._stride[1]))
+            padding = _symmetric_padding(layer)
+            return lambda x: function.apply(x, layer.weight, stride, padding, threads)
+        if kind == "affine":
+            return lambda x: function.apply(x, layer.scale, layer.bias, threads)
+        return lambda x: function.apply(x, threads)

@@ -1,5 +1,6 @@
-"""The native training kernels (depthwise convolution, hard swish) against Paddle's own
-layers, and the context that swaps them into a network's training step."""
+"""The native training kernels (depthwise convolution, hard swish, ReLU, the learnable
+affine) against Paddle's own layers, and the context that swaps them into a network's
+training step."""
 
 import numpy as np
 import pytest
@@ -89,6 +90,37 @@ def test_hardswish_matches_paddles_including_the_kinks():
     assert close(_native.hardswish_backward(x, dy, 2), xt.grad.numpy(), rel=1e-6)
 
 
+def test_relu_and_the_affine_match_paddles():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 5, 33, 31), dtype=np.float32)
+    dy = rng.standard_normal(x.shape, dtype=np.float32)
+    xt = paddle.to_tensor(x, stop_gradient=False)
+    y = F.relu(xt)
+    y.backward(paddle.to_tensor(dy))
+    assert np.array_equal(_native.relu(x, 2), y.numpy())
+    assert np.array_equal(_native.relu_backward(y.numpy(), dy, 2), xt.grad.numpy())
+
+    xt = paddle.to_tensor(x, stop_gradient=False)
+    scale = paddle.to_tensor([0.75], stop_gradient=False)
+    bias = paddle.to_tensor([-0.25], stop_gradient=False)
+    y = scale * xt + bias
+    y.backward(paddle.to_tensor(dy))
+    dx, dscale, dbias = _native.affine_backward(x, dy, 0.75, 2)
+    assert close(_native.affine(x, 0.75, -0.25, 2), y.numpy(), rel=1e-6)
+    assert close(dx, xt.grad.numpy(), rel=1e-6)
+    assert abs(dscale - float(scale.grad[0])) <= 1e-4 * float(np.abs(dy * x).sum())
+    assert abs(dbias - float(bias.grad[0])) <= 1e-4 * float(np.abs(dy).sum())
+
+
+def test_the_affines_sums_are_the_same_on_any_number_of_threads():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(300_001, dtype=np.float32)  # several chunks and a ragged end
+    dy = rng.standard_normal(x.shape, dtype=np.float32)
+    runs = [_native.affine_backward(x, dy, 1.5, threads) for threads in (1, 2, 3)]
+    for dx, dscale, dbias in runs[1:]:
+        assert np.array_equal(dx, runs[0][0]) and dscale == runs[0][1] and dbias == runs[0][2]
+
+
 def ones(*shape, dtype=np.float32):
     return np.ones(shape, dtype)
 
@@ -115,17 +147,29 @@ def test_bad_arrays_are_clear_errors(call, error):
         call()
 
 
+# The native kinds each architecture has (PP-LCNet: 13 depthwise layers and hard swish;
+# PP-HGNetV2-B0: 12 depthwise layers, ReLU and the learnable affine blocks).
+KINDS = {
+    "PP-LCNet_x1_0_ML": {"depthwise": 13, "hardswish": None, "relu": None},
+    "PP-HGNetV2-B0_ML": {"depthwise": 12, "relu": None, "affine": None},
+}
+
+
 @pytest.mark.filterwarnings("ignore:When training, we now always track global mean")
-def test_a_network_trains_on_the_native_layers_like_on_paddles_and_gets_them_back():
-    from pyml.train.native_layers import NativeLayers, is_hardswish, is_native_depthwise
+@pytest.mark.parametrize("arch", KINDS)
+def test_a_network_trains_on_the_native_layers_like_on_paddles_and_gets_them_back(arch):
+    from collections import Counter
+
+    from pyml.train.native_layers import NativeLayers, native_kind
     from pyml.train.networks import build_network
 
     paddle.seed(0)
-    network = build_network("PP-LCNet_x1_0_ML", 5)
+    network = build_network(arch, 5)
     network.train()
     native = NativeLayers(network, 2)
-    kinds = [is_native_depthwise(layer) for layer in native.layers]
-    assert sum(kinds) == 13 and kinds.count(False) == sum(is_hardswish(layer) for layer in network.sublayers())
+    counts = Counter(native_kind(layer) for layer in native.layers)
+    assert counts.keys() == KINDS[arch].keys()
+    assert all(counts[kind] == n for kind, n in KINDS[arch].items() if n is not None)
     x = paddle.to_tensor(np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32))
 
     def gradients(context):
