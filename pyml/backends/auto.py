@@ -4,7 +4,8 @@ by measurement.
 At load, on the CPU: every installed backend runs the same batch at the model's input
 size (the pipeline's sample pictures, or seeded noise); one whose scores fail the
 parity rule against Paddle's (`parity.py`, the rule the tests use) is rejected, and
-the fastest of the rest (median of TIMED_RUNS) wins. A
+the fastest of the rest wins (median of TIMED_RUNS rounds in which the candidates take
+turns, so a burst of load on a shared machine slows them alike). A
 backend that cannot load (not installed, the ONNX conversion fails, the CPU lacks
 bf16) is skipped; when only Paddle is left, one warning says why (`backend: paddle` asks for
 Paddle outright and measures nothing). The first measurement shows a progress bar on a
@@ -71,15 +72,20 @@ def _write_cache(path: Path, key: str, entry: dict) -> None:
         log.warning("backend auto: cannot remember the choice in %s: %s", path, exc)
 
 
-def _median_ms(backend, batch: np.ndarray) -> float:
-    for _ in range(WARMUP_RUNS):
-        backend(batch)
-    times = []
+def _median_ms(backends: dict, batch: np.ndarray) -> dict[str, float]:
+    """Median milliseconds per backend over TIMED_RUNS rounds, each running every backend
+    once in turn: the winner is remembered for good, so a burst of load from a neighbour
+    on a shared machine must not land on one candidate's timing only."""
+    for backend in backends.values():
+        for _ in range(WARMUP_RUNS):
+            backend(batch)
+    times: dict[str, list[float]] = {name: [] for name in backends}
     for _ in range(TIMED_RUNS):
-        start = time.perf_counter()
-        backend(batch)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        for name, backend in backends.items():
+            start = time.perf_counter()
+            backend(batch)
+            times[name].append(time.perf_counter() - start)
+    return {name: round(statistics.median(runs) * 1000, 3) for name, runs in times.items()}
 
 
 def measure(
@@ -87,7 +93,7 @@ def measure(
 ) -> dict:
     """Loads and times every candidate (paddle, the reference, first); returns
     {"winner", "ms": {...}, "rejected": {...}, "backends": {...}}."""
-    loaded, ms, rejected = {}, {}, {}
+    loaded, rejected = {}, {}
     reference = None
     for name in candidates:
         try:
@@ -108,7 +114,7 @@ def measure(
                 log.warning("backend auto: %s rejected: %s", name, report.failure_message(name))
                 continue
         loaded[name] = backend
-        ms[name] = round(_median_ms(backend, batch), 3)
+    ms = _median_ms(loaded, batch)
     winner = min(ms, key=ms.get)
     return {"winner": winner, "ms": ms, "rejected": rejected, "backends": loaded}
 
