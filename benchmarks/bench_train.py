@@ -6,9 +6,11 @@ inference forward of the same network and the input pipeline alone.
 For each architecture, at its input size (448 for the six PaddleX models, 64 for the demo
 network), on 640x480 JPEG photos with 80 random labels, images/s of:
 - full, before: full fine-tuning as pyml ran it at the start of the training-speed work
-  (MKL without its AVX2 kernels on AMD CPUs; see full_before);
+  (Paddle's layers throughout; MKL without its AVX2 kernels on AMD CPUs; see full_before);
 - full: full fine-tuning steps (forward, asymmetric loss, backward, AdamW) in Paddle's
-  dynamic graph, as `pyml train` runs them;
+  dynamic graph with the depthwise convolutions, hard swishes, ReLUs and learnable
+  affine blocks on pyml's native kernels (pyml/train/native_layers.py), as `pyml train`
+  runs them;
 - frozen: `--freeze backbone`, the backbone forward on Paddle Inference (oneDNN) plus a
   head-only training step;
 - cached: `--freeze backbone --cache_features` after the first epoch, head-only steps on
@@ -30,6 +32,7 @@ Batches are loaded before the timing, so the loader's cost is in none of pyml's 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -48,6 +51,7 @@ from pyml.train.dataset import Sample
 from pyml.train.export import save_model_dir
 from pyml.train.frozen import FrozenBackbone, head_of
 from pyml.train.loss import asymmetric_loss
+from pyml.train.native_layers import NativeLayers
 from pyml.train.networks import ARCHITECTURES, DEMO_ARCH, build_network, default_input_size
 
 
@@ -72,11 +76,12 @@ def measure(arch: str, batch: int, steps: int) -> dict:
     batches = training_batches(arch, batch, steps)
     loader_rate = batch * len(batches) / (time.perf_counter() - started)
     network = build_network(arch, 80)
+    native = NativeLayers(network, usable_cores())
     rates = {
         "arch": arch,
         "size": size,
         "loader": loader_rate,
-        "full": timed(network.parameters(), network, batches, lambda b: b.images, batch, steps),
+        "full": timed(network.parameters(), network, batches, lambda b: b.images, batch, steps, native),
     }
 
     frozen = FrozenBackbone(arch, network, size)
@@ -104,14 +109,17 @@ def measure(arch: str, batch: int, steps: int) -> dict:
     return rates
 
 
-def timed(parameters, layer, batches, inputs_of, batch: int, steps: int) -> float:
-    """Training images/s of AdamW steps of `layer` on inputs_of(batch), after one warm-up step."""
+def timed(parameters, layer, batches, inputs_of, batch: int, steps: int, native=None) -> float:
+    """Training images/s of AdamW steps of `layer` on inputs_of(batch), after one warm-up step;
+    the forward inside `native` (a NativeLayers context) when given, as `pyml train` runs it."""
     paddle = import_paddle()
     optimizer = paddle.optimizer.AdamW(learning_rate=1e-4, parameters=parameters, weight_decay=1e-4)
 
     def step(b) -> None:
         x = paddle.to_tensor(np.asarray(inputs_of(b), dtype=np.float32))
-        loss = asymmetric_loss(layer(x), paddle.to_tensor(b.targets))
+        with native or contextlib.nullcontext():
+            logits = layer(x)
+        loss = asymmetric_loss(logits, paddle.to_tensor(b.targets))
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
@@ -124,9 +132,9 @@ def timed(parameters, layer, batches, inputs_of, batch: int, steps: int) -> floa
 
 
 def full_before(arch: str, batch: int, steps: int) -> float:
-    """Full fine-tuning as pyml ran it before MKL got its AVX2 kernels on AMD CPUs
-    (backends/device.prepare_mkl): the same step in a process where MKL_DEBUG_CPU_TYPE is set
-    empty, so pyml leaves it alone. On an Intel CPU this equals `full`."""
+    """Full fine-tuning as pyml ran it at the start of the training-speed work: Paddle's own
+    layers, and MKL without its AVX2 kernels on AMD CPUs (backends/device.prepare_mkl; the
+    step runs in a process where MKL_DEBUG_CPU_TYPE is set empty, so pyml leaves it alone)."""
     code = (
         "import json, warnings; warnings.filterwarnings('ignore');"
         "from benchmarks.bench_train import full_only;"
