@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +37,62 @@ Floats require_floats(const py::handle& obj, const char* name, int ndim) {
   return out;
 }
 
+// Freed buffers kept for the next step, which asks for the same sizes again: a fresh
+// 50 MB buffer from malloc is a fresh mmap whose pages the kernel zeroes on first touch,
+// which cost more than a batch norm's arithmetic. At most kMaxHeld bytes wait here.
+class BufferCache {
+ public:
+  static constexpr std::size_t kAlign = 64;
+  static constexpr std::size_t kMaxHeld = std::size_t{1} << 30;
+
+  // `bytes` usable bytes on a kAlign boundary, behind a header that records the size.
+  static float* get(std::size_t bytes) {
+    BufferCache& c = instance();
+    {
+      std::lock_guard<std::mutex> lock(c.mutex_);
+      auto it = c.free_.find(bytes);
+      if (it != c.free_.end()) {
+        void* block = it->second;
+        c.free_.erase(it);
+        c.held_ -= bytes;
+        return data_of(block);
+      }
+    }
+    void* block = std::aligned_alloc(kAlign, kAlign + bytes);
+    if (block == nullptr) throw std::bad_alloc();
+    *static_cast<std::size_t*>(block) = bytes;
+    return data_of(block);
+  }
+
+  static void put(void* data) {
+    void* block = static_cast<char*>(data) - kAlign;
+    const std::size_t bytes = *static_cast<std::size_t*>(block);
+    BufferCache& c = instance();
+    {
+      std::lock_guard<std::mutex> lock(c.mutex_);
+      if (c.held_ + bytes <= kMaxHeld) {
+        c.free_.emplace(bytes, block);
+        c.held_ += bytes;
+        return;
+      }
+    }
+    std::free(block);
+  }
+
+ private:
+  static float* data_of(void* block) {
+    return reinterpret_cast<float*>(static_cast<char*>(block) + kAlign);
+  }
+  static BufferCache& instance() {
+    static BufferCache* cache = new BufferCache();  // never destroyed: capsules may outlive exit
+    return *cache;
+  }
+
+  std::mutex mutex_;
+  std::unordered_multimap<std::size_t, void*> free_;
+  std::size_t held_ = 0;
+};
+
 // A new array on a 64-byte boundary. The arrays these kernels return become Paddle
 // tensors (by DLPack) that the next layers read, and MKL's GEMMs round differently with
 // the alignment of their inputs: on numpy's 16-byte-aligned memory two identical
@@ -42,13 +100,12 @@ Floats require_floats(const py::handle& obj, const char* name, int ndim) {
 Floats aligned(std::vector<py::ssize_t> shape) {
   std::size_t count = 1;
   for (py::ssize_t d : shape) count *= static_cast<std::size_t>(d);
-  constexpr std::size_t kAlign = 64;
   const std::size_t bytes =
-      std::max<std::size_t>(kAlign, (count * sizeof(float) + kAlign - 1) / kAlign * kAlign);
-  void* data = std::aligned_alloc(kAlign, bytes);
-  if (data == nullptr) throw std::bad_alloc();
-  py::capsule owner(data, [](void* p) { std::free(p); });
-  return Floats(std::move(shape), static_cast<float*>(data), owner);
+      std::max<std::size_t>(BufferCache::kAlign, (count * sizeof(float) + BufferCache::kAlign - 1) /
+                                                     BufferCache::kAlign * BufferCache::kAlign);
+  float* data = BufferCache::get(bytes);
+  py::capsule owner(data, [](void* p) { BufferCache::put(p); });
+  return Floats(std::move(shape), data, owner);
 }
 
 DepthwiseShape shape_of(const Floats& x, const Floats& weights, std::pair<int, int> stride,
