@@ -9,7 +9,8 @@ PP-HGNetV2-B0_ML ReLU and the learnable affine blocks about a sixth.
 layers (groups = channels, no bias, no dilation, zero padding, NCHW), Hardswish and ReLU
 layers and PP-HGNetV2's LearnableAffineBlock run forward and backward in `pyml._native`
 (csrc/src/depthwise.cpp, elementwise.cpp), on every core, each sum in a fixed order.
-Tensors pass by DLPack, without copies.
+Tensors pass by DLPack, without copies; the kernels' output buffers are 64-byte aligned
+and, once freed, kept (up to 1 GiB) for the next step's same-sized outputs.
 
 Only the training steps use it: evaluation and the export keep Paddle's layers, so the
 exported program is the one PaddleX would write. The elementwise forwards give Paddle's
