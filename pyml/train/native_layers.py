@@ -53,7 +53,8 @@ def is_native_depthwise(layer) -> bool:
 
 
 def _as_numpy(tensor) -> np.ndarray:
-    """The tensor's memory as an array (no copy; a view of it when it is a view)."""
+    """The tensor's memory as an array: no copy when it is contiguous, which a layer's
+    input and parameters are (a strided view is made contiguous first)."""
     tensor = tensor.detach()  # DLPack refuses tensors that require gradients
     if not tensor.is_contiguous():
         tensor = tensor.contiguous()
