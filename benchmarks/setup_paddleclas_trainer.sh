@@ -8,7 +8,7 @@
 #   carry ppcls.arch and ppcls.utils only);
 # - the networks (PP-LCNet and PP-HGNetV2 with the ML-Decoder head) and utils:
 #   paddleclas 2.6.0's sdist, the same definitions `pyml train` builds.
-# The engine predates paddle 3; five small edits (below, each with its reason) make it
+# The engine predates paddle 3; seven small edits (below, each with its reason) make it
 # run on the paddle this project uses. Prints the tree's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
