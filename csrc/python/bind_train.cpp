@@ -22,15 +22,12 @@ namespace {
 // Only float32 C-contiguous arrays: a silent conversion would copy a whole activation.
 using Floats = py::array_t<float, py::array::c_style>;
 
-// ndim < 0: any number of dimensions.
+// ndim < 0: any number of dimensions. (isinstance<Floats> checks the dtype and the layout.)
 Floats require_floats(const py::handle& obj, const char* name, int ndim) {
-  auto arr = py::reinterpret_borrow<py::object>(obj);
-  if (!py::isinstance<Floats>(arr) ||
-      !py::cast<py::array>(arr).dtype().is(py::dtype::of<float>()) ||
-      !(py::cast<py::array>(arr).flags() & py::array::c_style)) {
+  if (!py::isinstance<Floats>(obj)) {
     throw py::type_error(std::string(name) + " must be a C-contiguous float32 numpy array");
   }
-  Floats out = py::cast<Floats>(arr);
+  Floats out = py::reinterpret_borrow<Floats>(obj);
   if (ndim >= 0 && out.ndim() != ndim) {
     throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimensions");
   }
@@ -108,6 +105,14 @@ Floats aligned(std::vector<py::ssize_t> shape) {
   return Floats(std::move(shape), data, owner);
 }
 
+// Runs fn(pool) on `threads` threads with the GIL released.
+template <typename Fn>
+void without_gil(int threads, Fn fn) {
+  py::gil_scoped_release release;
+  ThreadPool pool(threads);
+  fn(pool);
+}
+
 DepthwiseShape shape_of(const Floats& x, const Floats& weights, std::pair<int, int> stride,
                         std::pair<int, int> padding) {
   const DepthwiseShape s{static_cast<int>(x.shape(0)),
@@ -138,11 +143,8 @@ Floats forward(const py::handle& x_obj, const py::handle& w_obj, std::pair<int, 
   Floats y = aligned({x.shape(0), x.shape(1), static_cast<py::ssize_t>(s.out_h()),
                       static_cast<py::ssize_t>(s.out_w())});
   float* out = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    ThreadPool pool(threads);
-    depthwise_forward(x.data(), w.data(), out, s, pool);
-  }
+  without_gil(threads,
+              [&](ThreadPool& pool) { depthwise_forward(x.data(), w.data(), out, s, pool); });
   return y;
 }
 
@@ -165,11 +167,9 @@ py::tuple backward(const py::handle& x_obj, const py::handle& w_obj, const py::h
     dx_obj = dx_arr;
   }
   float* dwp = dw.mutable_data();
-  {
-    py::gil_scoped_release release;
-    ThreadPool pool(threads);
+  without_gil(threads, [&](ThreadPool& pool) {
     depthwise_backward(x.data(), w.data(), dy.data(), dx, dwp, s, pool);
-  }
+  });
   return py::make_tuple(dx_obj, dw);
 }
 
@@ -183,11 +183,9 @@ Floats unary(const py::handle& x_obj, int threads) {
   const Floats x = require_floats(x_obj, "x", -1);
   Floats y = like(x);
   float* out = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    ThreadPool pool(threads);
+  without_gil(threads, [&](ThreadPool& pool) {
     Forward(x.data(), out, static_cast<std::size_t>(x.size()), pool);
-  }
+  });
   return y;
 }
 
@@ -198,11 +196,9 @@ Floats unary_grad(const py::handle& saved_obj, const py::handle& dy_obj, int thr
   if (dy.size() != saved.size()) throw py::value_error("dy must have x's shape");
   Floats dx = like(saved);
   float* out = dx.mutable_data();
-  {
-    py::gil_scoped_release release;
-    ThreadPool pool(threads);
+  without_gil(threads, [&](ThreadPool& pool) {
     Backward(saved.data(), dy.data(), out, static_cast<std::size_t>(saved.size()), pool);
-  }
+  });
   return dx;
 }
 
@@ -210,11 +206,9 @@ Floats affine(const py::handle& x_obj, float scale, float bias, int threads) {
   const Floats x = require_floats(x_obj, "x", -1);
   Floats y = like(x);
   float* out = y.mutable_data();
-  {
-    py::gil_scoped_release release;
-    ThreadPool pool(threads);
+  without_gil(threads, [&](ThreadPool& pool) {
     affine_forward(x.data(), scale, bias, out, static_cast<std::size_t>(x.size()), pool);
-  }
+  });
   return y;
 }
 
@@ -224,12 +218,10 @@ py::tuple affine_grad(const py::handle& x_obj, const py::handle& dy_obj, float s
   Floats dx = like(x);
   float* out = dx.mutable_data();
   float dscale = 0.0f, dbias = 0.0f;
-  {
-    py::gil_scoped_release release;
-    ThreadPool pool(threads);
+  without_gil(threads, [&](ThreadPool& pool) {
     affine_backward(x.data(), dy.data(), scale, out, &dscale, &dbias,
                     static_cast<std::size_t>(x.size()), pool);
-  }
+  });
   return py::make_tuple(dx, dscale, dbias);
 }
 

@@ -16,7 +16,7 @@ void chunked(std::size_t count, ThreadPool& pool, Fn fn) {
   const std::size_t chunks = (count + kChunk - 1) / kChunk;
   pool.parallel_for(chunks, [&](std::size_t c) {
     const std::size_t begin = c * kChunk;
-    fn(c, begin, std::min(kChunk, count - begin));
+    fn(begin, std::min(kChunk, count - begin));
   });
 }
 
@@ -91,34 +91,32 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void affine_grad_ch
 }  // namespace
 
 void hardswish_forward(const float* x, float* y, std::size_t count, ThreadPool& pool) {
-  chunked(count, pool, [&](std::size_t, std::size_t begin, std::size_t n) {
-    hardswish_chunk(x + begin, y + begin, n);
-  });
+  chunked(count, pool,
+          [&](std::size_t begin, std::size_t n) { hardswish_chunk(x + begin, y + begin, n); });
 }
 
 void hardswish_backward(const float* x, const float* dy, float* dx, std::size_t count,
                         ThreadPool& pool) {
-  chunked(count, pool, [&](std::size_t, std::size_t begin, std::size_t n) {
+  chunked(count, pool, [&](std::size_t begin, std::size_t n) {
     hardswish_grad_chunk(x + begin, dy + begin, dx + begin, n);
   });
 }
 
 void relu_forward(const float* x, float* y, std::size_t count, ThreadPool& pool) {
-  chunked(count, pool, [&](std::size_t, std::size_t begin, std::size_t n) {
-    relu_chunk(x + begin, y + begin, n);
-  });
+  chunked(count, pool,
+          [&](std::size_t begin, std::size_t n) { relu_chunk(x + begin, y + begin, n); });
 }
 
 void relu_backward(const float* y, const float* dy, float* dx, std::size_t count,
                    ThreadPool& pool) {
-  chunked(count, pool, [&](std::size_t, std::size_t begin, std::size_t n) {
+  chunked(count, pool, [&](std::size_t begin, std::size_t n) {
     relu_grad_chunk(y + begin, dy + begin, dx + begin, n);
   });
 }
 
 void affine_forward(const float* x, float scale, float bias, float* y, std::size_t count,
                     ThreadPool& pool) {
-  chunked(count, pool, [&](std::size_t, std::size_t begin, std::size_t n) {
+  chunked(count, pool, [&](std::size_t begin, std::size_t n) {
     affine_chunk(x + begin, scale, bias, y + begin, n);
   });
 }
@@ -127,7 +125,8 @@ void affine_backward(const float* x, const float* dy, float scale, float* dx, fl
                      float* dbias, std::size_t count, ThreadPool& pool) {
   const std::size_t chunks = (count + kChunk - 1) / kChunk;
   std::vector<double> dyx(chunks), d(chunks);
-  chunked(count, pool, [&](std::size_t c, std::size_t begin, std::size_t n) {
+  chunked(count, pool, [&](std::size_t begin, std::size_t n) {
+    const std::size_t c = begin / kChunk;
     affine_grad_chunk(x + begin, dy + begin, scale, dx + begin, n, &dyx[c], &d[c]);
   });
   double total_dyx = 0.0, total_d = 0.0;

@@ -61,6 +61,12 @@ def _as_numpy(tensor) -> np.ndarray:
     return np.from_dlpack(tensor)
 
 
+def _filters(weight) -> np.ndarray:
+    """A depthwise layer's weight [C, 1, kh, kw] as the kernels take it, [C, kh, kw]."""
+    w = _as_numpy(weight)
+    return w.reshape(w.shape[0], *w.shape[2:])
+
+
 def _functions():
     """The PyLayers, made on first use so that importing this module needs no paddle."""
     import paddle
@@ -70,53 +76,41 @@ def _functions():
     class DepthwiseConv2D(PyLayer):
         @staticmethod
         def forward(ctx, x, weight, stride, padding, threads):
-            w = _as_numpy(weight)
             ctx.save_for_backward(x, weight)
             ctx.geometry = (stride, padding, threads)
-            y = _native.depthwise_conv2d(_as_numpy(x), w.reshape(w.shape[0], *w.shape[2:]), stride, padding, threads)
-            return from_dlpack(y)
+            return from_dlpack(_native.depthwise_conv2d(_as_numpy(x), _filters(weight), stride, padding, threads))
 
         @staticmethod
         def backward(ctx, dy):
             x, weight = ctx.saved_tensor()
             stride, padding, threads = ctx.geometry
-            w = _as_numpy(weight)
             dx, dw = _native.depthwise_conv2d_backward(
                 _as_numpy(x),
-                w.reshape(w.shape[0], *w.shape[2:]),
+                _filters(weight),
                 _as_numpy(dy),
                 stride,
                 padding,
                 need_dx=not x.stop_gradient,
                 threads=threads,
             )
-            dweight = from_dlpack(dw.reshape(w.shape))
+            dweight = from_dlpack(dw.reshape(weight.shape))
             return (from_dlpack(dx) if dx is not None else None), dweight
 
-    class Hardswish(PyLayer):
-        @staticmethod
-        def forward(ctx, x, threads):
-            ctx.save_for_backward(x)
-            ctx.threads = threads
-            return from_dlpack(_native.hardswish(_as_numpy(x), threads))
+    def elementwise(name: str, forward, backward, keeps_output: bool):
+        """A PyLayer for y = forward(x) whose backward(saved, dy) reads x, or y when the
+        layer keeps its output (ReLU, as Paddle does)."""
 
-        @staticmethod
-        def backward(ctx, dy):
-            (x,) = ctx.saved_tensor()
-            return from_dlpack(_native.hardswish_backward(_as_numpy(x), _as_numpy(dy), ctx.threads))
-
-    class ReLU(PyLayer):
-        @staticmethod
-        def forward(ctx, x, threads):
-            y = from_dlpack(_native.relu(_as_numpy(x), threads))
-            ctx.save_for_backward(y)  # Paddle's rule: the gradient passes where y > 0
+        def run_forward(ctx, x, threads):
+            y = from_dlpack(forward(_as_numpy(x), threads))
+            ctx.save_for_backward(y if keeps_output else x)
             ctx.threads = threads
             return y
 
-        @staticmethod
-        def backward(ctx, dy):
-            (y,) = ctx.saved_tensor()
-            return from_dlpack(_native.relu_backward(_as_numpy(y), _as_numpy(dy), ctx.threads))
+        def run_backward(ctx, dy):
+            (saved,) = ctx.saved_tensor()
+            return from_dlpack(backward(_as_numpy(saved), _as_numpy(dy), ctx.threads))
+
+        return type(name, (PyLayer,), {"forward": staticmethod(run_forward), "backward": staticmethod(run_backward)})
 
     class Affine(PyLayer):
         @staticmethod
@@ -129,10 +123,14 @@ def _functions():
         def backward(ctx, dy):
             x, scale = ctx.saved_tensor()
             dx, dscale, dbias = _native.affine_backward(_as_numpy(x), _as_numpy(dy), scale.item(), ctx.threads)
-            as_param = lambda value: paddle.to_tensor([value], dtype="float32")  # noqa: E731
-            return from_dlpack(dx), as_param(dscale), as_param(dbias)
+            return from_dlpack(dx), paddle.to_tensor([dscale], "float32"), paddle.to_tensor([dbias], "float32")
 
-    return {"depthwise": DepthwiseConv2D, "hardswish": Hardswish, "relu": ReLU, "affine": Affine}
+    return {
+        "depthwise": DepthwiseConv2D,
+        "hardswish": elementwise("Hardswish", _native.hardswish, _native.hardswish_backward, keeps_output=False),
+        "relu": elementwise("ReLU", _native.relu, _native.relu_backward, keeps_output=True),
+        "affine": Affine,
+    }
 
 
 def native_kind(layer) -> str | None:
@@ -155,29 +153,34 @@ class NativeLayers:
     """`with NativeLayers(network, threads): logits = network(x)`: inside, the network's
     depthwise convolutions, hard swishes, ReLUs and learnable affine blocks run on the
     native kernels (their backward too, whenever it runs); outside, Paddle's own layers.
-    Layers it cannot run keep Paddle's."""
+    Layers it cannot run keep Paddle's. The replacement forwards are made once, here;
+    entering and leaving (once a training step) only swaps them in and out."""
 
     def __init__(self, network, threads: int) -> None:
-        self.layers = [layer for layer in network.sublayers() if native_kind(layer)]
-        self.threads = max(1, threads)
-        self._functions = _functions() if self.layers else {}
+        kinds = [(layer, native_kind(layer)) for layer in network.sublayers()]
+        functions = _functions() if any(kind for _, kind in kinds) else {}
+        threads = max(1, threads)
+        self._forwards = [
+            (layer, _native_forward(layer, functions[kind], kind, threads)) for layer, kind in kinds if kind
+        ]
+        self.layers = [layer for layer, _ in self._forwards]
 
     def __enter__(self) -> NativeLayers:
-        for layer in self.layers:
-            layer.forward = self._forward_of(layer)
+        for layer, forward in self._forwards:
+            layer.forward = forward
         return self
 
     def __exit__(self, *exc) -> None:
         for layer in self.layers:
             del layer.forward  # back to the class's forward
 
-    def _forward_of(self, layer):
-        kind = native_kind(layer)
-        function, threads = self._functions[kind], self.threads
-        if kind == "depthwise":
-            stride = (int(layer._stride[0]), int(layer._stride[1]))
-            padding = _symmetric_padding(layer)
-            return lambda x: function.apply(x, layer.weight, stride, padding, threads)
-        if kind == "affine":
-            return lambda x: function.apply(x, layer.scale, layer.bias, threads)
-        return lambda x: function.apply(x, threads)
+
+def _native_forward(layer, function, kind: str, threads: int):
+    """The layer's forward on its PyLayer, with the layer's own settings bound."""
+    if kind == "depthwise":
+        stride = (int(layer._stride[0]), int(layer._stride[1]))
+        padding = _symmetric_padding(layer)
+        return lambda x: function.apply(x, layer.weight, stride, padding, threads)
+    if kind == "affine":
+        return lambda x: function.apply(x, layer.scale, layer.bias, threads)
+    return lambda x: function.apply(x, threads)

@@ -2,6 +2,8 @@
 affine) against Paddle's own layers, and the context that swaps them into a network's
 training step."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -147,6 +149,18 @@ def test_bad_arrays_are_clear_errors(call, error):
         call()
 
 
+def step_gradients(network, x, context):
+    """(loss, {parameter: gradient}) of one step of network on x with the forward inside
+    `context`; dropout draws the same masks every time."""
+    paddle.seed(1)
+    with context:
+        loss = network(x).square().mean()
+    loss.backward()
+    grads = {p.name: p.grad.numpy().copy() for p in network.parameters() if p.grad is not None}
+    network.clear_gradients()
+    return float(loss), grads
+
+
 # The native kinds each architecture has (PP-LCNet: 13 depthwise layers and hard swish;
 # PP-HGNetV2-B0: 12 depthwise layers, ReLU and the learnable affine blocks).
 KINDS = {
@@ -171,20 +185,8 @@ def test_a_network_trains_on_the_native_layers_like_on_paddles_and_gets_them_bac
     assert counts.keys() == KINDS[arch].keys()
     assert all(counts[kind] == n for kind, n in KINDS[arch].items() if n is not None)
     x = paddle.to_tensor(np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32))
-
-    def gradients(context):
-        paddle.seed(1)  # the same dropout draws
-        with context:
-            loss = network(x).square().mean()
-        loss.backward()
-        grads = {p.name: p.grad.numpy().copy() for p in network.parameters() if p.grad is not None}
-        network.clear_gradients()
-        return float(loss), grads
-
-    import contextlib
-
-    loss_paddle, want = gradients(contextlib.nullcontext())
-    loss_native, got = gradients(native)
+    loss_paddle, want = step_gradients(network, x, contextlib.nullcontext())
+    loss_native, got = step_gradients(network, x, native)
     assert abs(loss_native - loss_paddle) <= 1e-5 * abs(loss_paddle)
     assert want.keys() == got.keys()
     # A layer's gradient is compared against the largest of the whole network's, so that
@@ -210,17 +212,7 @@ def test_two_identical_steps_on_the_native_layers_give_the_same_bits(arch):
     network.train()
     native = NativeLayers(network, 2)
     x = paddle.to_tensor(np.random.default_rng(0).random((32, 3, 64, 64), dtype=np.float32))
-
-    def gradients():
-        paddle.seed(1)  # the same dropout draws
-        with native:
-            loss = network(x).square().mean()
-        loss.backward()
-        grads = {p.name: p.grad.numpy().copy() for p in network.parameters() if p.grad is not None}
-        network.clear_gradients()
-        return grads
-
-    first = gradients()
+    _, first = step_gradients(network, x, native)
     for _ in range(3):
-        again = gradients()
+        _, again = step_gradients(network, x, native)
         assert all(np.array_equal(first[k], again[k]) for k in first)
