@@ -2,8 +2,8 @@
 
     sources -> native preprocess (batch, GIL released) -> backend -> native postprocess -> results
 
-While the backend runs batch k, a helper thread reads and preprocesses batch
-k+1, so decoding and inference overlap.
+While the backend runs batch k, a helper thread reads batch k+1 and, for a
+backend that leaves cores idle (Backend.overlap_preprocess), preprocesses it too.
 """
 
 from __future__ import annotations
@@ -220,15 +220,20 @@ class MultiLabelClassificationPipeline:
     def _run(
         self, sources: Iterator[ImageSource], batch_size: int, threshold, top_k, on_error: str
     ) -> Iterator[MultiLabelResult]:
+        # The helper always reads the next batch (files, URLs) during this one's inference;
+        # it decodes it there too only when the backend leaves cores for that.
+        overlap = getattr(self._backend, "overlap_preprocess", True)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyml-prepare") as helper:
 
             def next_batch():
                 chunk = list(islice(sources, batch_size))
-                return self._prepare(chunk) if chunk else None
+                return (self._prepare(chunk) if overlap else chunk) if chunk else None
 
             pending = helper.submit(next_batch)
             while (batch := pending.result()) is not None:
                 pending = helper.submit(next_batch)  # overlaps with the inference below
+                if not overlap:
+                    batch = self._prepare(batch)
                 n = len(batch.sources)
                 for result in self.infer_prepared(batch, [threshold] * n, [top_k] * n):
                     if result.error is not None and on_error == "raise":

@@ -176,3 +176,61 @@ def test_predict_takes_any_iterable_lazily():
     assert first["class_ids"] == expected[0] and len(taken) < len(paths)  # lazily
     assert [first["class_ids"], *(r["class_ids"] for r in results)] == expected
     assert [r["class_ids"] for r in pipeline.predict(iter(paths[:3]))] == expected[:3]
+
+
+class _Watched:
+    """Wraps a pipeline part; `on_call(*args)` runs before each call of the real one."""
+
+    def __init__(self, real, on_call, **attributes):
+        self._real, self._on_call = real, on_call
+        self.__dict__.update(attributes)
+
+    def __call__(self, *args, **kwargs):
+        self._on_call(*args)
+        return self._real(*args, **kwargs)
+
+    def run(self, *args, **kwargs):
+        self._on_call(*args)
+        return self._real.run(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_next_batch_is_read_during_inference_and_decoded_there_only_if_the_backend_allows(overlap):
+    """Backend.overlap_preprocess: True decodes batch 2 while batch 1 runs; False only reads
+    it then and decodes after (OpenVINO/ONNX Runtime fill every core). Events, not timing:
+    the first inference waits for what should happen meanwhile, with a timeout."""
+    import threading
+
+    from pyml.models import demo_model_dir
+
+    paths = sorted(str(p) for p in (demo_model_dir().parent / "images").glob("*.jpg"))[:4]
+    pipeline = pyml.create_pipeline(batch_size=2, backend="paddle")
+    expected = [r["class_ids"] for r in pipeline.predict(paths)]
+    read, decoding = threading.Event(), threading.Event()
+    log = []
+
+    def feed():
+        for i, path in enumerate(paths):
+            if i == 2:
+                read.set()  # the helper pulls the second batch's first picture
+            yield path
+
+    def on_preprocess(items):
+        log.append("preprocess")
+        if len(log) > 1:
+            decoding.set()
+
+    def on_inference(tensor):
+        if "infer" not in log:  # the first batch: what happens alongside it?
+            assert read.wait(30), "the second batch was not read during the first inference"
+            assert decoding.wait(3 if overlap else 0.3) == overlap
+        log.append("infer")
+
+    pipeline._preprocessor = _Watched(pipeline._preprocessor, on_preprocess)
+    pipeline._backend = _Watched(pipeline._backend, on_inference, overlap_preprocess=overlap)
+    assert [r["class_ids"] for r in pipeline.predict(feed())] == expected
+    order = ["preprocess", "preprocess", "infer", "infer"] if overlap else ["preprocess", "infer"] * 2
+    assert log == order

@@ -29,6 +29,7 @@ def _import_ort():
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    overlap_preprocess = False  # see Backend
 
     def __init__(
         self,

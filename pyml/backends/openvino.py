@@ -41,6 +41,7 @@ def cpu_has_bf16(core) -> bool:
 
 class OpenVinoBackend:
     name = "openvino"
+    overlap_preprocess = False  # see Backend
 
     def __init__(
         self,

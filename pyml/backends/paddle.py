@@ -109,6 +109,7 @@ class PaddleBackend:
     """Runs a PaddleX inference directory's graph: float32 [N,3,H,W] in, [N,C] out."""
 
     name = "paddle"
+    overlap_preprocess = True  # see Backend
 
     def __init__(
         self,
