@@ -20,6 +20,24 @@ def median_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
+def interleaved_median_seconds(fns: dict[str, Callable[[], Any]], rounds: int, block: int = 2) -> dict[str, float]:
+    """Median seconds per function over `rounds` rounds in which each takes its turn: one
+    untimed run, then `block` timed ones. Turns, because a shared VM's speed drifts by
+    10-20% over minutes and every contender should sample the same minutes; the untimed
+    run, because several Paddle predictors in one process slow each other's first run
+    after a switch (measured: PaddleX at batch 8 lost a third when timed right after
+    pyml's pipelines), which a user running one of them never sees."""
+    times: dict[str, list[float]] = {key: [] for key in fns}
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            fn()
+            for _ in range(block):
+                start = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(samples) for key, samples in times.items()}
+
+
 class TimedRunner:
     """Wraps a model runner (pyml backend or PaddleX runner); `seconds` sums its calls."""
 
