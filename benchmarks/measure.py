@@ -24,9 +24,10 @@ def interleaved_median_seconds(fns: dict[str, Callable[[], Any]], rounds: int, b
     """Median seconds per function over `rounds` rounds in which each takes its turn: one
     untimed run, then `block` timed ones. Turns, because a shared VM's speed drifts by
     10-20% over minutes and every contender should sample the same minutes; the untimed
-    run, because several Paddle predictors in one process slow each other's first run
-    after a switch (measured: PaddleX at batch 8 lost a third when timed right after
-    pyml's pipelines), which a user running one of them never sees."""
+    run, because a run right after another contender's is slower (measured: PaddleX at
+    batch 8 lost a third when timed once right after pyml's pipelines; with the untimed
+    run its PP-LCNet reading matched its reading alone, while PP-HGNetV2-B0 at 640x480
+    stayed 30% lower, which is why bench_backends also times PaddleX alone)."""
     times: dict[str, list[float]] = {key: [] for key in fns}
     for _ in range(rounds):
         for key, fn in fns.items():
