@@ -72,7 +72,7 @@ def _write_cache(path: Path, key: str, entry: dict) -> None:
         log.warning("backend auto: cannot remember the choice in %s: %s", path, exc)
 
 
-def _median_ms(backends: dict, batch: np.ndarray) -> dict[str, float]:
+def median_ms(backends: dict, batch: np.ndarray) -> dict[str, float]:
     """Median milliseconds per backend over TIMED_RUNS rounds, each running every backend
     once in turn: the winner is remembered for good, so a burst of load from a neighbour
     on a shared machine must not land on one candidate's timing only."""
@@ -114,7 +114,7 @@ def measure(
                 log.warning("backend auto: %s rejected: %s", name, report.failure_message(name))
                 continue
         loaded[name] = backend
-    ms = _median_ms(loaded, batch)
+    ms = median_ms(loaded, batch)
     winner = min(ms, key=ms.get)
     return {"winner": winner, "ms": ms, "rejected": rejected, "backends": loaded}
 

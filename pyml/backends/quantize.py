@@ -21,7 +21,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MODEL_XML = "model.xml"
 REPORT_JSON = "quantize.json"
 AGREEMENT_BAR = 0.99  # below this share of equal label sets the report says int8 is not safe
+SPEED_BATCH = 8
 
 
 def int8_folder(model_file: Path, params_file: Path) -> Path:
@@ -74,6 +75,9 @@ class QuantizeReport:
     seconds: float
     map_fp32: float | None = None
     map_int8: float | None = None
+    # model alone on this CPU, batch SPEED_BATCH, images/s: fp32, int8, and bf16 where the CPU has it
+    images_per_second: dict[str, float] = field(default_factory=dict)
+    bf16_label_sets_equal: float | None = None  # the same comparison for OpenVINO bf16, where it runs
 
     @property
     def safe(self) -> bool:
@@ -87,6 +91,7 @@ class QuantizeReport:
             f"{100 * self.label_sets_equal:.2f}%",
             f"score difference: max {self.max_abs_score_diff:.4f}, mean {self.mean_abs_score_diff:.5f}",
         ]
+        out.extend(self._speed_lines())
         if self.map_fp32 is not None:
             out.append(
                 f"mAP on the dataset's val split: fp32 {self.map_fp32:.4f}, int8 {self.map_int8:.4f} "
@@ -98,6 +103,26 @@ class QuantizeReport:
                 f"held-out pictures (the bar is {100 * AGREEMENT_BAR:.0f}% unchanged); check its answers "
                 "before using precision int8 for this model"
             )
+        return out
+
+    def _speed_lines(self) -> list[str]:
+        speed = self.images_per_second
+        if not speed:
+            return []
+        out = [
+            f"model alone on this CPU, batch {SPEED_BATCH}, images/s: "
+            + ", ".join(f"{name} {rate:.1f}" for name, rate in speed.items())
+            + f" (int8 {speed['int8'] / speed['fp32']:.2f}x fp32)"
+        ]
+        bf16 = self.bf16_label_sets_equal
+        if bf16 is not None:
+            out.append(f"bf16 for comparison: label sets equal to fp32's on {100 * bf16:.2f}%")
+            # On CPUs with bf16 instructions bf16 can beat int8 (LCNet's depthwise
+            # convolutions gain little from int8): say so when it wins on both counts.
+            if speed.get("bf16", 0) >= speed["int8"] and bf16 >= self.label_sets_equal:
+                out.append("bf16 is as fast as int8 here and keeps as many label sets: prefer precision bf16")
+        if speed["int8"] <= speed["fp32"]:
+            out.append("int8 is not faster than fp32 on this CPU: it costs answers and buys no speed here")
         return out
 
 
@@ -139,6 +164,16 @@ class _Tensors:
 
 def _scores(backend, tensors: _Tensors, pictures: list[Path]) -> np.ndarray:
     return np.concatenate([backend(tensors.of(p)) for p in pictures])
+
+
+def _speed(backends: dict, tensors: _Tensors, pictures: list[Path]) -> dict[str, float]:
+    """images/s of each backend on one batch of held-out pictures, timed in turns
+    (auto.median_ms) so load on the machine slows them alike."""
+    from .auto import median_ms  # noqa: PLC0415
+
+    chosen = [pictures[i % len(pictures)] for i in range(SPEED_BATCH)]
+    batch = np.concatenate([tensors.of(p) for p in chosen])
+    return {name: round(SPEED_BATCH * 1000 / ms, 1) for name, ms in median_ms(backends, batch).items()}
 
 
 def _label_sets_equal(fp32: np.ndarray, int8: np.ndarray, threshold) -> float:
@@ -203,9 +238,14 @@ def quantize(
     seconds = time.perf_counter() - start
 
     device = parse_device("cpu")
-    fp32 = OpenVinoBackend(spec.model_file, spec.params_file, device)
-    int8 = OpenVinoBackend(spec.model_file, spec.params_file, device, precision="int8")
-    a, b = _scores(fp32, tensors, held_out), _scores(int8, tensors, held_out)
+    backends = {
+        "fp32": OpenVinoBackend(spec.model_file, spec.params_file, device),
+        "int8": OpenVinoBackend(spec.model_file, spec.params_file, device, precision="int8"),
+    }
+    with contextlib.suppress(BackendError):  # no bf16 instructions: nothing to compare int8 with
+        backends["bf16"] = OpenVinoBackend(spec.model_file, spec.params_file, device, precision="bf16")
+    scores = {name: _scores(backend, tensors, held_out) for name, backend in backends.items()}
+    a, b = scores["fp32"], scores["int8"]
     diff = np.abs(a - b)
     report = QuantizeReport(
         model_dir=str(model_dir),
@@ -218,7 +258,10 @@ def quantize(
         max_abs_score_diff=float(diff.max()),
         mean_abs_score_diff=float(diff.mean()),
         seconds=seconds,
+        images_per_second=_speed(backends, tensors, held_out),
     )
+    if "bf16" in scores:
+        report.bf16_label_sets_equal = _label_sets_equal(a, scores["bf16"], spec.threshold)
     if dataset is not None:
         from ..train.evaluate import evaluate_model_dir  # noqa: PLC0415
 

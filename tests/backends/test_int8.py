@@ -62,6 +62,14 @@ def test_quantize_the_demo_model_meets_the_agreement_bar(tmp_path, monkeypatch):
     assert report["safe"] == (report["label_sets_equal"] >= 0.99)
     assert report["head"] == "fp32"
     assert report["map_fp32"] - report["map_int8"] <= 0.005, report
+    # the report times the model alone on this CPU: fp32, int8, and bf16 where the CPU has it
+    import openvino
+
+    has_bf16 = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    speed = report["images_per_second"]
+    assert set(speed) == ({"fp32", "int8", "bf16"} if has_bf16 else {"fp32", "int8"}), speed
+    assert all(rate > 0 for rate in speed.values())
+    assert (report["bf16_label_sets_equal"] is not None) == has_bf16
     saved = json.loads(next((tmp_path / "cache" / "int8").glob("*/quantize.json")).read_text())
     assert saved["int8_model"] == report["int8_model"]
 
@@ -83,6 +91,24 @@ def test_a_poor_agreement_is_said_in_the_report():
     assert len(warning) == 1 and "10.0% of the held-out pictures" in warning[0]
     report.label_sets_equal = 0.995
     assert report.safe and not any(line.startswith("WARNING") for line in report.lines())
+
+
+def test_the_report_says_when_int8_buys_no_speed_here():
+    from pyml.backends.quantize import QuantizeReport
+
+    def lines(speed, bf16_equal=None):
+        report = QuantizeReport("m", "m/int8.xml", 300, "abc", "fp32", 200, 0.995, 0.1, 0.01, 3.0)
+        report.images_per_second, report.bf16_label_sets_equal = speed, bf16_equal
+        return "\n".join(report.lines())
+
+    assert "int8 1.50x fp32" in lines({"fp32": 100.0, "int8": 150.0})
+    both = lines({"fp32": 100.0, "int8": 150.0, "bf16": 160.0}, bf16_equal=0.998)
+    assert "bf16 for comparison: label sets equal to fp32's on 99.80%" in both and "prefer precision bf16" in both
+    assert "prefer" not in lines({"fp32": 100.0, "int8": 150.0, "bf16": 160.0}, bf16_equal=0.99)  # fewer kept
+    assert "prefer" not in lines({"fp32": 100.0, "int8": 150.0, "bf16": 120.0}, bf16_equal=0.998)  # slower
+    assert "buys no speed" in lines({"fp32": 100.0, "int8": 95.0})
+    assert "buys no speed" not in lines({"fp32": 100.0, "int8": 150.0})
+    assert "images/s" not in lines({})  # reports saved before speeds were measured
 
 
 def test_an_unreadable_calibration_picture_is_named_and_nothing_is_written(tmp_path):
