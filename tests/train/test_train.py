@@ -380,7 +380,7 @@ def test_pretrained_weights_of_another_shape_are_refused(digits, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["PP-LCNet_x1_0_ML", "PP-HGNetV2-B0_ML"])
-def test_paddlex_architectures_train_and_export(digits, tmp_path, arch):
+def test_paddlex_architectures_train_and_export(digits, tmp_path, arch, capsys):
     """The paddleclas definitions with an ML-Decoder head for 10 classes, at a reduced input size."""
     out = tmp_path / "out"
     Trainer(
@@ -388,6 +388,21 @@ def test_paddlex_architectures_train_and_export(digits, tmp_path, arch):
     ).run(progress=False)
     model = pyml.create_model(model_dir=out / "best_model" / "inference")
     assert model.num_classes == 10 and model.model.model_name == arch
+    # no --pretrained here: the run says it starts from random weights, and what to add
+    assert f"warning: {arch} starts from random weights" in capsys.readouterr().err
+
+
+def test_only_a_random_start_of_a_paddlex_architecture_is_warned_about(tmp_path):
+    from pyml.train.trainer import random_start_warning
+
+    def warning(**kw):
+        return random_start_warning(options(tmp_path, **kw))
+
+    assert "Start from --pretrained PP-LCNet_x1_0_ML" in warning(arch="PP-LCNet_x1_0_ML")
+    assert "--freeze backbone keeps them random" in warning(arch="PP-LCNet_x1_0_ML", freeze="backbone")
+    assert warning(arch="PP-LCNet_x1_0_ML", pretrained="weights.pdparams") is None
+    assert warning(arch="PP-LCNet_x1_0_ML", from_dir=str(demo_model_dir())) is None
+    assert warning(arch=SMALL) is None  # the demo network is made to learn from scratch
 
 
 def test_gpu_training_is_a_clear_error_here(digits, tmp_path):
