@@ -120,7 +120,13 @@ class QuantizeReport:
             # On CPUs with bf16 instructions bf16 can beat int8 (LCNet's depthwise
             # convolutions gain little from int8): say so when it wins on both counts.
             if speed.get("bf16", 0) >= speed["int8"] and bf16 >= self.label_sets_equal:
-                out.append("bf16 is as fast as int8 here and keeps as many label sets: prefer precision bf16")
+                if bf16 >= AGREEMENT_BAR:
+                    out.append("bf16 is as fast as int8 here and keeps as many label sets: prefer precision bf16")
+                else:
+                    out.append(
+                        "bf16 is as fast as int8 here and keeps as many label sets, but it too changes more "
+                        f"than the bar allows ({100 * AGREEMENT_BAR:.0f}% unchanged): neither is safe for this model"
+                    )
         if speed["int8"] <= speed["fp32"]:
             out.append("int8 is not faster than fp32 on this CPU: it costs answers and buys no speed here")
         return out

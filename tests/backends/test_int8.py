@@ -105,6 +105,11 @@ def test_the_report_says_when_int8_buys_no_speed_here():
     both = lines({"fp32": 100.0, "int8": 150.0, "bf16": 160.0}, bf16_equal=0.998)
     assert "bf16 for comparison: label sets equal to fp32's on 99.80%" in both and "prefer precision bf16" in both
     assert "prefer" not in lines({"fp32": 100.0, "int8": 150.0, "bf16": 160.0}, bf16_equal=0.99)  # fewer kept
+    # bf16 better than int8 but itself under the bar: no advice to use it
+    report = QuantizeReport("m", "m/int8.xml", 300, "abc", "fp32", 200, 0.45, 0.9, 0.04, 3.0)
+    report.images_per_second, report.bf16_label_sets_equal = {"fp32": 60.0, "int8": 67.0, "bf16": 130.0}, 0.74
+    text = "\n".join(report.lines())
+    assert "prefer" not in text and "neither is safe for this model" in text
     assert "prefer" not in lines({"fp32": 100.0, "int8": 150.0, "bf16": 120.0}, bf16_equal=0.998)  # slower
     assert "buys no speed" in lines({"fp32": 100.0, "int8": 95.0})
     assert "buys no speed" not in lines({"fp32": 100.0, "int8": 150.0})
