@@ -129,3 +129,15 @@ def test_an_unreadable_calibration_picture_is_named_and_nothing_is_written(tmp_p
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
     assert "calibration picture" in run.stderr and "train_00003.jpg" in run.stderr, run.stderr
     assert not (tmp_path / "cache" / "int8").exists() or not any((tmp_path / "cache" / "int8").iterdir())
+
+
+def test_quantize_shows_progress_on_a_terminal(tmp_path):
+    from terminal import run_on_terminal
+
+    pictures = write_dataset(tmp_path / "pictures", {"train": 30}, seed=4, pictures="test") / "images"
+    env = {**os.environ, "PYML_CACHE_DIR": str(tmp_path / "cache")}
+    seen = run_on_terminal("-m", "pyml", "quantize", str(demo_model_dir()), "--calibration", str(pictures), env=env)
+    # the held-out pictures are judged with a bar (its description and a count of 6 of 6),
+    # then the report follows
+    assert "judging int8 against fp32" in seen and "6/6" in seen, seen[-2000:]
+    assert "held-out pictures: 6; label sets equal to fp32's on" in seen, seen[-2000:]
