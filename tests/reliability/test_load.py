@@ -125,7 +125,11 @@ def test_soak_memory_fds_and_answers():
         )
         assert set(statuses) == {"OK", "INVALID_ARGUMENT"} and statuses.total() == total
         assert not first.wrong and not rest.wrong, (first.wrong + rest.wrong)[:3]
-        assert rss_n <= rss_1 * 1.05
+        # The allocator moves RSS by several MiB either way without any leak (seen: 189.7 ->
+        # 201.0 MiB over 2,000 requests in one CI run; 497-522 MiB with no trend over
+        # 8,000 in another), so the bound is 5% or 16 MiB, whichever is larger: a leak of
+        # 8 KiB a request (a decoded picture is ~900 KiB) still fails it.
+        assert rss_n <= max(rss_1 * 1.05, rss_1 + 16 * 1024), (mib(rss_1), mib(rss_n))
         # grpc-core opens eventfds/sockets lazily, so the count moves by one either way between
         # samples; a leak would grow with requests (thousands here), not by one or two.
         assert fds_n <= fds_1 + 2
