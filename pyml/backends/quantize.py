@@ -117,16 +117,16 @@ class QuantizeReport:
         bf16 = self.bf16_label_sets_equal
         if bf16 is not None:
             out.append(f"bf16 for comparison: label sets equal to fp32's on {100 * bf16:.2f}%")
-            # On CPUs with bf16 instructions bf16 can beat int8 (LCNet's depthwise
-            # convolutions gain little from int8): say so when it wins on both counts.
-            if speed.get("bf16", 0) >= speed["int8"] and bf16 >= self.label_sets_equal:
-                if bf16 >= AGREEMENT_BAR:
-                    out.append("bf16 is as fast as int8 here and keeps as many label sets: prefer precision bf16")
-                else:
-                    out.append(
-                        "bf16 is as fast as int8 here and keeps as many label sets, but it too changes more "
-                        f"than the bar allows ({100 * AGREEMENT_BAR:.0f}% unchanged): neither is safe for this model"
-                    )
+        # On CPUs with bf16 instructions bf16 can beat int8 (LCNet's depthwise convolutions
+        # gain little from int8): say so when it wins on both counts.
+        bf16_wins = bf16 is not None and speed.get("bf16", 0) >= speed["int8"] and bf16 >= self.label_sets_equal
+        if bf16_wins and bf16 >= AGREEMENT_BAR:
+            out.append("bf16 is as fast as int8 here and keeps as many label sets: prefer precision bf16")
+        elif bf16_wins:
+            out.append(
+                "bf16 is as fast as int8 here and keeps as many label sets, but it too changes more "
+                f"than the bar allows ({100 * AGREEMENT_BAR:.0f}% unchanged): neither is safe for this model"
+            )
         if speed["int8"] <= speed["fp32"]:
             out.append("int8 is not faster than fp32 on this CPU: it costs answers and buys no speed here")
         return out
@@ -277,9 +277,8 @@ def quantize(
         mean_abs_score_diff=float(diff.mean()),
         seconds=seconds,
         images_per_second=_speed(backends, tensors, held_out),
+        bf16_label_sets_equal=_label_sets_equal(a, scores["bf16"], spec.threshold) if "bf16" in scores else None,
     )
-    if "bf16" in scores:
-        report.bf16_label_sets_equal = _label_sets_equal(a, scores["bf16"], spec.threshold)
     if dataset is not None:
         from ..train.evaluate import evaluate_model_dir  # noqa: PLC0415
 
