@@ -1,6 +1,23 @@
-"""pyml's gRPC service (server, dynamic batcher) and its Python client."""
+"""pyml's server (every door over one dynamic batcher) and its Python client.
 
-from .client import Client
-from .server import Server, ServerOptions, create_server, run_server
+The names below are imported on first use, so that `pyml.serving.options` (what the
+command line parses) loads without gRPC."""
 
-__all__ = ["Client", "Server", "ServerOptions", "create_server", "run_server"]
+import importlib
+
+_HOMES = {
+    "Client": "client",
+    "Server": "server",
+    "ServerOptions": "options",
+    "create_server": "server",
+    "run_server": "server",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'pyml.serving' has no attribute '{name}'")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+
+
+__all__ = list(_HOMES)

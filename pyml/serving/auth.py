@@ -1,18 +1,41 @@
-"""Bearer-token authentication of the gRPC doors (`pyml serve --token_file`). The token is
-compared in constant time; health checks stay open so that probes need no secret."""
+"""Bearer-token authentication (`pyml serve --token_file`) for every door: the gRPC services
+(an interceptor) and the HTTP port (an ASGI gate). The token is compared in constant time.
+
+What stays open, on purpose: health checks (probes carry no secret), and on the HTTP port
+the try-it page's own files and the API's description (`/`, `/static/`, `/docs`,
+`/swagger/`, `/openapi.json`): they hold no model, label or picture, and the page and
+Swagger UI need to load before they can ask the user for the token. Everything else on the
+HTTP port, routes added later included, needs the token: the gate lists what is open,
+not what is closed.
+"""
 
 from __future__ import annotations
 
 import hmac
+import json
+import time
 
 import grpc
+
+# HTTP paths served without a token: exact paths, and prefixes ending in "/".
+HTTP_OPEN_PATHS = ("/health", "/", "/docs", "/openapi.json", "/favicon.ico")
+HTTP_OPEN_PREFIXES = ("/static/", "/swagger/")
+
+
+def token_matches(header: str | None, token: str) -> bool:
+    """Whether an Authorization header value carries this bearer token (constant time)."""
+    return hmac.compare_digest((header or "").encode(), f"Bearer {token}".encode())
+
+
+def http_path_is_open(path: str) -> bool:
+    return path in HTTP_OPEN_PATHS or path.startswith(HTTP_OPEN_PREFIXES)
 
 
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
     """Refuses calls without the right bearer token (UNAUTHENTICATED); health stays open for probes."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}"
+        self._token = token
 
         async def deny(request, context):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
@@ -24,7 +47,7 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         if handler_call_details.method.startswith("/grpc.health.v1.Health/"):
             return await continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
-        if hmac.compare_digest(metadata.get("authorization", ""), self._expected):
+        if token_matches(metadata.get("authorization"), self._token):
             return await continuation(handler_call_details)
         handler = await continuation(handler_call_details)
         if handler is not None and handler.request_streaming:
@@ -32,4 +55,48 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         return self._deny_unary
 
 
-__all__ = ["BearerTokenInterceptor"]
+class HttpBearerGate:
+    """ASGI middleware: a request to any path but the open ones needs `Authorization: Bearer
+    <token>`, else 401 in PaddleX's error envelope with a `WWW-Authenticate: Bearer` header
+    (RFC 6750: `error="invalid_token"` when a token was sent and is wrong). It runs before
+    the body is read, so an unauthenticated caller cannot make the server read a large body."""
+
+    def __init__(self, app, token: str, error_body, on_refused=None) -> None:
+        """error_body(status, message) -> the JSON envelope; on_refused(started) counts a 401."""
+        self.app = app
+        self._token = token
+        self._error_body = error_body
+        self._on_refused = on_refused
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or http_path_is_open(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        sent = headers.get(b"authorization")
+        if sent is not None and token_matches(sent.decode("latin-1"), self._token):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        if self._on_refused is not None:
+            self._on_refused(started)
+        if sent is None:
+            message, challenge = "this server needs a bearer token (Authorization: Bearer <token>)", b"Bearer"
+        else:
+            message, challenge = "wrong bearer token", b'Bearer error="invalid_token"'
+        payload = json.dumps(self._error_body(401, message)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"www-authenticate", challenge),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+__all__ = ["BearerTokenInterceptor", "HttpBearerGate", "http_path_is_open", "token_matches"]

@@ -23,7 +23,8 @@ from ..results import MultiLabelResult
 from ..thresholds import resolve_threshold
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
-from .server import DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_METADATA
+from .options import DEFAULT_MAX_MESSAGE_BYTES
+from .server import MAX_MESSAGE_METADATA
 
 
 def _service_error(exc: grpc.RpcError) -> ServiceError:

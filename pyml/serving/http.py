@@ -9,7 +9,9 @@ dynamic batcher as gRPC.
     GET  /docs, /openapi.json               the API's docs, with Swagger UI's files from the
                                             fastapi-swagger package (no CDN: works offline)
 
-Bodies over the server's message limit are refused with 413 before they are parsed.
+Bodies over the server's message limit are refused with 413 before they are parsed. With a
+token (`--token_file`), every route but health, the page's files and the docs answers 401
+without it (auth.py says which are open and why).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import ConfigError
+from .auth import HttpBearerGate, http_path_is_open
 from .errors import DRAINING_MESSAGE
 from .paddlex_api import INFER_PATH, ErrorResponse, InferRequest, InferResponse, PaddlexApi, error_body, new_log_id
 
@@ -111,6 +114,8 @@ class BodyLimit:
 
 # Every answer the infer endpoint can give besides 200, in PaddleX's error envelope.
 _ERRORS = {
+    401: "the server runs with a token (--token_file) and the request has no `Authorization: Bearer <token>` "
+    "header, or a wrong one; the answer carries a `WWW-Authenticate: Bearer` header",
     413: "the request body is over the server's message limit",
     422: "the request is not valid: a missing or malformed field, an image that cannot be decoded, a bad "
     "threshold or an unknown modelName; errorMsg is a JSON list of {type, loc, msg}",
@@ -130,8 +135,28 @@ def _static_page(name: str) -> str:
     return resources.files("pyml.serving").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def create_app(api: PaddlexApi) -> FastAPI:
+def _with_bearer_scheme(app: FastAPI) -> None:
+    """OpenAPI for a server with a token: a bearer scheme every closed operation requires,
+    so Swagger UI's Authorize button sends it."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        schema = build()
+        if "bearerToken" not in schema.setdefault("components", {}).setdefault("securitySchemes", {}):
+            schema["components"]["securitySchemes"]["bearerToken"] = {"type": "http", "scheme": "bearer"}
+            for path, operations in schema.get("paths", {}).items():
+                if not http_path_is_open(path):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearerToken": []}]
+        return schema
+
+    app.openapi = openapi
+
+
+def create_app(api: PaddlexApi, token_required: bool = False) -> FastAPI:
     app = FastAPI(title="pyml (PaddleX serving API)", docs_url=None, redoc_url=None)
+    if token_required:
+        _with_bearer_scheme(app)
     app.mount("/static", StaticFiles(packages=[("pyml.serving", "static")]), name="static")
     app.mount("/swagger", StaticFiles(packages=[("fastapi_swagger", "resources")]), name="swagger")
 
@@ -149,7 +174,7 @@ def create_app(api: PaddlexApi) -> FastAPI:
             swagger_favicon_url="/swagger/favicon-32x32.png",
         )
 
-    @app.get("/models", operation_id="listModels")
+    @app.get("/models", operation_id="listModels", responses=_documented(401))
     async def models() -> JSONResponse:
         """pyml's: the hosted models (the first answers PaddleX's requests), for the try-it page."""
         return JSONResponse(
@@ -178,7 +203,7 @@ def create_app(api: PaddlexApi) -> FastAPI:
     @app.post(
         INFER_PATH,
         operation_id="infer",
-        responses={200: {"model": InferResponse}, **_documented(413, 422, 500, 503, 504)},
+        responses={200: {"model": InferResponse}, **_documented(401, 413, 422, 500, 503, 504)},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -203,12 +228,24 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class HttpDoor:
-    def __init__(self, api: PaddlexApi, max_body_bytes: int) -> None:
-        def refused(started: float) -> None:
-            if api.metrics is not None:
-                api.metrics.request(api.host.name, "http", "413", started)
+    def __init__(
+        self, api: PaddlexApi, max_body_bytes: int, token: str | None = None, tls: tuple[str, str] | None = None
+    ) -> None:
+        """tls: (certificate, key) PEM paths: the port speaks HTTPS, as gRPC speaks TLS with them."""
 
-        self.app = BodyLimit(create_app(api), max_body_bytes, refused)
+        def counter(status: int):
+            def refused(started: float) -> None:
+                if api.metrics is not None:
+                    api.metrics.request(api.host.name, "http", str(status), started)
+
+            return refused
+
+        self.app = BodyLimit(create_app(api, token_required=bool(token)), max_body_bytes, counter(413))
+        if token:  # outermost: a caller without the token is refused before its body is read
+            self.app = HttpBearerGate(
+                self.app, token, lambda status, message: error_body(new_log_id(), status, message), counter(401)
+            )
+        self._tls = tls
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task | None = None
         self.port = 0
@@ -227,8 +264,15 @@ class HttpDoor:
             raise
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
+        cert, key = self._tls or (None, None)
         config = uvicorn.Config(
-            self.app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=5
+            self.app,
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+            ssl_certfile=cert,
+            ssl_keyfile=key,
         )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]), name="pyml-http")

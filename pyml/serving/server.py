@@ -36,6 +36,7 @@ from .http import HttpDoor
 from .kserve import KServeService
 from .lenient import REASON_TRAILER, MalformedRequest, add_service
 from .metrics import ServerMetrics
+from .options import ServerOptions
 from .paddlex_api import PaddlexApi
 from .state import ServerState
 from .wire import error_response, response_of, source_of, threshold_of
@@ -45,29 +46,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 REFUSAL_WINDOW_S = 1.0  # on drain: refuse new calls with UNAVAILABLE this long before closing
 SERVICE = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"]
 KSERVE_SERVICE = kv.DESCRIPTOR.services_by_name["GRPCInferenceService"]
 SERVICE_NAME = SERVICE.full_name
 KSERVE_SERVICE_NAME = KSERVE_SERVICE.full_name
-
-
-@dataclass
-class ServerOptions:
-    max_batch_size: int = 8
-    max_queue_delay_ms: float = 5.0
-    max_queue: int = 256
-    instances: int = 1  # model instances per model, each its own predictor running a batch at a time
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    grace_s: float = 30.0
-    tls_cert: str | None = None  # PEM paths; both set: TLS on
-    tls_key: str | None = None
-    token: str | None = None  # set: every call but health checks needs "authorization: Bearer <token>"
-    http_port: int | None = None  # PaddleX's HTTP API on this port (0: any free one); None: off
-    allow_url_inputs: bool = False  # HTTP/HPS `image` may be a URL the server fetches (an SSRF risk)
-    visualize: bool = True  # HTTP/HPS answers carry the drawn image unless the request says not
-    metrics_port: int | None = None  # Prometheus /metrics on this port (0: any free one); None: off
 
 
 def _reflection_pool():
@@ -341,7 +324,8 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     door = "HTTP"
     try:
         if options.http_port is not None:
-            running.http = HttpDoor(paddlex, options.max_message_bytes)
+            tls = (options.tls_cert, options.tls_key) if options.tls_cert else None
+            running.http = HttpDoor(paddlex, options.max_message_bytes, options.token, tls)
             await running.http.start(bind_host, options.http_port)
         door = "metrics"
         if options.metrics_port is not None:
@@ -362,6 +346,23 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     return running
 
 
+def ready_doors(server: Server, address: str, options: ServerOptions) -> list[str]:
+    """Where each door listens, as a client would address it, for the ready line."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    shown = f"[{host}]" if ":" in host else host
+    web = "https" if options.tls_cert else "http"
+    doors = [f"gRPC{' (TLS)' if options.tls_cert else ''} on {shown}:{server.port}"]
+    if server.http is not None:
+        doors.append(f"HTTP on {web}://{shown}:{server.http.port}/")
+    if server.metrics_port is not None:
+        doors.append(f"metrics on http://{shown}:{server.metrics_port}/metrics")
+    if host in ("0.0.0.0", "::", ""):
+        doors.append("on every network interface")
+    elif host in ("127.0.0.1", "::1", "localhost"):
+        doors.append("from this machine only (--host 0.0.0.0 for others)")
+    return doors
+
+
 async def run_server(models: dict, address: str, options: ServerOptions) -> int:
     """Serves until SIGTERM or SIGINT, then drains. Returns the exit status (0)."""
     server = await create_server(models, address, options)
@@ -369,12 +370,9 @@ async def run_server(models: dict, address: str, options: ServerOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    doors = [f"gRPC on port {server.port}"]
-    if server.http is not None:
-        doors.append(f"PaddleX HTTP on port {server.http.port}")
-    if server.metrics_port is not None:
-        doors.append(f"metrics on port {server.metrics_port}")
-    print(f"pyml: serving {', '.join(server.state.hosts)}: {', '.join(doors)}", flush=True)
+    print(
+        f"pyml: serving {', '.join(server.state.hosts)}: {', '.join(ready_doors(server, address, options))}", flush=True
+    )
     await stop.wait()
     waiting = sum(host.batcher.pending() for host in server.state.hosts.values())
     print(

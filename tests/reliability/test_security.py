@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from bad_inputs import DEMO_IMAGES
 from serving_harness import RunningServer, make_certificate
@@ -86,7 +87,7 @@ def test_tls_and_the_token_hold(tmp_path):
     (tmp_path / "other").mkdir()
     cert, key = make_certificate(tmp_path / "server")
     other_cert, _ = make_certificate(tmp_path / "other")
-    options = {"tls_cert": str(cert), "tls_key": str(key), "token": "s3cret"}
+    options = {"tls_cert": str(cert), "tls_key": str(key), "token": "s3cret", "http_port": 0}
     with RunningServer({"digits": pyml.create_pipeline()}, **options) as running:
         with Client(running.target, tls_ca=str(other_cert), token="s3cret", timeout=10) as untrusting:
             with pytest.raises(ServiceError, match="UNAVAILABLE"):
@@ -104,6 +105,16 @@ def test_tls_and_the_token_hold(tmp_path):
                     list(bad.classify_stream(DEMO_IMAGES[:2]))
         with Client(running.target, tls_ca=str(cert), token="s3cret", timeout=30) as good:
             assert good.classify(DEMO_IMAGES[0])[0].error is None
+        # the HTTP port speaks HTTPS with the same certificate, and asks for the same token
+        port = running.server.http.port
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
+        with pytest.raises(httpx.ConnectError):  # a certificate the client does not trust
+            httpx.get(f"https://127.0.0.1:{port}/health", verify=str(other_cert), timeout=10)
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=str(cert), timeout=30) as https:
+            assert https.get("/health").status_code == 200
+            assert https.get("/models").status_code == 401
+            assert https.get("/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
 HOSTILE_NAMES = [

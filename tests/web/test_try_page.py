@@ -88,3 +88,41 @@ def test_api_docs_load_offline(server, browser):
     assert "/multilabel-image-classification" in paths
     browser.screenshot("api-docs")
     assert outside(browser.requests(), origin + "/") == []
+
+
+def test_a_server_with_a_token_asks_for_it_and_keeps_it_in_memory_only(browser, tmp_path):
+    require_browser()
+    token_file = tmp_path / "token.txt"
+    token_file.write_text("page-s3cret\n")
+    guarded = HttpServer("--token_file", str(token_file))
+    try:
+        origin = f"http://127.0.0.1:{guarded.http_port}"
+        browser.get(origin + "/")
+        form = browser.wait(
+            lambda d: (browser.css("#token-form") or [None])[0].is_displayed() and browser.css("#token-form")[0]
+        )
+        assert not browser.css("#model option")  # nothing loaded without the token
+        field = browser.css("#token", form)[0]
+        assert field.get_attribute("type") == "password"
+        field.send_keys("not-it")
+        browser.css("button[type=submit]", form)[0].click()
+        error = browser.wait(lambda d: browser.css("#token-error")[0].is_displayed() and browser.css("#token-error")[0])
+        assert error.text == "the server refused this token"
+        field.clear()
+        field.send_keys("page-s3cret")
+        browser.css("button[type=submit]", form)[0].click()
+        browser.wait(lambda d: browser.css("#model option") or False)
+        assert not browser.css("#token-form")[0].is_displayed()
+        _choose(browser, DEMO_IMAGES[1])
+        card = browser.wait(lambda d: (browser.css(".result.answered") or [None])[0])
+        assert _shown(card)
+        browser.screenshot("try-page-token")
+        stored = browser.driver.execute_script(
+            "return JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie"
+        )
+        assert "page-s3cret" not in stored
+        browser.get(origin + "/")  # a reload forgets it
+        browser.wait(lambda d: browser.css("#token-form")[0].is_displayed())
+        assert outside(browser.requests(), origin + "/") == []
+    finally:
+        guarded.stop()

@@ -9,6 +9,7 @@ const page = {
   models: [],
   threshold: null, // null: the server's own answer (the model's thresholds); else one for every class
   cards: [],
+  token: null, // the bearer token the user typed, for a server run with --token_file; never stored
 };
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -18,11 +19,32 @@ function chosenModel() {
   return page.models.length > 1 ? picker.value : null;
 }
 
+// Headers for a call to the server: the token, when the user gave one.
+function authorized(headers = {}) {
+  return page.token === null ? headers : { ...headers, Authorization: `Bearer ${page.token}` };
+}
+
+// A 401: the server wants a token (or another one); ask for it.
+function askForToken(message) {
+  const form = $("#token-form");
+  form.hidden = false;
+  const error = $("#token-error");
+  error.textContent = message;
+  error.hidden = !message;
+  $("#token").focus();
+}
+
 async function loadModels() {
-  const response = await fetch("/models");
+  const response = await fetch("/models", { headers: authorized() });
+  if (response.status === 401) {
+    askForToken(page.token === null ? "" : "the server refused this token");
+    return;
+  }
+  $("#token-form").hidden = true;
   const body = await response.json();
   page.models = body.models;
   const picker = $("#model");
+  picker.replaceChildren();
   for (const model of page.models) {
     const option = document.createElement("option");
     option.value = model.name;
@@ -65,7 +87,7 @@ async function ask(card, extra) {
   if (model) request.modelName = model;
   const response = await fetch(API, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: authorized({ "Content-Type": "application/json" }),
     body: JSON.stringify(request),
   });
   let body = null;
@@ -74,6 +96,7 @@ async function ask(card, extra) {
   } catch (_) {
     body = null;
   }
+  if (response.status === 401) askForToken(errorText(body, response.status));
   if (!response.ok || !body || body.errorCode !== 0) throw new Error(errorText(body, response.status));
   return body.result;
 }
@@ -216,6 +239,13 @@ function wire() {
   });
   $("#threshold").addEventListener("input", (event) => setThreshold(Number(event.target.value)));
   $("#model-thresholds").addEventListener("click", () => setThreshold(null));
+  $("#token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    page.token = $("#token").value;
+    loadModels().catch((error) => {
+      document.body.dataset.error = error.message;
+    });
+  });
   setThreshold(null);
 }
 
