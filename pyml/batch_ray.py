@@ -15,10 +15,12 @@ YAML, input files, --save_path) as the driver: a shared file system, or URLs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,41 @@ def _import_ray():
     except ImportError as exc:
         raise ConfigError(f"running on Ray needs Ray Data: pip install 'pyml[ray]' (import failed: {exc})") from exc
     return ray
+
+
+def native_log_path() -> Path:
+    """Where Ray's C++ lines from this process go unless --verbose (one file per user)."""
+    return Path(tempfile.gettempdir()) / f"pyml-ray-driver-{os.getuid()}.log"
+
+
+@contextlib.contextmanager
+def ray_native_lines_to_log():
+    """Ray's C++ core worker in this (driver) process writes to file descriptor 2 itself
+    (`logging.cc: Set ray log level ...`, `core_worker.cc: Actor ... max_restarts > 0`),
+    whatever RAY_BACKEND_LOG_LEVEL says. For the time Ray runs, descriptor 2 points at
+    a log file and Python's stderr (pyml's bar, warnings and errors) at a copy of the
+    terminal, so the user sees pyml's lines only. With --verbose nothing is moved."""
+    if log.isEnabledFor(logging.INFO):
+        yield
+        return
+    sys.stderr.flush()
+    python_stderr = sys.stderr
+    terminal = os.dup(2)
+    with open(native_log_path(), "ab") as native_log:
+        os.dup2(native_log.fileno(), 2)
+    sys.stderr = open(terminal, "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace")  # noqa: SIM115
+    moved = [h for h in logging.root.handlers if getattr(h, "stream", None) is python_stderr]
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(sys.stderr.fileno(), 2)
+        for handler in moved:
+            handler.setStream(python_stderr)
+        sys.stderr.close()
+        sys.stderr = python_stderr
 
 
 class Tagger:
@@ -107,7 +144,14 @@ def _connect(ray, address: str | None, local_cpus: int | None) -> None:
         logging_level=logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR,
     )
     if address:
-        ray.init(address=address, **options)
+        try:
+            ray.init(address=address, **options)
+        except ConnectionError as exc:  # Ray's message names its own flags, not pyml's
+            raise ConfigError(
+                f"--ray {address}: no Ray cluster to connect to ({str(exc).splitlines()[0].split('.')[0]}); "
+                "start one (ray start --head) and give its address (--ray HOST:6379), or run a cluster "
+                "of this machine's own with --ray_local N"
+            ) from None
     else:
         # "local" starts a new cluster even where one already runs on this machine
         ray.init(address="local", num_cpus=local_cpus, object_store_memory=512 * 1024 * 1024, **options)
@@ -161,7 +205,10 @@ def run_batch_on_ray(
     batch_size = batch_size or 8
     overrides = {k: v for k, v in overrides.items() if v is not None}
     overrides.update(cpu_threads=cpus_per_worker, preprocess_threads=cpus_per_worker, batch_size=batch_size)
-    with JsonlOutput(output, resume=resume, overwrite=overwrite, retry_failed=retry_failed) as out:
+    with (
+        JsonlOutput(output, resume=resume, overwrite=overwrite, retry_failed=retry_failed) as out,
+        ray_native_lines_to_log(),
+    ):
         todo = [n for n in names if n not in out.done]
         skipped = len(names) - len(todo)
         written = 0

@@ -187,11 +187,13 @@ def _resolve_relative_model_dir(value: str, source: str) -> Path:
     candidates = [Path.cwd() / model_dir, Path(source).resolve().parent / model_dir]
     found = next((c for c in candidates if c.exists()), None)
     if found is None:
-        raise ConfigError(
-            f"{source}: model_dir '{value}' not found: looked in {candidates[0]} "
-            f"(from the working directory, as PaddleX does) and {candidates[1]} "
-            "(beside this file)"
-        )
+        if candidates[0].resolve() == candidates[1].resolve():  # the YAML is in the working directory
+            where = f"{candidates[0]} (the working directory is this file's folder)"
+        else:
+            where = (
+                f"{candidates[0]} (from the working directory, as PaddleX does) and {candidates[1]} (beside this file)"
+            )
+        raise ConfigError(f"{source}: model_dir '{value}' not found: looked in {where}")
     return found
 
 

@@ -35,6 +35,21 @@ class PymlError(Exception):
     """Base class of every error pyml raises on purpose."""
 
 
+# Advice in an error names what the user can type where they are: a flag on the command
+# line, an argument in Python. The `pyml` command sets this when it starts.
+_ON_THE_COMMAND_LINE = False
+
+
+def use_command_line_advice() -> None:
+    global _ON_THE_COMMAND_LINE
+    _ON_THE_COMMAND_LINE = True
+
+
+def advice(command_line: str, python: str) -> str:
+    """The piece of advice that fits where pyml is running."""
+    return command_line if _ON_THE_COMMAND_LINE else python
+
+
 class InputError(PymlError, ValueError):
     """An input image is empty, truncated, corrupt, unsupported, too large or malformed.
 

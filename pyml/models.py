@@ -26,16 +26,18 @@ import http.client
 import logging
 import os
 import shutil
+import socket
 import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError, ModelError
+from .errors import ConfigError, ModelError, advice
 from .progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ MAX_DOWNLOAD_BYTES = 2 << 30  # the largest official package is ~330 MB
 TIMEOUT_S = 30.0  # connect, and each read
 RETRIES = 4  # after the first attempt, with back-off 1, 2, 4, 8 s
 BACKOFF_S = 1.0
+# A name that does not resolve or a refused connection does not heal in seconds: one
+# quick retry (a resolver's hiccup), then the error.
+UNHEALING_RETRIES = 1
+UNHEALING_BACKOFF_S = 0.25
 _RETRYABLE_HTTP = {408, 425, 429, 500, 502, 503, 504}
 MODEL_FILES = ("inference.yml", "inference.pdiparams")
 
@@ -92,11 +98,26 @@ def known_names() -> list[str]:
 
 
 def check_name(name: str, source: str = "model_name") -> None:
-    """A ConfigError unless `name` can be found without a model_dir."""
+    """A ConfigError unless `name` can be found without a model_dir. `source` names what
+    gave the name; `pyml download` gets advice of its own (it takes no folder)."""
     if name not in OFFICIAL_MODELS and not is_demo(name):
+        names = ", ".join(known_names())
+        if source == "pyml download":
+            raise ConfigError(
+                f"{source}: '{name}' is not an official model ({names}); download fetches those only, "
+                "and an export of your own needs no download"
+            )
+        if source == "--pretrained":
+            raise ConfigError(
+                f"{source}: no published training weights are called '{name}' ({names}); for a file of "
+                "your own, give its path (a .pdparams)"
+            )
+        hint = advice(
+            "for your own export, pass its folder (--model_dir, or model_dir in a pipeline YAML)",
+            "for your own export, pass its folder (model_dir=...)",
+        )
         raise ConfigError(
-            f"{source}: model '{name}' has no model_dir and is not a model pyml can find by name "
-            f"({', '.join(known_names())}); for your own export, set model_dir to its folder"
+            f"{source}: model '{name}' has no model_dir and is not a model pyml can find by name ({names}); {hint}"
         )
 
 
@@ -169,12 +190,27 @@ def resolve_model_dir(model_name: str | None, model_dir: str | Path | None, prog
 
 
 def _failure(name: str, url: str, reason: str, target: Path) -> ModelError:
-    return ModelError(
-        f"cannot get model {name} from {url}: {reason}. Fetch that file by hand and unpack it into "
-        f"{target} (inference.json or inference.pdmodel, inference.pdiparams, inference.yml), or set "
-        f"PYML_MODEL_MIRROR to a copy of {OFFICIAL_BASE}; to try pyml offline, --pipeline pyml_demo "
-        "runs the embedded demo model"
-    )
+    """The one error a failed download is: what failed, then what the user can do here."""
+    if target.suffix == ".pdparams":
+        by_hand = f"Fetch that file by hand and save it as {target}"
+        instead = advice(
+            "; to train without it, start from a model directory with --from DIR, or leave out --pretrained",
+            "; to train without it, start from a model directory (from_dir=...), or leave out pretrained",
+        )
+    else:
+        by_hand = (
+            f"Fetch that file by hand and unpack it into {target} "
+            "(inference.json or inference.pdmodel, inference.pdiparams, inference.yml)"
+        )
+        instead = advice(
+            "; to try pyml offline, --pipeline pyml_demo runs the embedded demo model",
+            '; to try pyml offline, create_pipeline("pyml_demo") runs the embedded demo model',
+        )
+    if mirror() == OFFICIAL_BASE:
+        elsewhere = f", or set PYML_MODEL_MIRROR to a copy of {OFFICIAL_BASE}"
+    else:
+        elsewhere = f", or check that the mirror PYML_MODEL_MIRROR={mirror()} holds {url[len(mirror()) + 1 :]}"
+    return ModelError(f"cannot get model {name} from {url}: {reason}. {by_hand}{elsewhere}{instead}")
 
 
 class _Fatal(Exception):
@@ -250,7 +286,12 @@ def fetch(url: str, part: Path, label: str, progress: bool = True) -> None:
                 raise _Fatal(f"HTTP {exc.code} {exc.reason}") from None
             reason = f"HTTP {exc.code} {exc.reason}"
         except urllib.error.URLError as exc:
-            reason = f"cannot connect ({exc.reason})"
+            reason = _connect_failure(exc.reason, url)
+            if isinstance(exc.reason, (socket.gaierror, ConnectionRefusedError)):
+                if attempt >= UNHEALING_RETRIES:
+                    raise _Fatal(reason) from None
+                time.sleep(UNHEALING_BACKOFF_S)
+                continue
         except (http.client.HTTPException, OSError) as exc:
             reason = f"connection lost ({type(exc).__name__}: {exc})"
         if attempt == RETRIES:
@@ -258,6 +299,15 @@ def fetch(url: str, part: Path, label: str, progress: bool = True) -> None:
         delay = BACKOFF_S * 2**attempt
         log.warning("download of %s: %s; trying again in %g s", url, reason, delay)
         time.sleep(delay)
+
+
+def _connect_failure(cause, url: str) -> str:
+    host = urllib.parse.urlsplit(url).hostname
+    if isinstance(cause, socket.gaierror):
+        return f"cannot resolve the host name {host} (no network, or no DNS)"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"{host} refused the connection"
+    return f"cannot connect ({cause})"
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
@@ -290,7 +340,8 @@ def unpack(archive: Path, staging: Path) -> Path:
             else:  # Python < 3.10.12 / 3.11.4: the checks above are the whole guard
                 tar.extractall(staging, members)  # noqa: S202
     except (tarfile.TarError, EOFError) as exc:
-        raise _Fatal(f"not a readable tar archive ({exc})") from None
+        first_line = str(exc).splitlines()[0].rstrip(":") if str(exc) else type(exc).__name__
+        raise _Fatal(f"not a readable tar archive ({first_line})") from None
     entries = [p for p in staging.iterdir() if not p.name.startswith("._")]
     root = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
     if not is_model_dir(root):

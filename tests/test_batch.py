@@ -214,6 +214,9 @@ def test_ray_local_gives_the_single_process_rows(collection, expected, tmp_path)
         env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"),
     )
     assert run.returncode == 1, run.stderr[-3000:]  # the three bad files
+    # Ray's own lines (its C++ core worker's logging.cc / core_worker.cc) go to its log, not here
+    assert [line for line in run.stderr.splitlines() if not line.startswith("pyml")] == []
+    assert "logging.cc" not in run.stderr and "core_worker.cc" not in run.stderr
     _assert_same_rows(_by_name(_rows(out)), expected)
     # every actor saves where the driver's layout says: the collection's folders kept, one file per image
     good = [row["img_path"] for row in _rows(out) if "error" not in row]
@@ -270,6 +273,22 @@ def _ray_job(address: str, env: dict, inputs: list[str], out: Path, *extra: str)
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_ray_with_no_cluster_names_pyml_flags(collection, tmp_path):
+    pytest.importorskip("ray.data", reason="pyml[ray] is not installed")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    run = subprocess.run(
+        [*BATCH, str(collection), "--output", str(tmp_path / "out.jsonl"), "--ray", "auto", "--no_progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(env, RAY_USAGE_STATS_ENABLED="0"),
+    )
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pyml: error: --ray auto: no Ray cluster"), run.stderr
+    assert "--ray_local N" in lines[0] and "--address" not in lines[0] and "RAY_ADDRESS" not in lines[0]
 
 
 @pytest.mark.slow

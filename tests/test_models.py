@@ -131,7 +131,64 @@ def test_404_is_a_clear_error_that_names_everything(mirror, tmp_path):
     message = str(caught.value)
     for part in (f"{mirror.url}{TAR_PATH}", "HTTP 404", str(cache(tmp_path) / NAME), "PYML_MODEL_MIRROR", "pyml_demo"):
         assert part in message
+    # the mirror is set already: the advice is to check it, not to set it
+    assert f"check that the mirror PYML_MODEL_MIRROR={mirror.url} holds {TAR_PATH[1:]}" in message
+    assert "set PYML_MODEL_MIRROR" not in message
+    # in Python the advice is Python, not a flag
+    assert 'create_pipeline("pyml_demo")' in message and "--pipeline" not in message
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "base, reason",
+    [("http://pyml-test.invalid", "cannot resolve the host name pyml-test.invalid"), ("REFUSED", "refused the connection")],
+)
+def test_a_host_that_does_not_resolve_or_refuses_fails_after_one_quick_retry(
+    mirror, tmp_path, monkeypatch, caplog, base, reason
+):
+    from reliability.load import free_port
+
+    monkeypatch.setenv("PYML_MODEL_MIRROR", f"http://127.0.0.1:{free_port()}" if base == "REFUSED" else base)
+    waits = []
+    monkeypatch.setattr(models.time, "sleep", waits.append)
+    with pytest.raises(ModelError, match=reason) as caught:
+        models.download_model(NAME, progress=False)
+    assert waits == [models.UNHEALING_BACKOFF_S]  # one quick retry, no back-off ladder
+    assert "trying again" not in caplog.text and "attempts" not in str(caught.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_the_command_line_gives_command_line_advice(mirror, tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "--pipeline", "image_multilabel_classification", "--input", "x.jpg"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env_for(mirror, tmp_path),
+    )
+    assert run.returncode == 2
+    assert "--pipeline pyml_demo runs the embedded demo model" in run.stderr and "create_pipeline" not in run.stderr
+
+
+def test_missing_training_weights_say_where_the_file_goes_and_how_to_train_without(mirror, tmp_path, monkeypatch):
+    with pytest.raises(ModelError) as caught:
+        models.fetch_pretrained(NAME, progress=False)
+    message = str(caught.value)
+    target = tmp_path / "paddlex" / "official_pretrained" / f"{NAME}_pretrained.pdparams"
+    assert f"save it as {target}" in message and "unpack" not in message and "inference.yml" not in message
+    assert "leave out pretrained" in message and "pyml_demo" not in message
+    monkeypatch.setattr(pyml.errors, "_ON_THE_COMMAND_LINE", True)  # as `pyml train` / `pyml download` run
+    with pytest.raises(ModelError, match="start from a model directory with --from DIR, or leave out --pretrained"):
+        models.fetch_pretrained(NAME, progress=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "download", "bogus"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env_for(mirror, tmp_path),
+    )
+    assert run.returncode == 2 and "model_dir" not in run.stderr
+    assert "'bogus' is not an official model" in run.stderr and "needs no download" in run.stderr
 
 
 def test_a_dropped_connection_resumes_with_range(mirror, lcnet_export, tmp_path):
@@ -158,8 +215,9 @@ def test_a_corrupt_tar_leaves_nothing_behind(mirror, lcnet_export, tmp_path):
         models.download_model(NAME, progress=False)
     assert leftovers(tmp_path) == []
     mirror.files[TAR_PATH] = b"<html>not a tar</html>"
-    with pytest.raises(ModelError, match="not a readable tar archive"):
+    with pytest.raises(ModelError, match="not a readable tar archive") as caught:
         models.download_model(NAME, progress=False)
+    assert "\n" not in str(caught.value)  # one line, though tarfile's own message has five
     assert leftovers(tmp_path) == []
 
 

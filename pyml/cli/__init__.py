@@ -31,7 +31,7 @@ import argparse
 import logging
 import sys
 
-from ..errors import InputError, PymlError
+from ..errors import InputError, PymlError, use_command_line_advice
 from . import (
     batch,
     check_dataset,
@@ -144,6 +144,7 @@ def _suggest_command(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    use_command_line_advice()
     if argv[:1] in (["--version"], ["-V"]):
         from .. import __version__
 
