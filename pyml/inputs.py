@@ -158,8 +158,9 @@ def native_item(source: ImageSource) -> bytes | np.ndarray:
     data = source.data
     if isinstance(data, np.ndarray) or _native.sniff_format(data) is not None:
         return data
-    import cv2
+    from .opencv import cv2 as opencv
 
+    cv2 = opencv()
     if not data:
         return data  # the native core reports it as empty
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

@@ -199,8 +199,9 @@ class MultiLabelResult(dict):
 
 
 def _original_rgb(result: MultiLabelResult) -> np.ndarray:
-    import cv2
+    from .opencv import cv2 as opencv
 
+    cv2 = opencv()
     data = result.image
     if data is None:
         raise InputError(

@@ -141,7 +141,10 @@ def test_404_is_a_clear_error_that_names_everything(mirror, tmp_path):
 
 @pytest.mark.parametrize(
     "base, reason",
-    [("http://pyml-test.invalid", "cannot resolve the host name pyml-test.invalid"), ("REFUSED", "refused the connection")],
+    [
+        ("http://pyml-test.invalid", "cannot resolve the host name pyml-test.invalid"),
+        ("REFUSED", "refused the connection"),
+    ],
 )
 def test_a_host_that_does_not_resolve_or_refuses_fails_after_one_quick_retry(
     mirror, tmp_path, monkeypatch, caplog, base, reason

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..atomic import atomic_write_text
 from ..errors import ConfigError
+from ..opencv import cv2 as opencv
 from ..progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,13 @@ def thumbnail_side(count: int) -> int:
 
 
 def _thumbnail(name: str, side: int, base: Path) -> str | None:
+    """A JPEG thumbnail as base64; None for a picture that is gone or does not decode."""
+    cv2 = opencv()
     path = Path(name)
     if not path.is_absolute():
         path = base / path if (base / path).is_file() else path
+    if not path.is_file():
+        return None
     image = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_2)  # half-size decode: large photos cost less
     if image is None:
         return None
@@ -86,13 +90,22 @@ def _thumbnails(rows: list[dict], base: Path, budget: int, progress: bool) -> li
     side = thumbnail_side(len(rows))
     out: list[str | None] = [None] * len(rows)
     spent = 0
+    unreadable = []
     with ThreadPoolExecutor() as pool, progress_bar(len(rows), "report thumbnails", enabled=progress) as bar:
         for i, thumb in enumerate(pool.map(lambda r: _thumbnail(r["img_path"], side, base), rows)):
             bar.update(1)
+            if thumb is None:
+                unreadable.append(rows[i]["img_path"])
             if thumb is None or spent + len(thumb) > budget:
                 continue
             out[i] = thumb
             spent += len(thumb)
+    if unreadable:
+        log.warning(
+            "report: %d picture(s) are gone or unreadable, shown without a thumbnail (the first: %s)",
+            len(unreadable),
+            unreadable[0],
+        )
     if spent >= budget * 0.99:
         log.warning("report: thumbnails stopped at the %d MB budget", budget >> 20)
     return out

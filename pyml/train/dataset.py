@@ -203,16 +203,12 @@ def read_split(root: Path, split: str, labels: Labels, problems: Problems) -> tu
 
 
 def decode_file(path: Path):
-    """An image's pixels as the pipeline would see them (JPEG/PNG natively, else OpenCV)."""
-    data = path.read_bytes()
-    if _native.sniff_format(data) is not None:
-        return _native.decode(data)
-    import cv2
+    """An image's pixels as the pipeline sees them: the same decoders and the same
+    InputError (and words) for a file that does not decode."""
+    from ..inputs import ImageSource, native_item
 
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    if decoded is None:
-        raise ValueError("not a decodable image")
-    return decoded
+    item = native_item(ImageSource(str(path), path.read_bytes()))
+    return item if isinstance(item, np.ndarray) else _native.decode(item)
 
 
 def _unreadable(root: Path, samples: list[Sample], problems: Problems, threads: int = 0) -> None:
@@ -220,7 +216,8 @@ def _unreadable(root: Path, samples: list[Sample], problems: Problems, threads: 
         try:
             decode_file(sample.path)
         except Exception as exc:  # noqa: BLE001 - any failure to decode is this sample's problem
-            return f"image {sample.path.relative_to(root).as_posix()} cannot be decoded ({exc})"
+            reason = str(exc).removeprefix(f"{sample.path}: ")  # the pipeline's words, without its path
+            return f"image {sample.path.relative_to(root).as_posix()}: {reason}"
         return None
 
     with ThreadPoolExecutor(max_workers=threads or None) as pool:

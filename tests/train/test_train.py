@@ -79,7 +79,11 @@ BAD_DATASETS = {
     ),
     "unreadable image": (
         lambda d: (d / "images" / "val_00004.jpg").write_text("not a picture"),
-        "val.txt:5: image images/val_00004.jpg cannot be decoded",
+        "val.txt:5: image images/val_00004.jpg: not a decodable image (unknown or corrupt format)",
+    ),
+    "empty image": (  # the words `pyml --input` uses for the same file
+        lambda d: (d / "images" / "val_00003.jpg").write_bytes(b""),
+        "val.txt:4: image images/val_00003.jpg: empty input (0 bytes)",
     ),
     "wrong vector length": (
         lambda d: _edit_line(d / "train.txt", 7, "images/train_00006.jpg\t0,1,0\n"),

@@ -97,3 +97,26 @@ def test_bad_results_files_are_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the results"):
         write_report(tmp_path / "missing.jsonl")
     assert not list(tmp_path.glob("*.html"))  # nothing half-written
+
+
+def test_a_picture_gone_since_the_run_is_one_line_in_pymls_words(tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for picture in DEMO_IMAGES[:3]:
+        shutil.copy(picture, folder / picture.name)
+    (folder / "broken.jpg").write_bytes(b"not a picture")
+    out = tmp_path / "results.jsonl"
+    batch = [sys.executable, "-m", "pyml", "batch", str(folder), "--pipeline", "pyml_demo", "--output", str(out)]
+    assert subprocess.run([*batch, "--no_progress"], capture_output=True, timeout=600).returncode == 1
+    (folder / DEMO_IMAGES[0].name).unlink()
+    (folder / DEMO_IMAGES[1].name).unlink()
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml", "report", str(out), "--output", str(tmp_path / "r.html"), "--no_progress"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "WARN" not in run.stderr.replace("WARNING", "") and "loadsave" not in run.stderr  # no OpenCV lines
+    warnings = [line for line in run.stderr.splitlines() if "gone or unreadable" in line]
+    assert len(warnings) == 1 and "3 picture(s)" in warnings[0], run.stderr  # two gone, one never decoded
