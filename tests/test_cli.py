@@ -11,6 +11,8 @@ from terminal import run_on_terminal
 
 from pyml.models import demo_model_dir
 
+DEMO_IMAGE = demo_model_dir().parent / "images" / "digits_01.jpg"
+
 
 def run(*args, cwd=None):
     return subprocess.run(
@@ -161,3 +163,28 @@ def test_one_version_everywhere():
     declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
     assert pyml.__version__ == metadata.version("pyml") == _native.__version__ == declared
     assert run("--version").stdout.strip() == f"pyml {declared}"
+
+
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
+    for i in range(60):
+        shutil.copy(DEMO_IMAGE, tmp_path / f"digits_{i:02d}.jpg")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyml.cli", "--pipeline", "pyml_demo", "--input", str(tmp_path), "--batch_size", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().startswith("{'img_path'")
+    proc.stdout.close()  # as `| head -1` does
+    with proc.stderr:
+        stderr = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141
+    assert stderr == "", stderr
+
+
+def test_a_bare_pyml_points_at_the_command_list():
+    proc = run()
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip().splitlines()[-1].endswith("pyml --help lists the other commands (serve, batch, train, ...)")
+    )

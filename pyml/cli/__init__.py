@@ -2,7 +2,7 @@
 `DESCRIPTION`, `add_arguments(parser)` and `run(args)`.
 
     pyml --pipeline image_multilabel_classification --input photo.jpg [--device cpu]
-         [--save_path out/] [--threshold 0.5] [--top_k 3] [--batch_size 8] [-y]
+         [--save_path out/] [--threshold 0.5] [--top_k 3] [--batch_size 8]
     pyml --get_pipeline_config image_multilabel_classification [--save_path DIR] [-y]
     pyml serve --pipeline image_multilabel_classification [--pipeline name=model.yaml ...]
     pyml --serve --pipeline NAME|YAML [--port 8080]    (PaddleX's form: --port is the HTTP port)
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from ..errors import InputError, PymlError, use_command_line_advice
@@ -93,6 +94,8 @@ def run_guarded(fn, args) -> int:
     )
     try:
         return fn(args)
+    except BrokenPipeError:
+        return _stdout_closed()
     except InputError as exc:
         if args.verbose:
             raise
@@ -105,6 +108,18 @@ def run_guarded(fn, args) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+SIGPIPE_STATUS = 128 + 13  # what a shell reports for a command ended by SIGPIPE
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`pyml ... | head -1`): stop quietly, as other
+    command-line tools do. stdout is pointed at /dev/null so that Python's own flush at
+    exit does not fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return SIGPIPE_STATUS
 
 
 PADDLEX_SERVE_PORT = 8080  # `paddlex --serve`'s default HTTP port

@@ -27,12 +27,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a model directory to run in the pipeline instead of its own model "
         "(e.g. pyml train's best_model/inference)",
     )
-    p.add_argument("--save_path", help="folder for <name>_res.json and <name>_res.<ext>")
+    p.add_argument(
+        "--save_path",
+        help="folder for <name>_res.json and <name>_res.<ext>; files of the same name are replaced, as PaddleX does",
+    )
     add_pipeline_options(p, "device", "threshold", "top_k", "batch_size", "decode_mode")
     backend_flags(p)
     p.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline's YAML")
     p.add_argument("--config_save_path", help="where --get_pipeline_config writes (default: .)")
-    p.add_argument("-y", "--yes", action="store_true", help="overwrite files without asking")
+    p.add_argument(
+        "-y", "--yes", action="store_true", help="with --get_pipeline_config: replace an existing YAML without asking"
+    )
     p.add_argument("-V", "--version", action="store_true", help="print pyml's version")
     p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
@@ -73,5 +78,8 @@ def run(args) -> int:
     if args.get_pipeline_config:
         return _get_config(args)
     if not args.pipeline or not args.input:
-        args.error("--pipeline and --input are required (or use --get_pipeline_config)")
+        args.error(
+            "--pipeline and --input are required (or use --get_pipeline_config); "
+            "pyml --help lists the other commands (serve, batch, train, ...)"
+        )
     return _predict(args)
