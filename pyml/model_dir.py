@@ -46,9 +46,11 @@ def load_model_dir(directory: str | Path) -> ModelSpec:
     try:
         read = _native.read_model_dir(str(directory))
     except ModelError as exc:
-        inner = directory / "inference"  # pyml train's best_model/ and PaddleX's output/ hold it there
-        if (inner / "inference.yml").is_file():
-            raise ModelError(f"{exc}; the model is in {inner}: pass that folder") from None
+        # pyml train's run folder holds its export in best_model/inference, PaddleX's output/ in inference/
+        for inner, what in ((directory / "inference", "the model"), (directory / "best_model" / "inference", "")):
+            if (inner / "inference.yml").is_file():
+                what = what or "this is a training run's folder; its best model"
+                raise ModelError(f"{exc}; {what} is in {inner}: pass that folder") from None
         raise
     for section in read["ignored_sections"]:
         log.warning("%s: ignoring unknown section '%s'", directory / "inference.yml", section)

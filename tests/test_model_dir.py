@@ -189,3 +189,23 @@ def test_a_folder_holding_the_model_one_level_down_says_where(tmp_path):
         timeout=300,
     )
     assert run.returncode == 2 and "best_model/inference: pass that folder" in run.stderr, run.stderr
+
+
+def test_a_training_run_folder_names_its_best_model(tmp_path):
+    """`pyml eval runs/demo data/`: the run folder itself, two levels above the export."""
+    import shutil
+    import subprocess
+    import sys
+
+    from pyml.models import demo_model_dir
+
+    shutil.copytree(demo_model_dir(), tmp_path / "run" / "best_model" / "inference")
+    with pytest.raises(ModelError, match=r"training run's folder; its best model is in .*run/best_model/inference"):
+        load_model_dir(tmp_path / "run")
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml", "eval", str(tmp_path / "run"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2 and "run/best_model/inference: pass that folder" in run.stderr, run.stderr
