@@ -21,36 +21,81 @@ import numpy as np
 
 from ..errors import ConfigError
 
+MAX_SHOWN = 20  # problems listed in the error; the count says how many more
 
-def _load(path: Path) -> dict:
+
+class CocoProblems:
+    """Every fault found in the annotations, reported together (as check_dataset does)."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def add(self, path: Path, what: str) -> None:
+        self.found.append(f"{path}: {what}"[:300])
+
+    def raise_if_any(self) -> None:
+        if not self.found:
+            return
+        shown = self.found[:MAX_SHOWN]
+        more = f"\n  ... and {len(self.found) - len(shown)} more" if len(self.found) > len(shown) else ""
+        raise ConfigError(f"{len(self.found)} problem(s) in the COCO annotations:\n  " + "\n  ".join(shown) + more)
+
+
+def _load(path: Path, problems: CocoProblems) -> dict | None:
+    """The file's JSON with its three lists, or None (the problems say why)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        problems.add(path, "no such file")
+        return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not a readable COCO JSON file ({exc})") from None
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            raise ConfigError(f"{path}: missing the COCO list '{key}'")
-    return data
+        problems.add(path, f"not a readable COCO JSON file ({exc})")
+        return None
+    if not isinstance(data, dict):
+        problems.add(path, "not a COCO JSON object")
+        return None
+    lists = [key for key in ("images", "annotations", "categories") if not isinstance(data.get(key), list)]
+    for key in lists:
+        problems.add(path, f"missing the COCO list '{key}'")
+    return None if lists else data
 
 
-def _rows(data: dict, path: Path, class_of: dict[int, int]) -> list[tuple[str, np.ndarray]]:
+def _categories(data: dict, path: Path, problems: CocoProblems) -> list[dict]:
+    good = []
+    for category in data["categories"]:
+        if not isinstance(category, dict) or not isinstance(category.get("id"), int) or "name" not in category:
+            problems.add(path, f"a category lacks an integer 'id' or a 'name': {category!r}")
+        else:
+            good.append(category)
+    if not data["categories"]:
+        problems.add(path, "no categories")
+    return sorted(good, key=lambda c: c["id"])
+
+
+def _rows(data: dict, path: Path, class_of: dict[int, int], problems: CocoProblems) -> list[tuple[str, np.ndarray]]:
     """(file_name, 0/1 vector) per image, in the file's image order."""
     vectors: dict[int, np.ndarray] = {}
     names: dict[int, str] = {}
     for image in data["images"]:
-        if "id" not in image or "file_name" not in image:
-            raise ConfigError(f"{path}: an image entry lacks 'id' or 'file_name': {image!r}"[:300])
+        if not isinstance(image, dict) or "id" not in image or "file_name" not in image:
+            problems.add(path, f"an image entry lacks 'id' or 'file_name': {image!r}")
+            continue
         vectors[image["id"]] = np.zeros(len(class_of), np.uint8)
         names[image["id"]] = image["file_name"]
     for ann in data["annotations"]:
+        if not isinstance(ann, dict):
+            problems.add(path, f"an annotation is not an object: {ann!r}")
+            continue
         image_id, category = ann.get("image_id"), ann.get("category_id")
+        known = True
         if image_id not in vectors:
-            raise ConfigError(f"{path}: annotation {ann.get('id')} names image {image_id}, which is not listed")
+            problems.add(path, f"annotation {ann.get('id')} names image {image_id}, which is not listed")
+            known = False
         if category not in class_of:
-            raise ConfigError(f"{path}: annotation {ann.get('id')} names category {category}, which is not listed")
-        vectors[image_id][class_of[category]] = 1
+            problems.add(path, f"annotation {ann.get('id')} names category {category}, which is not listed")
+            known = False
+        if known:
+            vectors[image_id][class_of[category]] = 1
     return [(names[i], vectors[i]) for i in vectors]
 
 
@@ -63,32 +108,37 @@ def convert_coco(
     seed: int = 0,
 ) -> Path:
     annotations, images_dir, out_dir = Path(annotations), Path(images_dir), Path(out_dir)
-    train = _load(annotations)
-    categories = sorted(train["categories"], key=lambda c: c["id"])
+    if val_annotations is None and not 0 < val_percent < 100:
+        raise ConfigError(f"val_percent must be between 0 and 100, not {val_percent}")
+    problems = CocoProblems()
+    train = _load(annotations, problems)
+    val_data = _load(Path(val_annotations), problems) if val_annotations is not None else None
+    problems.raise_if_any()  # nothing more can be checked without the lists
+    categories = _categories(train, annotations, problems)
     class_of = {c["id"]: k for k, c in enumerate(categories)}
-    if not categories:
-        raise ConfigError(f"{annotations}: no categories")
-    rows = _rows(train, annotations, class_of)
-    if val_annotations is not None:
-        val_data = _load(Path(val_annotations))
-        if sorted((c["id"], c["name"]) for c in val_data["categories"]) != sorted(
+    rows = _rows(train, annotations, class_of, problems)
+    if val_data is not None:
+        if sorted((c.get("id"), c.get("name")) for c in val_data["categories"] if isinstance(c, dict)) != sorted(
             (c["id"], c["name"]) for c in categories
         ):
-            raise ConfigError(f"{val_annotations}: its categories differ from {annotations}'s")
-        splits = {"train": rows, "val": _rows(val_data, Path(val_annotations), class_of)}
+            problems.add(Path(val_annotations), f"its categories differ from {annotations}'s")
+        splits = {"train": rows, "val": _rows(val_data, Path(val_annotations), class_of, problems)}
     else:
-        if not 0 < val_percent < 100:
-            raise ConfigError(f"val_percent must be between 0 and 100, not {val_percent}")
         order = np.random.default_rng(seed).permutation(len(rows))
         n_val = max(1, round(len(rows) * val_percent / 100))
         splits = {"train": [rows[i] for i in sorted(order[n_val:])], "val": [rows[i] for i in sorted(order[:n_val])]}
     for split in splits.values():
         for name, _ in split:
-            if Path(name).is_absolute() or ".." in Path(name).parts or any(ch in name for ch in "\t\n\r"):
-                raise ConfigError(f"{annotations}: image file_name {name!r} must be a plain path inside {images_dir}")
-    missing = [name for split in splits.values() for name, _ in split if not (images_dir / name).is_file()]
-    if missing:
-        raise ConfigError(f"{images_dir}: {len(missing)} annotated image(s) not found, e.g. {missing[0]}")
+            if (
+                not isinstance(name, str)
+                or Path(name).is_absolute()
+                or ".." in Path(name).parts
+                or any(ch in name for ch in "\t\n\r")
+            ):
+                problems.add(annotations, f"image file_name {name!r} must be a plain path inside {images_dir}")
+            elif not (images_dir / name).is_file():
+                problems.add(images_dir, f"annotated image {name} not found")
+    problems.raise_if_any()
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ConfigError(f"{out_dir} exists and is not empty; choose a new folder")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)

@@ -199,6 +199,37 @@ def test_coco_conversion_renumbers_categories(digits, tmp_path):
     )
     run = run_cli("convert_dataset", "--from", "coco", str(bad), str(digits / "images"), str(tmp_path / "x"))
     assert run.returncode == 2 and "names image 5, which is not listed" in run.stderr
+    # several faults at once: every one is reported, in one error, and nothing is written
+    faulty = {
+        "images": [
+            *images[:3],
+            {"id": 9},
+            {"id": 8, "file_name": "../outside.jpg"},
+            {"id": 7, "file_name": "gone.jpg"},
+        ],
+        "annotations": [
+            {"id": 1, "image_id": 5, "category_id": 11},
+            {"id": 2, "image_id": 1000, "category_id": 99},
+            {"id": 3, "image_id": 1001, "category_id": 11},
+        ],
+        "categories": [*categories, {"name": "no id"}],
+    }
+    bad.write_text(json.dumps(faulty))
+    run = run_cli("convert_dataset", "--from", "coco", str(bad), str(digits / "images"), str(tmp_path / "y"))
+    assert run.returncode == 2
+    for fault in (
+        "6 problem(s) in the COCO annotations",
+        "a category lacks an integer 'id' or a 'name'",
+        "an image entry lacks 'id' or 'file_name'",
+        "annotation 1 names image 5, which is not listed",
+        "annotation 2 names category 99, which is not listed",
+        "image file_name '../outside.jpg' must be a plain path",
+        "annotated image gone.jpg not found",
+    ):
+        assert fault in run.stderr, (fault, run.stderr)
+    assert not (tmp_path / "y").exists()
+    run = run_cli("convert_dataset", "--from", "coco", str(tmp_path / "none.json"), str(digits / "images"), "z")
+    assert run.returncode == 2 and "none.json: no such file" in run.stderr
 
 
 # -- training ------------------------------------------------------------------
