@@ -171,3 +171,11 @@ def native_item(source: ImageSource) -> bytes | np.ndarray:
             source=source.name,
         )
     return decoded
+
+
+def decode_file(path: Path) -> np.ndarray:
+    """A picture file's pixels as the pipeline decodes them; for a file that does not
+    decode, the InputError (and words) the pipeline gives. For checking files ahead of
+    long work (check_dataset, quantize)."""
+    item = native_item(ImageSource(str(path), path.read_bytes()))
+    return item if isinstance(item, np.ndarray) else _native.decode(item)

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 MODEL_XML = "model.xml"
 REPORT_JSON = "quantize.json"
 AGREEMENT_BAR = 0.99  # below this share of equal label sets the report says int8 is not safe
+# Fewer held-out pictures than this cannot tell 99% from 95%: the agreement figure is then
+# marked as not a judgement, and the model is not called safe.
+MIN_HELD_OUT = 50
 SPEED_BATCH = 8
 
 
@@ -78,10 +81,16 @@ class QuantizeReport:
     # model alone on this CPU, batch SPEED_BATCH, images/s: fp32, int8, and bf16 where the CPU has it
     images_per_second: dict[str, float] = field(default_factory=dict)
     bf16_label_sets_equal: float | None = None  # the same comparison for OpenVINO bf16, where it runs
+    skipped_images: list[str] = field(default_factory=list)  # pictures that did not decode, left out
+
+    @property
+    def judged(self) -> bool:
+        """Whether enough pictures were held out for the agreement figure to mean something."""
+        return self.held_out_images >= MIN_HELD_OUT
 
     @property
     def safe(self) -> bool:
-        return self.label_sets_equal >= AGREEMENT_BAR
+        return self.judged and self.label_sets_equal >= AGREEMENT_BAR
 
     def lines(self) -> list[str]:
         out = [
@@ -97,7 +106,13 @@ class QuantizeReport:
                 f"mAP on the dataset's val split: fp32 {self.map_fp32:.4f}, int8 {self.map_int8:.4f} "
                 f"(change {self.map_int8 - self.map_fp32:+.4f})"
             )
-        if not self.safe:
+        if not self.judged:
+            out.append(
+                f"WARNING: {self.held_out_images} held-out picture(s) are too few to judge int8 by (at least "
+                f"{MIN_HELD_OUT} are needed, so give --calibration at least {2 * MIN_HELD_OUT} pictures); "
+                "the agreement above is not a verdict"
+            )
+        elif not self.safe:
             out.append(
                 f"WARNING: int8 changes the label set of {100 * (1 - self.label_sets_equal):.1f}% of the "
                 f"held-out pictures (the bar is {100 * AGREEMENT_BAR:.0f}% unchanged); check its answers "
@@ -133,14 +148,33 @@ class QuantizeReport:
 
 
 def split_pictures(pictures: list[Path], samples: int, seed: int = 0) -> tuple[list[Path], list[Path]]:
-    """(calibration, held out): a seeded shuffle; calibration takes `samples` pictures but
-    leaves at least a fifth (and one) of them out to judge the result on."""
+    """(calibration, held out): a seeded shuffle. At least a fifth (and one) is held out to
+    judge the result on, and at least MIN_HELD_OUT where that leaves half to calibrate on;
+    calibration takes up to `samples` of the rest."""
     if len(pictures) < 2:
         raise ConfigError(f"pyml quantize: need at least 2 calibration pictures, found {len(pictures)}")
     order = np.random.default_rng(seed).permutation(len(pictures))
     shuffled = [pictures[i] for i in order]
-    count = min(samples, len(pictures) - max(1, len(pictures) // 5))
+    held = max(1, len(pictures) // 5, min(MIN_HELD_OUT, len(pictures) // 2))
+    count = min(samples, len(pictures) - held)
     return shuffled[:count], shuffled[count:]
+
+
+def decodable(pictures: list[Path]) -> tuple[list[Path], list[str]]:
+    """(the pictures that decode, one 'path: reason' per picture that does not), checked
+    before calibration so that one bad file neither stops NNCF halfway nor goes unsaid."""
+    from ..inputs import decode_file  # noqa: PLC0415
+
+    good, bad = [], []
+    for path in pictures:
+        try:
+            decode_file(path)
+        except (InputError, OSError) as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            bad.append(f"{path}: {reason}")
+        else:
+            good.append(path)
+    return good, bad
 
 
 def _digest(pictures: list[Path]) -> str:
@@ -232,6 +266,16 @@ def quantize(
     logging.getLogger("nncf").setLevel(logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
     ov = _import_openvino()
     spec = load_model_dir(Path(model_dir))
+    pictures, skipped = decodable(pictures)
+    if skipped:
+        log.warning(
+            "left out %d picture(s) that do not decode (the first: %s)%s",
+            len(skipped),
+            skipped[0],
+            "" if log.isEnabledFor(logging.DEBUG) else "; --verbose lists them",
+        )
+        for line in skipped:
+            log.debug("not decodable: %s", line)
     calibration, held_out = split_pictures(pictures, samples)
     tensors = _Tensors(spec)
     start = time.perf_counter()
@@ -278,6 +322,7 @@ def quantize(
         seconds=seconds,
         images_per_second=_speed(backends, tensors, held_out),
         bf16_label_sets_equal=_label_sets_equal(a, scores["bf16"], spec.threshold) if "bf16" in scores else None,
+        skipped_images=skipped,
     )
     if dataset is not None:
         from ..train.evaluate import evaluate_model_dir  # noqa: PLC0415

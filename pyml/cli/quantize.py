@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
 
 DESCRIPTION = (
     "Quantize MODEL_DIR to int8 with NNCF on your own pictures (post-training, no labels needed); "
@@ -48,7 +48,8 @@ def _pictures(items: list[str]) -> list[Path]:
         elif path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
             found.append(path)
         else:
-            raise InputError(f"--calibration {item}: not a picture file or a folder")
+            what = "no such file or folder" if not path.exists() else "not a picture file or a folder"
+            raise ConfigError(f"--calibration {item}: {what}")
     return sorted(set(found))
 
 
@@ -66,7 +67,7 @@ def run(args) -> int:
         dataset = read_dataset(args.dataset, splits=("val",))
     report = quantize(args.model_dir, _pictures(args.calibration), args.samples, dataset, args.head)
     if args.json:
-        print(json.dumps(asdict(report) | {"safe": report.safe}, indent=1))
+        print(json.dumps(asdict(report) | {"judged": report.judged, "safe": report.safe}, indent=1))
     else:
         print("\n".join(report.lines()))
     return 0

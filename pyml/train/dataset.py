@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _native
 from ..errors import PymlError, count
+from ..inputs import decode_file
 
 SPLITS = ("train", "val")
 MAX_PROBLEMS_SHOWN = 50
@@ -202,19 +202,10 @@ def read_split(root: Path, split: str, labels: Labels, problems: Problems) -> tu
     return samples, present
 
 
-def decode_file(path: Path):
-    """An image's pixels as the pipeline sees them: the same decoders and the same
-    InputError (and words) for a file that does not decode."""
-    from ..inputs import ImageSource, native_item
-
-    item = native_item(ImageSource(str(path), path.read_bytes()))
-    return item if isinstance(item, np.ndarray) else _native.decode(item)
-
-
 def _unreadable(root: Path, samples: list[Sample], problems: Problems, threads: int = 0) -> None:
     def check(sample: Sample) -> str | None:
         try:
-            decode_file(sample.path)
+            decode_file(sample.path)  # the pipeline's decoders and words
         except Exception as exc:  # noqa: BLE001 - any failure to decode is this sample's problem
             reason = str(exc).removeprefix(f"{sample.path}: ")  # the pipeline's words, without its path
             return f"image {sample.path.relative_to(root).as_posix()}: {reason}"

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,19 +117,62 @@ def test_the_report_says_when_int8_buys_no_speed_here():
     assert "images/s" not in lines({})  # reports saved before speeds were measured
 
 
-def test_an_unreadable_calibration_picture_is_named_and_nothing_is_written(tmp_path):
+def test_an_unreadable_calibration_picture_is_left_out_with_a_warning(tmp_path):
     pictures = write_dataset(tmp_path / "pictures", {"train": 12}, seed=3, pictures="test") / "images"
     (pictures / "train_00003.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
     run = subprocess.run(
-        [sys.executable, "-m", "pyml", "quantize", str(demo_model_dir()), "--calibration", str(pictures)],
+        [sys.executable, "-m", "pyml", "quantize", str(demo_model_dir()), "--calibration", str(pictures), "--json"],
         capture_output=True,
         text=True,
         env={**os.environ, "PYML_CACHE_DIR": str(tmp_path / "cache")},
         timeout=600,
     )
-    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
-    assert "calibration picture" in run.stderr and "train_00003.jpg" in run.stderr, run.stderr
-    assert not (tmp_path / "cache" / "int8").exists() or not any((tmp_path / "cache" / "int8").iterdir())
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    warned = [line for line in run.stderr.splitlines() if "do not decode" in line]
+    assert len(warned) == 1 and "left out 1 picture(s)" in warned[0] and "train_00003.jpg" in warned[0], run.stderr
+    collection = [line for line in run.stderr.splitlines() if "Statistics collection" in line]
+    assert collection and all("100%" in line for line in collection), run.stderr  # never stopped halfway
+    report = json.loads(run.stdout)
+    assert report["calibration_images"] + report["held_out_images"] == 11
+    assert report["skipped_images"] == [f"{pictures / 'train_00003.jpg'}: truncated JPEG"] or (
+        len(report["skipped_images"]) == 1 and "train_00003.jpg" in report["skipped_images"][0]
+    )
+    # 11 pictures hold 5 out: too few to judge by, so the report says so and does not call it safe
+    assert report["held_out_images"] == 5 and not report["judged"] and not report["safe"]
+
+
+def test_too_few_held_out_pictures_are_no_verdict():
+    from pyml.backends.quantize import MIN_HELD_OUT, QuantizeReport
+
+    report = QuantizeReport("m", "m/int8.xml", 7, "abc", "fp32", 1, 1.0, 0.01, 0.001, 3.0)
+    assert not report.judged and not report.safe
+    warning = [line for line in report.lines() if line.startswith("WARNING")]
+    assert len(warning) == 1 and f"at least {MIN_HELD_OUT} are needed" in warning[0]
+    report.held_out_images = MIN_HELD_OUT
+    assert report.judged and report.safe and not any(line.startswith("WARNING") for line in report.lines())
+
+
+@pytest.mark.parametrize("count, calibrate, held", [(8, 4, 4), (30, 15, 15), (100, 50, 50), (400, 300, 100)])
+def test_the_split_holds_out_enough_to_judge_by(count, calibrate, held):
+    from pyml.backends.quantize import split_pictures
+
+    pictures = [Path(f"p{i}.jpg") for i in range(count)]
+    calibration, held_out = split_pictures(pictures, 300)
+    assert (len(calibration), len(held_out)) == (calibrate, held)
+    assert sorted(calibration + held_out) == sorted(pictures)
+
+
+def test_a_calibration_path_that_does_not_exist_is_exit_2(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml", "quantize", str(demo_model_dir()), "--calibration", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        run.returncode == 2
+        and run.stderr.strip() == f"pyml: error: --calibration {tmp_path / 'nope'}: no such file or folder"
+    )
 
 
 def test_quantize_shows_progress_on_a_terminal(tmp_path):
@@ -137,7 +181,7 @@ def test_quantize_shows_progress_on_a_terminal(tmp_path):
     pictures = write_dataset(tmp_path / "pictures", {"train": 30}, seed=4, pictures="test") / "images"
     env = {**os.environ, "PYML_CACHE_DIR": str(tmp_path / "cache")}
     seen = run_on_terminal("-m", "pyml", "quantize", str(demo_model_dir()), "--calibration", str(pictures), env=env)
-    # the held-out pictures are judged with a bar (its description and a count of 6 of 6),
+    # the held-out pictures are judged with a bar (its description and a count of 15 of 15),
     # then the report follows
-    assert "judging int8 against fp32" in seen and "6/6" in seen, seen[-2000:]
-    assert "held-out pictures: 6; label sets equal to fp32's on" in seen, seen[-2000:]
+    assert "judging int8 against fp32" in seen and "15/15" in seen, seen[-2000:]
+    assert "held-out pictures: 15; label sets equal to fp32's on" in seen, seen[-2000:]
