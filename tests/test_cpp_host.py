@@ -159,8 +159,50 @@ def test_cpp_classify_dir_prints_what_pyml_prints(classify_dir, photos, tmp_path
     for line in run.stdout.splitlines():
         row = ast.literal_eval(line)  # pyml prints a dict's repr, as PaddleX does
         python[Path(row["img_path"]).name] = row
-    assert set(cpp) == set(python) | {"broken.jpg"} and "error" in cpp["broken.jpg"]
+    assert set(cpp) == set(python) | {"broken.jpg"}
+    # the row form `pyml batch` writes: an error is {reason, message} beside empty lists
+    batch = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "batch", str(folder), "--pipeline", "pyml_demo", "--output",
+         str(tmp_path / "rows.jsonl"), "--no_progress"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert batch.returncode == 1, batch.stderr
+    rows = {
+        Path(row["img_path"]).name: row for row in map(json.loads, (tmp_path / "rows.jsonl").read_text().splitlines())
+    }
+    assert cpp["broken.jpg"] == rows["broken.jpg"]
+    assert all(list(cpp[name]) == list(rows[name]) for name in rows)  # the same keys in the same order
     for name, row in python.items():
         assert cpp[name]["class_ids"] == row["class_ids"], name
         assert cpp[name]["label_names"] == row["label_names"], name
         np.testing.assert_allclose(cpp[name]["scores"], row["scores"], atol=2e-5, err_msg=name)
+
+
+def test_cpp_classify_dir_bad_arguments_are_one_line_and_exit_2(classify_dir, tmp_path):
+    from pyml.models import demo_model_dir
+
+    for args, said in (
+        ([str(demo_model_dir()), str(tmp_path / "missing")], "missing: cannot list the folder"),
+        ([str(tmp_path / "no_model"), str(tmp_path)], "no_model"),
+        ([str(demo_model_dir()), str(tmp_path), "zero"], "BATCH must be a whole number"),
+    ):
+        proc = subprocess.run([str(classify_dir), *args], capture_output=True, text=True, timeout=120)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("classify_dir: error:"), proc.stderr
+        assert said in lines[0] and "terminate called" not in proc.stderr
+
+
+def test_a_host_of_pyml_model_configures_without_openvino(classify_dir, tmp_path):
+    """The prefix has pyml::openvino; a host that links only pyml::model does not name
+    OpenVINO at all, and one that asks for the openvino component without it is told how."""
+    prefix = classify_dir.parents[1] / "prefix"
+    cmake("-S", str(ROOT / "csrc" / "examples" / "preprocess_dir"), "-B", str(tmp_path / "host"),
+          f"-DCMAKE_PREFIX_PATH={prefix}")  # fmt: skip
+    cmake("--build", str(tmp_path / "host"))
+    assert (tmp_path / "host" / "preprocess_dir").is_file()
+    refused = subprocess.run(
+        ["cmake", "-S", str(ROOT / "csrc" / "examples" / "classify_dir"), "-B", str(tmp_path / "ov"),
+         f"-DCMAKE_PREFIX_PATH={prefix}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "pyml's openvino component needs OpenVINO" in refused.stderr, refused.stderr
