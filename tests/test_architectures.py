@@ -36,3 +36,26 @@ def test_exports_are_calibrated_like_trained_networks(model_name, architecture_e
     assert 0.5 <= labels_per_photo <= 16, f"{labels_per_photo} labels per photo"
     saturated = ((scores < 1e-6) | (scores > 1 - 1e-6)).mean()
     assert saturated < 0.05, f"{saturated:.0%} of scores saturated"
+
+
+def test_check_exports_checks_what_is_there_and_exports_only_on_request(lcnet_export, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    folder = lcnet_export.parent
+    before = sorted(p.name for p in folder.iterdir())
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.check_exports", str(folder), "--runs", "1"],
+        capture_output=True, text=True, timeout=600, cwd=root,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in run.stdout.splitlines() if line.startswith("PP-")]
+    assert len(rows) == 1 and rows[0].startswith("PP-LCNet_x1_0_ML") and "[1, 80] in [0, 1]" in rows[0]
+    assert "exporting" not in run.stdout and sorted(p.name for p in folder.iterdir()) == before
+    empty = subprocess.run(
+        [sys.executable, "-m", "tools.check_exports", str(tmp_path)], capture_output=True, text=True, cwd=root
+    )
+    assert empty.returncode == 2 and "pass --export to make them" in empty.stderr
+    assert list(tmp_path.iterdir()) == []

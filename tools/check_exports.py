@@ -1,9 +1,11 @@
-"""Export the six architectures and check each in Paddle Inference, oneDNN on and off.
+"""Check the architecture exports in a folder in Paddle Inference, oneDNN on and off.
 
-    python -m tools.check_exports OUT_DIR [--models M ...] [--runs 5]
+    python -m tools.check_exports DIR [--models M ...] [--export] [--runs 5]
 
-Prints, per model: parameters, file size, single-image latency at 448x448 on the
-CPU with oneDNN on and off, and whether the output is [1, 80] probabilities.
+Checks the exports DIR holds (folders named after the six architectures); `--export`
+first exports the ones asked for (`--models`, default all six: about 920 MB) that are
+missing. Prints, per model: parameters, file size, single-image latency at 448x448 on
+the CPU with oneDNN on and off, and whether the output is [1, 80] probabilities.
 """
 
 from __future__ import annotations
@@ -31,19 +33,28 @@ def latency_ms(backend, runs: int) -> tuple[float, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--models", nargs="*", default=list(ARCHITECTURES))
+    parser.add_argument("out_dir", type=Path, metavar="DIR")
+    parser.add_argument("--models", nargs="*", choices=list(ARCHITECTURES), help="default: those in DIR")
+    parser.add_argument("--export", action="store_true", help="export the asked-for models DIR lacks first")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    present = [name for name in ARCHITECTURES if (args.out_dir / name / "inference.pdiparams").is_file()]
+    wanted = args.models or (list(ARCHITECTURES) if args.export else present)
+    missing = [name for name in wanted if name not in present]
+    if missing and not args.export:
+        parser.error(f"{args.out_dir} has no export of {', '.join(missing)}; pass --export to make them")
+    if not wanted:
+        parser.error(f"{args.out_dir} holds none of {', '.join(ARCHITECTURES)}; pass --export to make them")
     from pyml.backends.paddle import import_paddle
 
     paddle = import_paddle()
 
     print(f"paddlepaddle {paddle.__version__}")
     print(f"{'model':<30}{'params (M)':>11}{'size (MB)':>10}{'oneDNN on ms':>14}{'off ms':>9}  output")
-    for name in args.models:
+    for name in wanted:
         model_dir = args.out_dir / name
-        if not (model_dir / "inference.pdiparams").exists():
+        if name in missing:
+            print(f"exporting {name} into {model_dir}", flush=True)
             export(name, model_dir)
         params = sum(int(np.prod(p.shape)) for p in build_network(name, seed=0).parameters())
         size_mb = sum(f.stat().st_size for f in model_dir.iterdir()) / 1e6
