@@ -180,3 +180,18 @@ def test_a_pipeline_option_is_defined_once_and_reaches_yaml_api_and_flags():
             assert options[name].default is None  # the config decides, not the flag
     args = main_parser().parse_args(["--decode_mode", "fast", "--precision", "bf16", "--threshold", "0.3"])
     assert (args.decode_mode, args.precision, args.threshold) == ("fast", "bf16", 0.3)
+
+
+def test_a_missing_model_dir_names_each_place_once(tmp_path, monkeypatch):
+    text = "SubModules:\n  ImageMultiLabelClassification:\n    model_dir: models/NOPE\n"
+    path = write(tmp_path, text)
+    monkeypatch.chdir(path.parent)  # the YAML sits in the working directory: one place, said once
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_config(path.name)
+    message = str(caught.value)
+    assert message.count(str(path.parent / "models" / "NOPE")) == 1 and "this file's folder" in message
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # two different places: both named
+    with pytest.raises(ConfigError, match=r"elsewhere/models/NOPE \(from the working directory.*beside this file"):
+        load_pipeline_config(path)
