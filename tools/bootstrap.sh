@@ -26,7 +26,6 @@ PYTHON=${PYTHON:-python3}
 "$PYTHON" -m pip install -q -e ".[test]"
 # The architecture definitions for tools/ (and the tests that export models).
 # paddleclas 2.6 pins numpy 1.24 and an old OpenCV for parts pyml never imports,
-# so it is installed without its dependencies, plus the few its arch modules use.
+# so it is installed without its dependencies (pyml[train] has the few its arch modules use).
 "$PYTHON" -m pip install -q --no-deps "paddleclas==2.6.0"
-"$PYTHON" -m pip install -q tqdm prettytable ujson easydict
 echo "bootstrap: pyml $("$PYTHON" -c 'import pyml; print(pyml.__version__)') is installed" >&2

@@ -71,8 +71,8 @@ def import_ppcls_arch():
     if spec is None or spec.origin is None:
         raise ConfigError(
             "the PaddleX architectures need the paddleclas package: "
-            "pip install --no-deps paddleclas==2.6.0 && pip install tqdm prettytable ujson easydict "
-            "(tools/bootstrap.sh does this)"
+            "pip install 'pyml[train]' && pip install --no-deps paddleclas==2.6.0 "
+            "(docs/training.md, 'Install'; tools/bootstrap.sh does this)"
         )
     root = os.path.dirname(spec.origin)
     if root not in sys.path:
