@@ -19,6 +19,8 @@ class History:
     best_map: float = -1.0
     calibration: dict | None = None  # the best epoch's, with --calibrate
     stopped_early: bool = False
+    baseline_map: float | None = None  # val mAP of the label-frequency baseline (learning.py)
+    not_learning: dict | None = None  # set when the run was told it does not learn
 
 
 def write_metrics(out: Path, history: History, summary: dict) -> None:
@@ -27,6 +29,8 @@ def write_metrics(out: Path, history: History, summary: dict) -> None:
         **summary,
         "best_epoch": history.best_epoch,
         "best_val_mAP": round(history.best_map, 6),
+        "baseline_val_mAP": None if history.baseline_map is None else round(history.baseline_map, 6),
+        "not_learning": history.not_learning,
         "calibration": history.calibration,
         "stopped_early": history.stopped_early,
         "epochs": history.epochs,

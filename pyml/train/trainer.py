@@ -40,6 +40,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .data import BatchLoader, parse_augment
 from .dataset import Dataset
 from .evaluate import evaluate_scores
+from .learning import LearningCheck, advice_for, frequency_baseline_map, score_spread
 from .networks import DEMO_ARCH, build_network, default_input_size
 from .report import History, write_metrics
 from .weights import inference_state, load_matching
@@ -298,6 +299,7 @@ class Trainer:
         start_epoch, history = 0, History()
         if self.resume:
             start_epoch, history = load_checkpoint(self.out / "checkpoints", network, optimizer)
+        self.learning = self._learning_check(history)
         if not self.resume:
             (self.out / "train_config.json").write_text(json.dumps(asdict(o), indent=1))
         for note in notes:
@@ -368,11 +370,31 @@ class Trainer:
             "train_seconds": round(seconds, 2),
         }
 
+    def _learning_check(self, history: History) -> LearningCheck:
+        """The check of whether this run learns, replayed over the epochs a resumed run had."""
+        o = self.options
+        check = LearningCheck(
+            frequency_baseline_map(self.dataset.targets("train"), self.dataset.targets("val")),
+            advice_for(bool(o.pretrained or o.from_dir), o.lr, o.epochs),
+        )
+        for record in history.epochs:
+            if "val_score_spread" in record:
+                check.after_validation(record["epoch"], record["val"]["mAP"], record["val_score_spread"])
+        history.baseline_map, history.not_learning = check.baseline_map, check.verdict
+        return check
+
     def _validate(self, epoch: int, network, steps_kind, history: History, trained: dict) -> None:
-        """Scores the val split, records the epoch, exports the network when it is the best."""
+        """Scores the val split, records the epoch, exports the network when it is the best,
+        and says so (once) when the run is not learning."""
         targets, scores = steps_kind.val_scores()
         evaluation = evaluate_scores(targets, scores)
-        record = {"epoch": epoch, **trained, "val": evaluation.as_dict(self.dataset.labels)}
+        spread = score_spread(scores)
+        record = {
+            "epoch": epoch,
+            **trained,
+            "val": evaluation.as_dict(self.dataset.labels),
+            "val_score_spread": round(spread, 6),
+        }
         history.epochs.append(record)
         # The first epoch always counts, so a model is exported even when mAP is undefined.
         improved = history.best_epoch == 0 or evaluation.mAP > history.best_map
@@ -385,6 +407,10 @@ class Trainer:
             f"{evaluation.mAP:.4f}{' (best)' if improved else ''}, {record['train_images_per_s']:.1f} img/s",
             sys.stderr,
         )
+        warning = self.learning.after_validation(epoch, evaluation.mAP, spread)
+        history.not_learning = self.learning.verdict
+        if warning:
+            write(warning, sys.stderr)
 
     def _patience_spent(self, history: History) -> bool:
         patience = self.options.patience

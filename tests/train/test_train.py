@@ -243,6 +243,43 @@ def trained(digits, tmp_path_factory):
 
 
 @pytest.mark.slow
+def test_a_run_that_learns_nothing_is_told_so_once_and_metrics_record_it(digits, tmp_path, capsys):
+    from sklearn.metrics import average_precision_score
+
+    from pyml.train.learning import EPOCHS_TO_WARN
+
+    dataset = read_dataset(digits)
+    out = tmp_path / "diverged"
+    history = Trainer(dataset, options(out, epochs=3, lr=10.0)).run(progress=False)  # far too high
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "the model is not learning" in line]
+    assert len(warnings) == 1, err
+    assert "--lr 10" in warnings[0] and "pretrained start" in warnings[0]
+    # told after EPOCHS_TO_WARN validations, between epoch lines
+    lines = err.splitlines()
+    assert lines[lines.index(warnings[0]) - 1].startswith(f"epoch {EPOCHS_TO_WARN}/3")
+    metrics = json.loads((out / "metrics.json").read_text())
+    frequencies = dataset.targets("train").mean(axis=0)
+    val = dataset.targets("val")
+    expected = np.mean(
+        [average_precision_score(val[:, c], np.full(len(val), frequencies[c])) for c in range(val.shape[1])]
+    )
+    assert metrics["baseline_val_mAP"] == pytest.approx(expected, abs=1e-6)
+    assert metrics["not_learning"]["since_epoch"] == 1 and metrics["not_learning"]["at_baseline"]
+    assert all("val_score_spread" in e for e in metrics["epochs"])
+    assert history.not_learning == metrics["not_learning"]
+
+
+@pytest.mark.slow
+def test_a_run_that_learns_is_not_warned(trained):
+    out, history = trained
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["not_learning"] is None and history.not_learning is None
+    assert metrics["best_val_mAP"] > metrics["baseline_val_mAP"] + 0.02
+    assert min(e["val_score_spread"] for e in metrics["epochs"]) > 0.01
+
+
+@pytest.mark.slow
 def test_a_few_steps_lower_the_loss_and_everything_is_written(trained):
     out, history = trained
     losses = [e["loss"] for e in history.epochs]
