@@ -106,6 +106,10 @@ def training_summary(out: Path, history) -> str:
             f"per-class thresholds written: macro F1 {at['macro_f1']:.4f} at "
             f"{history.calibration['global_threshold']:g} -> {cal['macro_f1']:.4f} calibrated"
         )
+    from ..train.trainer import REPORT_NAME
+
+    if (out / REPORT_NAME).is_file():
+        lines.append(f"report: {out / REPORT_NAME} (per-class figures, curves, worst pictures; open it in a browser)")
     lines.append(f"use it: pyml --pipeline image_multilabel_classification --model_dir {model_dir} --input IMAGE")
     return "\n".join(lines)
 

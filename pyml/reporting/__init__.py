@@ -9,24 +9,20 @@ readable) show their name only.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
 from ..errors import ConfigError
-from ..opencv import cv2 as opencv
 from ..progress import progress_bar
+from .pages import thumbnail, write_page
 
 log = logging.getLogger(__name__)
 BUDGET_BYTES = 40 << 20  # every thumbnail together
-JPEG_QUALITY = 70
 
 
 @dataclass
@@ -68,31 +64,13 @@ def thumbnail_side(count: int) -> int:
     return 128 if count <= 2000 else 96 if count <= 5000 else 64
 
 
-def _thumbnail(name: str, side: int, base: Path) -> str | None:
-    """A JPEG thumbnail as base64; None for a picture that is gone or does not decode."""
-    cv2 = opencv()
-    path = Path(name)
-    if not path.is_absolute():
-        path = base / path if (base / path).is_file() else path
-    if not path.is_file():
-        return None
-    image = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_2)  # half-size decode: large photos cost less
-    if image is None:
-        return None
-    scale = side / max(image.shape[:2])
-    if scale < 1:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    return base64.b64encode(encoded.tobytes()).decode("ascii") if ok else None
-
-
 def _thumbnails(rows: list[dict], base: Path, budget: int, progress: bool) -> list[str | None]:
     side = thumbnail_side(len(rows))
     out: list[str | None] = [None] * len(rows)
     spent = 0
     unreadable = []
     with ThreadPoolExecutor() as pool, progress_bar(len(rows), "report thumbnails", enabled=progress) as bar:
-        for i, thumb in enumerate(pool.map(lambda r: _thumbnail(r["img_path"], side, base), rows)):
+        for i, thumb in enumerate(pool.map(lambda r: thumbnail(r["img_path"], side, base), rows)):
             bar.update(1)
             if thumb is None:
                 unreadable.append(rows[i]["img_path"])
@@ -149,11 +127,8 @@ def write_report(
     rows = read_rows(results)
     output = Path(output).expanduser() if output else results.with_suffix(".html")
     thumbs = _thumbnails(rows, results.parent, budget, progress)
-    data = json.dumps(_page_data(rows, thumbs, results.name), ensure_ascii=False, separators=(",", ":"))
-    template = resources.files(__package__).joinpath("report.html").read_text(encoding="utf-8")
-    html = template.replace("/*DATA*/null", data.replace("</", "<\\/"), 1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output, html)
+    data = _page_data(rows, thumbs, results.name)
+    write_page("report.html", data, output)
     return Report(
         path=output,
         rows=len(rows),

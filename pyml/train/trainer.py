@@ -46,6 +46,7 @@ from .report import History, write_metrics
 from .weights import inference_state, load_matching
 
 log = logging.getLogger(__name__)
+REPORT_NAME = "eval_report.html"  # the best model's evaluation page, written at the end of a run
 
 
 @dataclass
@@ -194,6 +195,7 @@ class Trainer:
             )
         self.options = options.resolved()
         self.augment = parse_augment(self.options.augment)
+        self.report: Path | None = None  # the evaluation page, once a run has ended
 
     # -- setup --------------------------------------------------------------
 
@@ -250,7 +252,25 @@ class Trainer:
         with warnings.catch_warnings(), unique_name.guard():
             # paddle warns at every train() that batch norm tracks global statistics: known, and noise.
             warnings.filterwarnings("ignore", message="When training, we now always track global mean")
-            return self._run(progress, stop_after or self.options.epochs)
+            history = self._run(progress, stop_after or self.options.epochs)
+        if history.epochs:
+            self.report = self._write_report()
+        return history
+
+    def _write_report(self) -> Path:
+        """OUT/eval_report.html: the best model on the val split (pyml eval --report's page),
+        scored by Paddle Inference as PaddleX would run the export."""
+        from ..reporting.evaluation import report_models
+
+        return report_models(
+            [self.out / "best_model" / "inference"],
+            self.dataset,
+            self.out / REPORT_NAME,
+            "val",
+            self.dataset.targets("train"),
+            device=self.options.device,
+            backend="paddle",
+        )
 
     def _steps(self, network, progress: bool):
         from ..backends.device import parse_device, usable_cores

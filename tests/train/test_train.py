@@ -731,6 +731,8 @@ def test_from_needs_no_model_for_a_pyml_or_a_paddlex_export(pairs, tmp_path):
     assert architecture_of(export) == SMALL  # recorded, although the model has its own name
     lines = run.stdout.splitlines()
     assert lines[0].startswith("best val mAP ") and str(export) in lines[0]
+    report = first / "eval_report.html"  # the best model's evaluation page, named in the last lines
+    assert report.is_file() and any(line.startswith(f"report: {report} ") for line in lines), lines
     use = lines[-1].removeprefix("use it: ").split()
     assert use[:3] == ["pyml", "--pipeline", "image_multilabel_classification"] and str(export) in use
     sample = pairs.splits["val"][0].path
