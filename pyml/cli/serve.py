@@ -23,8 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pipeline",
         action="append",
-        required=True,
-        help="NAME|YAML, or model_name=NAME|YAML; repeat to host several models (the first is the default)",
+        help="NAME|YAML, or model_name=NAME|YAML; repeat to host several models (the first is the default); "
+        "or --model_repository",
     )
     p.add_argument(
         "--host",
@@ -37,12 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     backend_flags(p)
     for option in flag_fields():
         meta, flag = option.metadata, f"--{option.name}"
+        extra = {k: meta[k] for k in ("choices", "action", "metavar") if k in meta}
         if meta["type"] is bool:
             p.add_argument(flag, action="store_true", help=meta["help"])
         else:
-            p.add_argument(
-                flag, type=meta["type"], default=option.default, help=_with_default(meta["help"], option.default)
-            )
+            help_text = _with_default(meta["help"], option.default)
+            p.add_argument(flag, type=meta["type"], default=option.default, help=help_text, **extra)
     p.add_argument(
         "--max_message_mb",
         type=int,
@@ -65,21 +65,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import asyncio
 
+    from ..errors import ConfigError
     from ..registry import create_pipeline
     from ..serving import ServerOptions, run_server
     from ..serving.options import flag_fields
 
+    if not args.pipeline and not args.model_repository:
+        raise ConfigError("give the models to serve: --pipeline NAME|YAML (repeatable) or --model_repository DIR")
+    overrides = pipeline_overrides(args, "device")
     models = {}
-    for spec in args.pipeline:
+    for spec in args.pipeline or ():
         name, sep, source = spec.partition("=")
         if not sep:
             name, source = "", spec
-        pipeline = create_pipeline(source, **pipeline_overrides(args, "device"), batch_size=args.max_batch_size)
+        pipeline = create_pipeline(source, **overrides, batch_size=args.max_batch_size)
         models[name or pipeline.model.model_name] = pipeline
     options = ServerOptions(
         **{option.name: getattr(args, option.name) for option in flag_fields()},
         max_message_bytes=args.max_message_mb * 1024 * 1024,
         token=read_token(args.token_file),
         visualize=not args.no_visualize,
+        pipeline_overrides={k: v for k, v in overrides.items() if v is not None},
     )
     return asyncio.run(run_server(models, f"{args.host}:{args.port}", options))

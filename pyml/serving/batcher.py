@@ -75,6 +75,15 @@ class DynamicBatcher:
             self._free.put_nowait(backend)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="pyml-batcher")
 
+    def warm(self, picture: bytes) -> None:
+        """Runs one picture through every model instance, before start(): a model answers
+        its first request as fast as its hundredth (graph optimisation, kernel creation,
+        the threads of each instance happen here). Blocking; call it off the event loop."""
+        prepared = self.pipeline.prepare([ImageSource("<warm-up>", picture)])
+        threshold = self.pipeline.resolve_threshold(None)
+        for backend in self._backends:
+            self.pipeline.infer_prepared(prepared, [threshold], [None], backend)
+
     def submit(
         self, source: ImageSource, threshold: Threshold, top_k: int | None, timeout: float | None
     ) -> asyncio.Future:

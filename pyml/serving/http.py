@@ -33,8 +33,9 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import ConfigError
 from .auth import HttpBearerGate, http_path_is_open
-from .errors import DRAINING_MESSAGE
+from .errors import DRAINING_MESSAGE, status_of
 from .paddlex_api import INFER_PATH, ErrorResponse, InferRequest, InferResponse, PaddlexApi, error_body, new_log_id
+from .triton import repository_index
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,10 @@ class BodyLimit:
 _ERRORS = {
     401: "the server runs with a token (--token_file) and the request has no `Authorization: Bearer <token>` "
     "header, or a wrong one; the answer carries a `WWW-Authenticate: Bearer` header",
+    404: "modelName or modelVersion (pyml's opt-in fields) names no loaded model or version",
     413: "the request body is over the server's message limit",
-    422: "the request is not valid: a missing or malformed field, an image that cannot be decoded, a bad "
-    "threshold or an unknown modelName; errorMsg is a JSON list of {type, loc, msg}",
+    422: "the request is not valid: a missing or malformed field, an image that cannot be decoded or a bad "
+    "threshold; errorMsg is a JSON list of {type, loc, msg}",
     500: "the model failed (logged on the server)",
     503: "the server is overloaded (its queue is full) or shutting down; try again later",
     504: "the request waited past its deadline",
@@ -153,7 +155,7 @@ def _with_bearer_scheme(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def create_app(api: PaddlexApi, token_required: bool = False) -> FastAPI:
+def create_app(api: PaddlexApi, token_required: bool = False, control=None) -> FastAPI:
     app = FastAPI(title="pyml (PaddleX serving API)", docs_url=None, redoc_url=None)
     if token_required:
         _with_bearer_scheme(app)
@@ -185,12 +187,17 @@ def create_app(api: PaddlexApi, token_required: bool = False) -> FastAPI:
                         "modelName": host.pipeline.model.model_name,
                         "labels": host.pipeline.labels,
                         "default": name == api.state.default,
+                        "version": host.version,
+                        "versions": sorted(api.state.models[name].versions, key=int),
                     }
                     for name, host in api.state.hosts.items()
                 ],
                 "metricsPort": api.state.metrics_port,
             }
         )
+
+    if control is not None:
+        _repository_routes(app, control)
 
     @app.get("/health", operation_id="checkHealth", responses=_documented(503))
     async def health() -> JSONResponse:
@@ -203,7 +210,7 @@ def create_app(api: PaddlexApi, token_required: bool = False) -> FastAPI:
     @app.post(
         INFER_PATH,
         operation_id="infer",
-        responses={200: {"model": InferResponse}, **_documented(401, 413, 422, 500, 503, 504)},
+        responses={200: {"model": InferResponse}, **_documented(401, 404, 413, 422, 500, 503, 504)},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -218,6 +225,47 @@ def create_app(api: PaddlexApi, token_required: bool = False) -> FastAPI:
     return app
 
 
+def _kserve_error(exc: BaseException) -> JSONResponse:
+    """KServe v2's HTTP error form, {"error": message}, with the table's status."""
+    return JSONResponse({"error": str(exc)}, status_of(exc).http)
+
+
+def _repository_routes(app: FastAPI, control) -> None:
+    """KServe v2's HTTP model repository extension, over the same model control as
+    Triton's gRPC calls: the index, and load / unload in explicit mode."""
+    repository_errors = {
+        404: {"description": "no such model in the repository"},
+        403: {"description": "model control is off (the server's --model_control_mode is not explicit)"},
+        422: {"description": "the model's folder or policy is not valid"},
+        500: {"description": "the model failed to load; what was serving goes on serving"},
+    }
+
+    @app.post("/v2/repository/index", operation_id="repositoryIndex")
+    async def index(ready: bool = False) -> JSONResponse:
+        """Every model the server knows: loaded versions READY, the rest with their state and reason."""
+        return JSONResponse(repository_index(control.state, control, ready))
+
+    @app.post("/v2/repository/models/{name}/load", operation_id="repositoryLoad", responses=repository_errors)
+    async def load(name: str) -> JSONResponse:
+        """Loads (or reloads) a model's versions; it serves once every new version is warm."""
+        try:
+            control.check_allowed()
+            versions = await control.load(name)
+        except Exception as exc:  # noqa: BLE001 - the table says what each answers
+            return _kserve_error(exc)
+        return JSONResponse({"name": name, "versions": versions})
+
+    @app.post("/v2/repository/models/{name}/unload", operation_id="repositoryUnload", responses=repository_errors)
+    async def unload(name: str) -> JSONResponse:
+        """Unloads every version of a model once each has answered what it accepted."""
+        try:
+            control.check_allowed()
+            await control.unload(name)
+        except Exception as exc:  # noqa: BLE001 - the table says what each answers
+            return _kserve_error(exc)
+        return JSONResponse({})
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn's server without its signal handling: the pyml server owns SIGTERM/SIGINT
     and drains every door itself."""
@@ -229,18 +277,23 @@ class _EmbeddedServer(uvicorn.Server):
 
 class HttpDoor:
     def __init__(
-        self, api: PaddlexApi, max_body_bytes: int, token: str | None = None, tls: tuple[str, str] | None = None
+        self,
+        api: PaddlexApi,
+        max_body_bytes: int,
+        token: str | None = None,
+        tls: tuple[str, str] | None = None,
+        control=None,
     ) -> None:
         """tls: (certificate, key) PEM paths: the port speaks HTTPS, as gRPC speaks TLS with them."""
 
         def counter(status: int):
             def refused(started: float) -> None:
                 if api.metrics is not None:
-                    api.metrics.request(api.host.name, "http", str(status), started)
+                    api.metrics.request(api.state.default, "http", str(status), started)
 
             return refused
 
-        self.app = BodyLimit(create_app(api, token_required=bool(token)), max_body_bytes, counter(413))
+        self.app = BodyLimit(create_app(api, token_required=bool(token), control=control), max_body_bytes, counter(413))
         if token:  # outermost: a caller without the token is refused before its body is read
             self.app = HttpBearerGate(
                 self.app, token, lambda status, message: error_body(new_log_id(), status, message), counter(401)

@@ -23,36 +23,38 @@ import grpc
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError, count
+from ..errors import count
 from ..inputs import ImageSource
 from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
 from .bytes_tensor import KServeError, bytes_elements, encode_bytes_tensor
-from .errors import DRAINING_MESSAGE
+from .errors import abort_with, status_of
 from .lenient import MalformedRequest
 from .paddlex_api import HPS_MODEL_NAME
 from .triton import HPS_INPUT, HPS_OUTPUT, INPUT_NAME, OUTPUT_NAME, TritonExtensions, classifier_config
-from .wire import status_of
 
 
 class ClassifierModel:
-    """A hosted classifier as KServe sees it: BYTES `image` [N] in, FP32 `scores` out."""
+    """A hosted classifier as KServe sees it: BYTES `image` [N] in, FP32 `scores` out. It
+    holds only the name: each call resolves its version in the server's state."""
 
     platform = "pyml_paddle"
     counted = True  # the KServe door counts its calls in the server's metrics
 
-    def __init__(self, host) -> None:
-        self.host = host  # server.ModelHost
-        self.name = host.name
+    def __init__(self, state, name: str) -> None:
+        self.state = state
+        self.name = name
 
-    def metadata(self) -> kv.ModelMetadataResponse:
-        meta = kv.ModelMetadataResponse(name=self.name, versions=["1"], platform=self.platform)
+    def metadata(self, version: str = "") -> kv.ModelMetadataResponse:
+        host = self.state.resolve(self.name, version, check_draining=False)
+        versions = sorted(self.state.models[self.name].versions, key=int)
+        meta = kv.ModelMetadataResponse(name=self.name, versions=versions, platform=self.platform)
         meta.inputs.add(name=INPUT_NAME, datatype="BYTES", shape=[-1])
-        meta.outputs.add(name=OUTPUT_NAME, datatype="FP32", shape=[-1, len(self.host.pipeline.labels)])
+        meta.outputs.add(name=OUTPUT_NAME, datatype="FP32", shape=[-1, len(host.pipeline.labels)])
         return meta
 
-    def config(self) -> kv.ModelConfig:
-        return classifier_config(self.host)
+    def config(self, version: str = "") -> kv.ModelConfig:
+        return classifier_config(self.state.resolve(self.name, version, check_draining=False))
 
     def _images(self, request) -> list[bytes]:
         if len(request.inputs) != 1 or request.inputs[0].name != INPUT_NAME:
@@ -75,24 +77,22 @@ class ClassifierModel:
         return items
 
     async def infer(self, request, timeout: float | None) -> kv.ModelInferResponse:
-        host = self.host
         images = self._images(request)
-        try:
+        try:  # resolved and queued in one step: a swap cannot come between them
+            host = self.state.resolve(self.name, request.model_version)
             futures = [
                 host.batcher.submit(ImageSource(f"{request.id or 'input'}[{i}]", data), 0.0, None, timeout)
                 for i, data in enumerate(images)
             ]
-        except Exception as exc:  # noqa: BLE001 - overload, draining
-            code, _ = status_of(exc)
-            raise KServeError(code, str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - unknown version, overload, draining
+            raise KServeError(status_of(exc).grpc_code, str(exc)) from None
         results = await asyncio.gather(*futures, return_exceptions=True)
         for i, result in enumerate(results):
             error = result if isinstance(result, BaseException) else result.error
             if error is not None:
-                code, _ = status_of(error)
-                raise KServeError(code, f"image {i}: {error}")
+                raise KServeError(status_of(error).grpc_code, f"image {i}: {error}")
         scores = np.stack([r.all_scores for r in results]).astype(np.float32)
-        response = kv.ModelInferResponse(model_name=host.name, model_version="1", id=request.id)
+        response = kv.ModelInferResponse(model_name=host.name, model_version=host.version, id=request.id)
         wanted = list(request.outputs) or [kv.ModelInferRequest.InferRequestedOutputTensor(name=OUTPUT_NAME)]
         for output in wanted:
             if output.name != OUTPUT_NAME:
@@ -126,13 +126,13 @@ class HpsModel:
     def __init__(self, paddlex) -> None:
         self.paddlex = paddlex  # paddlex_api.PaddlexApi
 
-    def metadata(self) -> kv.ModelMetadataResponse:
+    def metadata(self, version: str = "") -> kv.ModelMetadataResponse:
         meta = kv.ModelMetadataResponse(name=self.name, versions=["1"], platform=self.platform)
         meta.inputs.add(name=HPS_INPUT, datatype="BYTES", shape=[1, 1])
         meta.outputs.add(name=HPS_OUTPUT, datatype="BYTES", shape=[1, 1])
         return meta
 
-    def config(self) -> kv.ModelConfig:
+    def config(self, version: str = "") -> kv.ModelConfig:
         config = kv.ModelConfig(name=self.name, platform=self.platform, backend="pyml", max_batch_size=0)
         config.input.add(name=HPS_INPUT, data_type=kv.TYPE_STRING, dims=[1, 1])
         config.output.add(name=HPS_OUTPUT, data_type=kv.TYPE_STRING, dims=[1, 1])
@@ -169,20 +169,24 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
     (unless a hosted model has its name). Each is a model kind with the same small
     interface: name, platform, metadata(), config(), infer(request, timeout)."""
 
-    def __init__(self, state, paddlex) -> None:
-        self.state = state  # the server's (state.ServerState): hosts, default, draining, metrics
-        # The hosted models are fixed when the server starts, so their KServe views are made once.
-        self._models = {name: ClassifierModel(host) for name, host in state.hosts.items()}
-        self._models.setdefault(HPS_MODEL_NAME, HpsModel(paddlex))
+    def __init__(self, state, paddlex, control) -> None:
+        self.state = state  # the server's (state.ServerState): models, default, draining, metrics
+        self.control = control  # control.ModelControl: loading and unloading (Triton's repository calls)
+        self._hps = HpsModel(paddlex)
 
     def models(self) -> dict:
-        return self._models
+        """The models a KServe client sees now: every loaded classifier, and the HPS model
+        (unless a classifier has its name)."""
+        found = {name: ClassifierModel(self.state, name) for name, entry in self.state.models.items() if entry.versions}
+        found.setdefault(HPS_MODEL_NAME, self._hps)
+        return found
 
     def model(self, name: str):
-        """The named model ('' : the default one). Raises KServeError NOT_FOUND."""
-        found = self.models().get(name or self.state.default)
+        """The named model ('' : the default one). Raises UnknownModel."""
+        name = name or self.state.default
+        found = self.models().get(name)
         if found is None:
-            raise KServeError(grpc.StatusCode.NOT_FOUND, f"no model '{name}' on this server")
+            self.state.resolve(name, check_draining=False)  # raises the right error: unknown, or not ready
         return found
 
     async def ServerLive(self, request, context):  # noqa: N802
@@ -192,17 +196,18 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
         return kv.ServerReadyResponse(ready=not self.state.draining)
 
     async def ModelReady(self, request, context):  # noqa: N802
-        ready = request.name in self.models() and not self.state.draining
-        return kv.ModelReadyResponse(ready=ready)
+        if request.name == HPS_MODEL_NAME and request.name in self.models():
+            return kv.ModelReadyResponse(ready=not self.state.draining)
+        return kv.ModelReadyResponse(ready=self.state.host(request.name, request.version) is not None)
 
     async def ServerMetadata(self, request, context):  # noqa: N802
         return kv.ServerMetadataResponse(name="pyml", version=__version__, extensions=["classification"])
 
     async def ModelMetadata(self, request, context):  # noqa: N802
         try:
-            return self.model(request.name).metadata()
-        except KServeError as exc:
-            await context.abort(exc.code, str(exc))
+            return self.model(request.name).metadata(request.version)
+        except Exception as exc:  # noqa: BLE001 - the table says what each answers
+            await abort_with(context, exc)
 
     async def _counted(self, request, timeout: float | None) -> kv.ModelInferResponse:
         """A model's infer, counted in the server's metrics when the model does not count itself."""
@@ -210,18 +215,16 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
         code = grpc.StatusCode.INTERNAL
         model = self.models().get(request.model_name or self.state.default)
         try:
-            if self.state.draining:
-                raise KServeError(grpc.StatusCode.UNAVAILABLE, DRAINING_MESSAGE)
-            if model is None:
-                raise KServeError(grpc.StatusCode.NOT_FOUND, f"no model '{request.model_name}' on this server")
+            if model is None or self.state.draining:
+                self.state.resolve(request.model_name)  # raises: draining, unknown model, not ready
             response = await model.infer(request, timeout)
             code = grpc.StatusCode.OK
             return response
         except KServeError as exc:
             code = exc.code
             raise
-        except InputError:
-            code = grpc.StatusCode.INVALID_ARGUMENT
+        except Exception as exc:
+            code = status_of(exc).grpc_code
             raise
         finally:
             if model is None or model.counted:
@@ -236,8 +239,8 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
             return await self._counted(request, context.time_remaining())
         except KServeError as exc:
             await context.abort(exc.code, str(exc))
-        except InputError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the table says what each answers
+            await abort_with(context, exc)
 
     async def ModelStreamInfer(self, request_iterator, context):  # noqa: N802
         """Each request is answered in order; a failed one carries error_message, the stream goes on."""
@@ -247,7 +250,7 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
                 continue
             try:
                 yield kv.ModelStreamInferResponse(infer_response=await self._counted(request, context.time_remaining()))
-            except (KServeError, InputError) as exc:
+            except Exception as exc:  # noqa: BLE001 - this request's answer; the stream goes on
                 yield kv.ModelStreamInferResponse(
                     error_message=str(exc), infer_response=kv.ModelInferResponse(id=request.id)
                 )

@@ -12,7 +12,7 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.message import DecodeError
 
-REASON_TRAILER = "pyml-reason"  # trailing metadata of a failed unary call: e.g. "truncated"
+from .errors import REASON_TRAILER
 
 
 class MalformedRequest:

@@ -69,7 +69,28 @@ class ServerMetrics:
             ["model"],
             registry=r,
         )
+        self.loads = Counter(
+            "pyml_model_loads",
+            "Model loads at run time (start, load calls, repository polls), by outcome (ok, failed)",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.unloads = Counter("pyml_model_unloads", "Model unloads at run time", ["model"], registry=r)
+        self.load_duration = Histogram(
+            "pyml_model_load_duration_seconds",
+            "Time to load a model's new versions: build, convert where needed, warm up",
+            ["model"],
+            buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+            registry=r,
+        )
         self._http = None
+
+    def loaded(self, model: str, outcome: str, seconds: float) -> None:
+        self.loads.labels(model, outcome).inc()
+        self.load_duration.labels(model).observe(seconds)
+
+    def unloaded(self, model: str) -> None:
+        self.unloads.labels(model).inc()
 
     def request(self, model: str, door: str, code: str, started: float) -> None:
         """Counts one answered request that arrived at time.perf_counter() == started."""

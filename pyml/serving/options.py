@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-def _flag(default, help: str, type: type | None = None):  # noqa: A002
-    """A ServerOptions field that is also a `pyml serve` flag of the same name."""
-    return field(default=default, metadata={"help": help, "type": type})
+def _flag(default, help: str, type: type | None = None, **argparse_options):  # noqa: A002
+    """A ServerOptions field that is also a `pyml serve` flag of the same name
+    (argparse_options: choices, action, metavar)."""
+    return field(default=default, metadata={"help": help, "type": type, **argparse_options})
 
 
 @dataclass
@@ -39,7 +40,32 @@ class ServerOptions:
     allow_url_inputs: bool = _flag(
         False, "let HTTP/HPS requests name an image URL for the server to fetch (off: an SSRF risk)", bool
     )
+    pipeline_overrides: dict = field(default_factory=dict)  # create_pipeline options of repository models
     visualize: bool = True  # --no_visualize; HTTP/HPS answers carry the drawn image unless the request says not
+    model_repository: str | None = _flag(
+        None,
+        "serve the models of this folder: <model>/<version>/ holding a PaddleX model directory or a pipeline "
+        "YAML (Triton's layout); with or instead of --pipeline",
+        str,
+        metavar="DIR",
+    )
+    model_control_mode: str = _flag(
+        "none",
+        "none: load the repository once; explicit: load and unload on request (tritonclient's load_model, "
+        "POST /v2/repository/models/NAME/load, pyml models load); poll: follow the repository on disk",
+        str,
+        choices=("none", "explicit", "poll"),
+    )
+    load_model: list | None = _flag(  # noqa: RUF009 (None, not a shared list)
+        None, "in explicit mode, a model to load at start (repeat; * for all)", str, action="append", metavar="NAME"
+    )
+    repository_poll_s: float = _flag(5.0, "in poll mode, seconds between reads of the repository", float)
+    allow_model_control: bool = _flag(
+        False,
+        "allow explicit mode on a non-loopback --host without --token_file (anyone who reaches the server "
+        "could then load models from its disk)",
+        bool,
+    )
     metrics_port: int | None = _flag(
         None, "serve Prometheus metrics at /metrics on this port (0: any free one); no token is asked there", int
     )

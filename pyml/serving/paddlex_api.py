@@ -39,8 +39,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ConfigError, InputError, Reason
 from ..inputs import ImageSource, fetch_url
 from ..thresholds import Threshold
-from .errors import DeadlineExpired, Draining, Overloaded
-from .errors import status_of as table_status_of
+from .errors import status_of
 
 if TYPE_CHECKING:
     from ..pipeline import MultiLabelClassificationPipeline
@@ -60,6 +59,7 @@ class InferRequest(BaseModel):
     logId: str | None = None  # noqa: N815 (PaddleX's field name)
     returnAllScores: bool | None = None  # noqa: N815 (pyml's, opt-in: every class's score)
     modelName: str | None = None  # noqa: N815 (pyml's, opt-in: a hosted model other than the first)
+    modelVersion: str | None = None  # noqa: N815 (pyml's, opt-in: a loaded version other than the default)
 
 
 class Category(BaseModel):
@@ -90,10 +90,6 @@ class ErrorResponse(BaseModel):
     errorMsg: str  # noqa: N815 (for 422, a JSON list of {type, loc, msg})
 
 
-class UnknownModel(ConfigError):
-    """A request's modelName is not hosted here (422, like any other bad field)."""
-
-
 def new_log_id() -> str:
     return str(uuid.uuid4())
 
@@ -109,18 +105,17 @@ def _refusal(status: int, kind: str, field: str, message: str) -> tuple[int, str
     return status, message
 
 
-def status_of(exc: BaseException) -> tuple[int, str]:
-    """HTTP status (the table in errors.py) and errorMsg of an error met while answering."""
-    status = table_status_of(exc).http
+def refusal_of(exc: BaseException) -> tuple[int, str]:
+    """The HTTP status (the table in errors.py) and PaddleX's errorMsg for an error met
+    while answering: 422s in the validation-error form, naming the field."""
+    status = status_of(exc).http
     if isinstance(exc, InputError):
         return _refusal(status, f"pyml.{exc.reason or 'invalid_input'}", IMAGE_NAME, str(exc))
-    if isinstance(exc, UnknownModel):
-        return _refusal(status, "pyml.unknown_model", "modelName", str(exc))
     if isinstance(exc, ConfigError):
         return _refusal(status, "pyml.invalid_threshold", "threshold", str(exc))
-    if isinstance(exc, (Overloaded, Draining, DeadlineExpired)):
-        return status, str(exc)
-    return status, "Internal server error"
+    if status == 500:
+        return status, "Internal server error"
+    return status, str(exc)
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -155,18 +150,10 @@ class PaddlexApi:
     """Answers PaddleX-form requests with the server's first model, as PaddleX serves one pipeline."""
 
     def __init__(self, state, allow_url_inputs: bool = False, visualize: bool = True) -> None:
-        self.state = state  # the server's (state.ServerState); PaddleX's form answers with its first model
-        self.host = state.hosts[state.default]
+        self.state = state  # the server's (state.ServerState); PaddleX's form answers with its default model
         self.metrics = state.metrics
         self.allow_url_inputs = allow_url_inputs
         self.visualize = visualize  # when the request does not say (PaddleX's default: on)
-
-    def _host(self, name: str | None):
-        """The model a request names (pyml's modelName), else the first."""
-        host = self.state.host(name)
-        if host is None:
-            raise UnknownModel(f"modelName: no model '{name}' on this server; hosted: {', '.join(self.state.hosts)}")
-        return host
 
     async def _image_bytes(self, image: str) -> bytes:
         if image.startswith(("http://", "https://")):
@@ -202,18 +189,20 @@ class PaddlexApi:
 
     async def _answer(self, body: bytes | str) -> tuple[int, dict[str, Any], str]:
         """(HTTP status, response JSON, the hosted model that answered, for the metrics)."""
-        host = self.host
+        model = self.state.default
         try:
             request = InferRequest.model_validate_json(body)
         except ValidationError as exc:
-            return 422, error_body(new_log_id(), 422, _validation_message(exc)), host.name
+            return 422, error_body(new_log_id(), 422, _validation_message(exc)), model
         log_id = request.logId or new_log_id()
         try:
-            if self.state.draining:
-                raise Draining()
-            host = self._host(request.modelName)
-            threshold = host.pipeline.resolve_threshold(request.threshold)
+            host = self.state.resolve(request.modelName or "", request.modelVersion or "")  # fails early
+            model = host.name
             data = await self._image_bytes(request.image)
+            # resolved again and queued in one step: a model swapped while the image was
+            # read (a URL) is not reached half-closed
+            host = self.state.resolve(request.modelName or "", request.modelVersion or "")
+            threshold = host.pipeline.resolve_threshold(request.threshold)
             source = ImageSource(IMAGE_NAME, data)
             result = await host.batcher.submit(source, threshold, host.pipeline.config.top_k, None)
             if result.error is not None:
@@ -230,11 +219,11 @@ class PaddlexApi:
             if visualize:  # drawing is CPU work: off the event loop
                 answer["image"] = await asyncio.get_running_loop().run_in_executor(None, _jpeg_base64, result)
         except Exception as exc:  # noqa: BLE001 - every failure becomes this request's answer
-            status, message = status_of(exc)
+            status, message = refusal_of(exc)
             if status == 500:
                 log.exception("request %s failed", log_id)
-            return status, error_body(log_id, status, message), host.name
-        return 200, {"logId": log_id, "result": answer, "errorCode": 0, "errorMsg": "Success"}, host.name
+            return status, error_body(log_id, status, message), model if model in self.state.hosts else "<unknown>"
+        return 200, {"logId": log_id, "result": answer, "errorCode": 0, "errorMsg": "Success"}, model
 
 
 __all__ = [

@@ -25,19 +25,21 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from ..errors import ConfigError, InputError, Reason
+from ..errors import ConfigError, InputError, PymlError, Reason
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
 from .auth import BearerTokenInterceptor
 from .batcher import DynamicBatcher
-from .errors import DRAINING_MESSAGE, Draining
+from .control import ModelControl
+from .errors import REASON_TRAILER, abort_with
 from .http import HttpDoor
 from .kserve import KServeService
-from .lenient import REASON_TRAILER, MalformedRequest, add_service
+from .lenient import MalformedRequest, add_service
 from .metrics import ServerMetrics
 from .options import ServerOptions
 from .paddlex_api import PaddlexApi
+from .repository import Repository
 from .state import ServerState
 from .wire import error_response, response_of, source_of, threshold_of
 
@@ -69,12 +71,18 @@ def _reflection_pool():
 
 
 class ModelHost:
-    """One hosted model: its pipeline and its batcher."""
+    """One loaded version of a model: its pipeline and its batcher."""
 
     def __init__(
-        self, name: str, pipeline: MultiLabelClassificationPipeline, options: ServerOptions, metrics: ServerMetrics
+        self,
+        name: str,
+        pipeline: MultiLabelClassificationPipeline,
+        options: ServerOptions,
+        metrics: ServerMetrics,
+        version: str = "1",
     ) -> None:
         self.name = name
+        self.version = version
         self.pipeline = pipeline
         self.metrics = metrics
         self.batcher = DynamicBatcher(
@@ -100,6 +108,7 @@ class ModelHost:
             response = response_of(request.request_id, self.name, result)
         except Exception as exc:  # noqa: BLE001 - every failure is reported in this item's response
             response = error_response(request.request_id, self.name, exc)
+        response.version = self.version
         code = _STATUS_BY_NUMBER[response.error.code] if response.HasField("error") else grpc.StatusCode.OK
         self.metrics.request(self.name, "grpc", code.name, started)
         log.debug(
@@ -111,7 +120,7 @@ class ModelHost:
         )
         return response
 
-    def info(self, models: list[str]) -> pb.ModelInfo:
+    def info(self, models: list[str], versions: list[str]) -> pb.ModelInfo:
         p = self.pipeline
         size = p.model.input_size or (0, 0)
         default = p.resolve_threshold(None)
@@ -124,6 +133,8 @@ class ModelHost:
             decode_mode=p.config.decode_mode,
             max_batch_size=self.batcher.max_batch_size,
             models=models,
+            version=self.version,
+            versions=versions,
         )
 
 
@@ -136,18 +147,15 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         self._counter += 1
         return f"<request {self._counter}>"
 
-    async def _host(self, model: str, context) -> ModelHost:
-        host = self.state.host(model)
-        if host is None:
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND, f"no model '{model}' on this server (models: {', '.join(self.state.hosts)})"
-            )
-        return host
+    async def _resolve(self, model: str, version: str, context) -> ModelHost:
+        """The host of a unary call, or the call ends with the table's status for why not."""
+        try:
+            return self.state.resolve(model, version)
+        except Exception as exc:  # noqa: BLE001 - the table says what each answers
+            await abort_with(context, exc)
 
     async def Classify(self, request, context):  # noqa: N802 (gRPC method name)
-        if self.state.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, DRAINING_MESSAGE)
-        host = await self._host(request.model, context)
+        host = await self._resolve(request.model, request.version, context)
         response = await host.classify(request, self._name(), context.time_remaining())
         if response.HasField("error"):
             # The status says what kind of failure; the trailer carries pyml's exact reason.
@@ -158,22 +166,19 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
         return response
 
     async def ClassifyStream(self, request_iterator, context):  # noqa: N802
-        """Reads requests while answering earlier ones; answers leave as they finish."""
+        """Reads requests while answering earlier ones; answers leave as they finish. A
+        request that cannot be answered (a bad image, an unknown model or version) gets a
+        response with its error, and the stream goes on."""
         done: asyncio.Queue = asyncio.Queue()
         pending: set[asyncio.Task] = set()
 
         async def answer(request):
             if isinstance(request, MalformedRequest):
                 return error_response("", self.state.default, InputError(request.message, reason=Reason.MALFORMED))
-            if self.state.draining:
-                return error_response(request.request_id, request.model or self.state.default, Draining())
-            host = self.state.host(request.model)
-            if host is None:
-                return error_response(
-                    request.request_id,
-                    request.model,
-                    InputError(f"no model '{request.model}' on this server", reason=Reason.UNKNOWN_MODEL),
-                )
+            try:
+                host = self.state.resolve(request.model, request.version)
+            except Exception as exc:  # noqa: BLE001 - this item's answer
+                return error_response(request.request_id, request.model or self.state.default, exc)
             return await host.classify(request, self._name(), context.time_remaining())
 
         def finished(task: asyncio.Task) -> None:
@@ -202,11 +207,12 @@ class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
                 task.cancel()
 
     async def GetModelInfo(self, request, context):  # noqa: N802
-        host = await self._host(request.model, context)
+        host = await self._resolve(request.model, request.version, context)
         # The message limit, so a client can report an image too large for it instead of
         # sending it (in a stream, one oversized message would end the whole stream).
         await context.send_initial_metadata(((MAX_MESSAGE_METADATA, str(self.state.max_message_bytes)),))
-        return host.info(list(self.state.hosts))
+        versions = sorted(self.state.models[host.name].versions, key=int)
+        return host.info(list(self.state.hosts), versions)
 
 
 MAX_MESSAGE_METADATA = "pyml-max-message-bytes"
@@ -235,22 +241,24 @@ def _check_port_free(address: str) -> None:
 @dataclass
 class Server:
     """A running server: its gRPC server (pyml's service, KServe), the shared state, health,
-    and the HTTP and metrics doors when they are on."""
+    model control, and the HTTP and metrics doors when they are on."""
 
     grpc_server: grpc.aio.Server
     port: int
     state: ServerState
     health: health_aio.HealthServicer
+    control: ModelControl
     http: HttpDoor | None = None
     metrics_port: int | None = None
 
     async def drain_and_stop(self, grace_s: float) -> None:
         """NOT_SERVING, refuse new work, answer everything accepted, then stop."""
+        await self.control.stop()
         self.state.draining = True
-        for name in ("", SERVICE_NAME):
+        for name in ("", SERVICE_NAME, *self.state.models):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         started = time.monotonic()
-        hosts = self.state.hosts.values()
+        hosts = [host for entry in self.state.models.values() for host in entry.versions.values()]
         try:
             await asyncio.wait_for(asyncio.gather(*(h.batcher.drain() for h in hosts)), grace_s)
         except asyncio.TimeoutError:
@@ -266,18 +274,76 @@ class Server:
         self.state.metrics.close()
 
 
-async def create_server(models: dict, address: str = "127.0.0.1:0", options: ServerOptions | None = None):
-    """Builds, binds and starts a server (every door the options ask for); returns it running."""
-    if not models:
-        raise ConfigError("a server needs at least one model")
+WARM_PICTURE = "digits_01.jpg"  # of pyml/demo/images: any JPEG warms a model; this one ships with pyml
+
+
+def _warm_picture() -> bytes:
+    from ..models import demo_model_dir
+
+    return (demo_model_dir().parent / "images" / WARM_PICTURE).read_bytes()
+
+
+def _host_builder(options: ServerOptions, metrics: ServerMetrics):
+    """build_host(name, version, source) for ModelControl: a pipeline from a repository
+    entry (or one made already), its instances, warmed. Runs on a worker thread."""
+    picture = _warm_picture()
+
+    def build(name: str, version: str, source) -> ModelHost:
+        from ..pipeline import MultiLabelClassificationPipeline
+        from ..registry import create_pipeline
+
+        if isinstance(source, MultiLabelClassificationPipeline):
+            pipeline = source
+        else:
+            pipeline = create_pipeline(str(source), **options.pipeline_overrides, batch_size=options.max_batch_size)
+        host = ModelHost(name, pipeline, options, metrics, version)
+        host.batcher.warm(picture)
+        return host
+
+    return build
+
+
+def _check_control_is_guarded(options: ServerOptions, bind_host: str) -> None:
+    """Explicit control loads models from the server's disk on request: refused on an
+    address others reach, unless a token guards it or the operator says so."""
+    if options.model_control_mode != "explicit" or options.token or options.allow_model_control:
+        return
+    if bind_host in ("127.0.0.1", "::1", "localhost"):
+        return
+    raise ConfigError(
+        f"--model_control_mode explicit on {bind_host}: anyone who reaches this address could load models "
+        "from the server's disk; add --token_file, listen on 127.0.0.1, or pass --allow_model_control"
+    )
+
+
+async def create_server(
+    models: dict | None, address: str = "127.0.0.1:0", options: ServerOptions | None = None
+) -> Server:
+    """Builds, binds and starts a server (every door the options ask for); returns it
+    running, every model loaded and warm. `models`: name -> pipeline, served as version
+    1 (with or instead of options.model_repository)."""
     options = options or ServerOptions()
+    models = models or {}
+    if not models and not options.model_repository:
+        raise ConfigError("a server needs at least one model (--pipeline, or --model_repository)")
     if options.instances < 1:
         raise ConfigError(f"instances must be >= 1, not {options.instances}")
+    bind_host = address.rsplit(":", 1)[0].strip("[]")
+    _check_control_is_guarded(options, bind_host)
+    repository = Repository(options.model_repository) if options.model_repository else None
     metrics = ServerMetrics()
-    hosts = {name: ModelHost(name, pipeline, options, metrics) for name, pipeline in models.items()}
-    state = ServerState(hosts, metrics, options.max_message_bytes)
+    state = ServerState({}, metrics, options.max_message_bytes, first=next(iter(models), None))
+    health = health_aio.HealthServicer()
+    control = ModelControl(
+        state, repository, options.model_control_mode, _host_builder(options, metrics), health, metrics
+    )
+    control.poll_s = options.repository_poll_s
+    for name, pipeline in models.items():  # warmed before any door opens
+        host = await asyncio.to_thread(control._build_host, name, "1", pipeline)
+        state.install(name, "1", host)
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     service = ClassifierService(state)
-    # PaddleX's form (HTTP door and HPS model) answers with the first model, as PaddleX
+    # PaddleX's form (HTTP door and HPS model) answers with the default model, as PaddleX
     # serves one pipeline.
     paddlex = PaddlexApi(state, options.allow_url_inputs, options.visualize)
     limits = [
@@ -289,8 +355,7 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     server = grpc.aio.server(options=limits, interceptors=interceptors)
     # Registered with lenient parsing: a malformed message is INVALID_ARGUMENT, not UNKNOWN.
     add_service(server, SERVICE, service)
-    add_service(server, KSERVE_SERVICE, KServeService(state, paddlex))
-    health = health_aio.HealthServicer()
+    add_service(server, KSERVE_SERVICE, KServeService(state, paddlex, control))
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         (
@@ -317,24 +382,30 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
     if port == 0:
         raise ConfigError(f"cannot bind {address}")
     await server.start()
-    for host in hosts.values():
+    for host in state.hosts.values():
         host.batcher.start()
-    bind_host = address.rsplit(":", 1)[0].strip("[]")
-    running = Server(server, port, state, health)
-    door = "HTTP"
+    running = Server(server, port, state, health, control)
+    door = "repository"
     try:
+        if repository is not None:
+            await control.start(options.load_model or [])
+        door = "HTTP"
         if options.http_port is not None:
             tls = (options.tls_cert, options.tls_key) if options.tls_cert else None
-            running.http = HttpDoor(paddlex, options.max_message_bytes, options.token, tls)
+            running.http = HttpDoor(paddlex, options.max_message_bytes, options.token, tls, control)
             await running.http.start(bind_host, options.http_port)
         door = "metrics"
         if options.metrics_port is not None:
             running.metrics_port = state.metrics_port = metrics.serve(bind_host, options.metrics_port)
-    except (ConfigError, OSError) as exc:  # a port in use: leave nothing running behind
+    except (PymlError, OSError) as exc:  # a port in use, a model that does not load: leave nothing running
+        await control.stop()
         await server.stop(0)
-        for host in hosts.values():
-            await host.batcher.close()
+        for entry in state.models.values():
+            for host in entry.versions.values():
+                await host.batcher.close()
         metrics.close()
+        if door == "repository":
+            raise
         port_asked = options.http_port if door == "HTTP" else options.metrics_port
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(
@@ -342,7 +413,7 @@ async def create_server(models: dict, address: str = "127.0.0.1:0", options: Ser
         ) from exc
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving %s on %s (port %d)", ", ".join(hosts), address, port)
+    log.info("serving %s on %s (port %d)", ", ".join(state.hosts), address, port)
     return running
 
 

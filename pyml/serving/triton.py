@@ -1,19 +1,45 @@
 """Triton's extensions beyond KServe v2 that tritonclient and Triton's tools call: the model
-repository index, model configuration and statistics, and clear UNIMPLEMENTED answers for
-what pyml does not do (loading models at run time, shared memory, tracing, log settings).
-A mixin of the KServe service: it reads the server's state through `self.state` and its
-models through `self.model(name)` / `self.models()`."""
+repository (index, load, unload), model configuration and statistics, and clear
+UNIMPLEMENTED answers for what pyml does not do (shared memory, tracing, log settings).
+A mixin of the KServe service: it reads the server's state through `self.state`, its
+models through `self.model(name)` / `self.models()`, and loads through `self.control`."""
 
 from __future__ import annotations
 
 import grpc
 
 from ..v1 import kserve_v2_pb2 as kv
-from .bytes_tensor import KServeError
+from .errors import DRAINING_MESSAGE, abort_with
+from .paddlex_api import HPS_MODEL_NAME
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "scores"
 HPS_INPUT, HPS_OUTPUT = "input", "output"
+
+
+def repository_index(state, control, ready_only: bool = False) -> list[dict]:
+    """Every model the server knows, one entry per loaded version, and those on disk or
+    unloaded with their state (READY, LOADING, UNAVAILABLE) and reason: Triton's index,
+    for the gRPC call and the HTTP route alike."""
+    entries = []
+    names = set(state.models) | set(control.status)
+    if control.repository is not None:
+        names |= set(control.repository.models())
+    for name in sorted(names):
+        entry = state.models.get(name)
+        if entry is not None and entry.versions:
+            for version in sorted(entry.versions, key=int):
+                if state.draining:
+                    entries.append(
+                        {"name": name, "version": version, "state": "UNAVAILABLE", "reason": DRAINING_MESSAGE}
+                    )
+                else:
+                    entries.append({"name": name, "version": version, "state": "READY", "reason": ""})
+            continue
+        status = control.status.get(name)
+        state_name, reason = (status.state, status.reason) if status else ("UNAVAILABLE", "not loaded")
+        entries.append({"name": name, "version": "", "state": state_name, "reason": reason})
+    return [e for e in entries if e["state"] == "READY" or not ready_only]
 
 
 def classifier_config(host) -> kv.ModelConfig:
@@ -48,31 +74,36 @@ class TritonExtensions:
         return list(self.models())
 
     async def RepositoryIndex(self, request, context):  # noqa: N802
-        """Every model this server hosts; pyml has one repository, the models given at start."""
+        """Every model the server knows: loaded versions READY, the rest with their state and reason."""
         response = kv.RepositoryIndexResponse()
-        for name in self._model_names():
-            if self.state.draining:
-                if not request.ready:
-                    response.models.add(name=name, version="1", state="UNAVAILABLE", reason="the server is draining")
-            else:
-                response.models.add(name=name, version="1", state="READY")
+        for entry in repository_index(self.state, self.control, request.ready):
+            response.models.add(**entry)
+        if HPS_MODEL_NAME not in self.state.models:
+            if self.state.draining and not request.ready:
+                response.models.add(name=HPS_MODEL_NAME, version="1", state="UNAVAILABLE", reason=DRAINING_MESSAGE)
+            elif not self.state.draining:
+                response.models.add(name=HPS_MODEL_NAME, version="1", state="READY")
         return response
 
     async def ModelConfig(self, request, context):  # noqa: N802
         try:
-            return kv.ModelConfigResponse(config=self.model(request.name).config())
-        except KServeError as exc:
-            await context.abort(exc.code, str(exc))
+            return kv.ModelConfigResponse(config=self.model(request.name).config(request.version))
+        except Exception as exc:  # noqa: BLE001 - the table says what each answers
+            await abort_with(context, exc)
 
     async def ModelStatistics(self, request, context):  # noqa: N802
         if request.name and request.name not in self._model_names():
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no model '{request.name}' on this server")
+            try:
+                self.state.resolve(request.name, check_draining=False)
+            except Exception as exc:  # noqa: BLE001 - unknown, not ready
+                await abort_with(context, exc)
         response = kv.ModelStatisticsResponse()
         for name in [request.name] if request.name else self._model_names():
             stats = self.state.metrics.model_statistics(name)
+            host = self.state.host(name, request.version)
             entry = response.model_stats.add(
                 name=name,
-                version="1",
+                version=host.version if host else "1",
                 last_inference=stats["last_inference_ms"],
                 inference_count=stats["inference_count"],
                 execution_count=stats["execution_count"],
@@ -80,7 +111,6 @@ class TritonExtensions:
             for field in ("success", "fail", "queue", "compute_infer"):
                 count, ns = stats[field]
                 getattr(entry.inference_stats, field).MergeFrom(kv.StatisticDuration(count=count, ns=ns))
-            host = self.state.hosts.get(name)
             for size, batches in sorted(host.batcher.batch_sizes.items()) if host else ():
                 entry.batch_stats.add(batch_size=size, compute_infer=kv.StatisticDuration(count=batches))
         return response
@@ -89,16 +119,21 @@ class TritonExtensions:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"pyml does not implement {what}: {instead}")
 
     async def RepositoryModelLoad(self, request, context):  # noqa: N802
-        await self._unimplemented(
-            context, "loading models at run time", "a server hosts the models given to `pyml serve --pipeline` at start"
-        )
+        """Loads (or reloads) a model's versions from the repository: warm before it serves."""
+        try:
+            self.control.check_allowed()
+            await self.control.load(request.model_name)
+        except Exception as exc:  # noqa: BLE001 - the table says what each answers
+            await abort_with(context, exc)
+        return kv.RepositoryModelLoadResponse()
 
     async def RepositoryModelUnload(self, request, context):  # noqa: N802
-        await self._unimplemented(
-            context,
-            "unloading models at run time",
-            "a server hosts the models given to `pyml serve --pipeline` at start",
-        )
+        try:
+            self.control.check_allowed()
+            await self.control.unload(request.model_name)
+        except Exception as exc:  # noqa: BLE001 - the table says what each answers
+            await abort_with(context, exc)
+        return kv.RepositoryModelUnloadResponse()
 
     async def _no_shared_memory(self, request, context):
         await self._unimplemented(context, "shared memory", "send the encoded images in the request")

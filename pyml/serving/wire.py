@@ -3,25 +3,18 @@ errors to responses (status codes come from the table in errors.py)."""
 
 from __future__ import annotations
 
-import grpc
 import numpy as np
 
 from ..errors import InputError, Reason
 from ..inputs import ImageSource
 from ..results import MultiLabelResult
 from ..v1 import classifier_pb2 as pb
-from .errors import status_of as table_status_of
-
-
-def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The gRPC status code and reason of an error (the table in errors.py)."""
-    status = table_status_of(exc)
-    return status.grpc_code, status.reason
+from .errors import status_of
 
 
 def item_error(exc: BaseException) -> pb.ItemError:
-    code, reason = status_of(exc)
-    return pb.ItemError(code=code.value[0], reason=reason, message=str(exc))
+    status = status_of(exc)
+    return pb.ItemError(code=status.grpc_code.value[0], reason=status.reason, message=str(exc))
 
 
 def source_of(request: pb.ClassifyRequest, fallback_name: str) -> ImageSource:

@@ -400,11 +400,12 @@ def test_return_all_scores_is_opt_in_and_agrees_with_categories(server, demo):
     assert status == 200 and per_class["result"]["thresholds"] == [0.2] * len(every)
 
 
-def test_model_name_picks_a_hosted_model_and_an_unknown_one_is_422(server):
+def test_model_name_picks_a_hosted_model_and_an_unknown_one_is_404(server):
     status, answer = server.infer(image=b64(DEMO_IMAGES[0]), modelName="nobody", visualize=False)
-    assert status == 422 and answer["errorCode"] == 422
-    (error,) = json.loads(answer["errorMsg"])
-    assert error["loc"] == ["body", "modelName"] and "no model 'nobody'" in error["msg"]
+    assert status == 404 and answer["errorCode"] == 404  # as every door: not found
+    assert answer["errorMsg"].startswith("no model 'nobody' on this server")
+    status, answer = server.infer(image=b64(DEMO_IMAGES[0]), modelVersion="7", visualize=False)
+    assert status == 404 and "has no version '7' loaded (loaded: 1)" in answer["errorMsg"]
     models = server.http.get("/models").json()
     assert [m["name"] for m in models["models"]] == ["pyml-demo-digits_ML"] and models["models"][0]["default"]
     assert models["metricsPort"] == server.metrics_port

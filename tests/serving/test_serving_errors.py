@@ -18,16 +18,23 @@ from pyml.serving import errors, paddlex_api, wire
         (errors.Draining(), grpc.StatusCode.UNAVAILABLE, 503, "draining"),
         (ModelError("x"), grpc.StatusCode.FAILED_PRECONDITION, 500, "model"),
         (BackendError("x"), grpc.StatusCode.INTERNAL, 500, "backend"),
+        (errors.UnknownModel("x"), grpc.StatusCode.NOT_FOUND, 404, "unknown_model"),
+        (errors.UnknownVersion("x"), grpc.StatusCode.NOT_FOUND, 404, "unknown_version"),
+        (errors.NotReady("x"), grpc.StatusCode.UNAVAILABLE, 503, "not_ready"),
+        (errors.TooLarge("x"), grpc.StatusCode.RESOURCE_EXHAUSTED, 413, "too_large"),
+        (errors.Unauthenticated("x"), grpc.StatusCode.UNAUTHENTICATED, 401, "unauthenticated"),
+        (errors.ControlRefused("x"), grpc.StatusCode.FAILED_PRECONDITION, 403, "control_refused"),
         (ZeroDivisionError("x"), grpc.StatusCode.INTERNAL, 500, "internal"),
     ],
 )
 def test_every_door_reads_the_same_row(error, code, http, reason):
     assert errors.status_of(error) == errors.Status(code, http, reason)
-    assert wire.status_of(error) == (code, reason)  # pyml's gRPC service and KServe
-    assert paddlex_api.status_of(error)[0] == http  # PaddleX's HTTP API
+    item = wire.item_error(error)  # pyml's gRPC service, per item
+    assert (item.code, item.reason) == (code.value[0], reason)
+    assert paddlex_api.refusal_of(error)[0] == http  # PaddleX's HTTP API
 
 
 def test_draining_says_one_thing_everywhere():
     assert str(errors.Draining()) == errors.DRAINING_MESSAGE
-    assert paddlex_api.status_of(errors.Draining()) == (503, errors.DRAINING_MESSAGE)
+    assert paddlex_api.refusal_of(errors.Draining()) == (503, errors.DRAINING_MESSAGE)
     assert errors.status_of(InputError("x", reason=Reason.CORRUPT)).reason == "corrupt"
