@@ -87,12 +87,14 @@ class BackendError(PymlError, RuntimeError):
 
 
 class ServiceError(PymlError):
-    """A gRPC call to a pyml server failed as a whole (transport, overload, deadline...).
-    `code` is the grpc.StatusCode name, e.g. "RESOURCE_EXHAUSTED"."""
+    """A pyml server refused a call, or an image of a stream, for a reason that is not the
+    image (transport, overload, draining, deadline, an unknown model...). `code` is the
+    grpc.StatusCode name, e.g. "RESOURCE_EXHAUSTED"; `reason` pyml's, e.g. "overloaded"."""
 
-    def __init__(self, message: str, *, code: str) -> None:
+    def __init__(self, message: str, *, code: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.reason = reason or code.lower()
 
 
 __all__ = ["BackendError", "ConfigError", "InputError", "ModelError", "PymlError", "Reason", "ServiceError"]

@@ -23,6 +23,7 @@ from ..results import MultiLabelResult
 from ..thresholds import resolve_threshold
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
+from .errors import REASON_TRAILER, error_of
 from .options import DEFAULT_MAX_MESSAGE_BYTES
 from .server import MAX_MESSAGE_METADATA
 
@@ -42,9 +43,27 @@ def _threshold(value: Any) -> pb.Threshold | None:
     return pb.Threshold(value=float(value))
 
 
-# Per-call statuses that concern one image, not the connection: with on_error="return"
-# they become that image's result and the other images still go.
-_PER_IMAGE = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
+# A refusal without pyml's reason trailer (gRPC's own message-size check, another server):
+# what it most likely says of the image.
+_DEFAULT_REASON = {grpc.StatusCode.INVALID_ARGUMENT: "invalid_input", grpc.StatusCode.RESOURCE_EXHAUSTED: "too_large"}
+
+
+def client_sources(images: Any) -> Iterator[ImageSource]:
+    """What the client sends: every input kind of the local API, and encoded image bytes
+    (alone or in a list) as they are, since the service takes encoded files."""
+    if isinstance(images, (bytes, bytearray, memoryview)):
+        yield ImageSource("<bytes 0>", bytes(images))
+        return
+    if isinstance(images, (list, tuple)) and any(isinstance(i, (bytes, bytearray, memoryview)) for i in images):
+        for k, item in enumerate(images):
+            if isinstance(item, (bytes, bytearray, memoryview)):
+                yield ImageSource(f"<bytes {k}>", bytes(item))
+            else:
+                yield from iter_sources(item)
+        return
+    yield from iter_sources(images)
+
+
 _ENVELOPE_BYTES = 1024  # gRPC framing and metadata beside the serialised request
 
 
@@ -62,9 +81,9 @@ def check_options(threshold: Any, top_k: Any) -> None:
 
 
 def request_of(
-    source: ImageSource, model: str = "", threshold: Any = None, top_k: int | None = None
+    source: ImageSource, model: str = "", threshold: Any = None, top_k: int | None = None, version: str = ""
 ) -> pb.ClassifyRequest:
-    request = pb.ClassifyRequest(request_id=source.name, model=model, top_k=top_k or 0)
+    request = pb.ClassifyRequest(request_id=source.name, model=model, top_k=top_k or 0, version=str(version or ""))
     if isinstance(source.data, np.ndarray):
         pixels = source.data if source.data.ndim == 3 else source.data[:, :, None]
         request.raw.CopyFrom(
@@ -84,9 +103,14 @@ def request_of(
     return request
 
 
+def _code(number: int) -> grpc.StatusCode:
+    return next((c for c in grpc.StatusCode if c.value[0] == number), grpc.StatusCode.UNKNOWN)
+
+
 def result_of(response: pb.ClassifyResponse, image: Any = None) -> MultiLabelResult:
     if response.HasField("error"):
-        error = InputError(response.error.message, reason=response.error.reason, source=response.request_id)
+        e = response.error
+        error = error_of(_code(e.code), e.reason, e.message, source=response.request_id)
         return MultiLabelResult(response.request_id, error=error, image=image)
     return MultiLabelResult(
         response.request_id,
@@ -136,10 +160,12 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def model_info(self, model: str = "") -> pb.ModelInfo:
+    def model_info(self, model: str = "", version: str = "") -> pb.ModelInfo:
         try:
             return self._stub.GetModelInfo(
-                pb.ModelInfoRequest(model=model), timeout=self.timeout, metadata=self._metadata
+                pb.ModelInfoRequest(model=model, version=str(version or "")),
+                timeout=self.timeout,
+                metadata=self._metadata,
             )
         except grpc.RpcError as exc:
             raise _service_error(exc) from None
@@ -160,12 +186,14 @@ class Client:
         if stated.isdigit():
             self.max_message_bytes = min(self.max_message_bytes, int(stated))
 
-    def _request(self, source: ImageSource, model: str, threshold: Any, top_k: int | None) -> pb.ClassifyRequest:
+    def _request(
+        self, source: ImageSource, model: str, threshold: Any, top_k: int | None, version: str = ""
+    ) -> pb.ClassifyRequest:
         """The request for one image; InputError (too_large) when it cannot be sent."""
         self._learn_server_limit(model)
         if source.error is not None:
             raise source.error
-        request = request_of(source, model, threshold, top_k)
+        request = request_of(source, model, threshold, top_k, version)
         size = request.ByteSize() + _ENVELOPE_BYTES
         if size > self.max_message_bytes:
             raise InputError(
@@ -178,16 +206,24 @@ class Client:
         return request
 
     def classify(
-        self, images: Any, model: str = "", threshold: Any = None, top_k: int | None = None, on_error: str = "raise"
+        self,
+        images: Any,
+        model: str = "",
+        threshold: Any = None,
+        top_k: int | None = None,
+        on_error: str = "raise",
+        version: str = "",
     ) -> list[MultiLabelResult]:
-        """One unary call per image. A bad image raises InputError (on_error="raise") or
-        becomes that image's result with `.error` set, and the others still go
-        (on_error="return"). A failure of the connection always raises ServiceError."""
+        """One unary call per image (a path, URL, array, encoded bytes, or a list of them).
+        A bad image raises InputError (on_error="raise") or becomes that image's result
+        with `.error` set, and the others still go (on_error="return"). A refusal that is
+        not about the image (overload, draining, an unknown model or version, the
+        connection) raises ServiceError. `version`: '' is the model's default."""
         check_options(threshold, top_k)
         results = []
-        for source in iter_sources(images):
+        for source in client_sources(images):
             try:
-                request = self._request(source, model, threshold, top_k)
+                request = self._request(source, model, threshold, top_k, version)
                 response = self._stub.Classify(request, timeout=self.timeout, metadata=self._metadata)
             except InputError as exc:
                 if on_error == "raise":
@@ -195,12 +231,11 @@ class Client:
                 results.append(MultiLabelResult(source.name, error=exc))
                 continue
             except grpc.RpcError as exc:
-                if exc.code() not in _PER_IMAGE:
-                    raise _service_error(exc) from None
-                reason = dict(exc.trailing_metadata() or ()).get("pyml-reason") or (
-                    "too_large" if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else "rejected"
-                )
-                error = InputError(named(source.name, exc.details() or ""), reason=reason, source=source.name)
+                code = exc.code()
+                reason = dict(exc.trailing_metadata() or ()).get(REASON_TRAILER) or _DEFAULT_REASON.get(code, "")
+                error = error_of(code, reason, named(source.name, exc.details() or ""), source.name)
+                if not isinstance(error, InputError):
+                    raise ServiceError(f"{code.name}: {exc.details()}", code=code.name, reason=error.reason) from None
                 if on_error == "raise":
                     raise error from None
                 results.append(MultiLabelResult(source.name, error=error))
@@ -209,7 +244,13 @@ class Client:
         return results
 
     def classify_stream(
-        self, images: Any, model: str = "", threshold: Any = None, top_k: int | None = None, max_in_flight: int = 64
+        self,
+        images: Any,
+        model: str = "",
+        threshold: Any = None,
+        top_k: int | None = None,
+        max_in_flight: int = 64,
+        version: str = "",
     ) -> Iterator[MultiLabelResult]:
         """One bidirectional stream; yields results as they arrive (not in input order).
         At most `max_in_flight` images are sent ahead of their answers. An image that
@@ -221,9 +262,9 @@ class Client:
         local_errors: queue.SimpleQueue = queue.SimpleQueue()
 
         def requests() -> Iterable[pb.ClassifyRequest]:
-            for source in iter_sources(images):
+            for source in client_sources(images):
                 try:
-                    request = self._request(source, model, threshold, top_k)
+                    request = self._request(source, model, threshold, top_k, version)
                 except InputError as exc:
                     local_errors.put(MultiLabelResult(source.name, error=exc))
                     continue

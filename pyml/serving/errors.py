@@ -110,7 +110,7 @@ def error_of(code: grpc.StatusCode, reason: str, message: str, source: str | Non
     unknown model or version, a deadline) is a ServiceError with the gRPC code's name."""
     if reason in _INPUT_REASONS:
         return InputError(message, reason=reason, source=source)
-    return ServiceError(message, code=code.name)
+    return ServiceError(message, code=code.name, reason=reason or None)
 
 
 __all__ = [
