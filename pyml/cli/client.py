@@ -15,6 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", required=True, help="image file or folder")
     p.add_argument("--stream", action="store_true", help="one bidirectional stream for all images")
     p.add_argument("--model", default="", help="model name on the server (default: its first)")
+    p.add_argument("--version", default="", help="the model's version (default: the one it serves by default)")
     p.add_argument("--threshold", type=float)
     p.add_argument("--top_k", type=int)
     p.add_argument("--timeout", type=float, default=60.0)
@@ -45,10 +46,17 @@ def run(args) -> int:
         max_message_bytes=args.max_message_mb * 1024 * 1024,
     ) as client:
         if args.stream:
-            results = client.classify_stream(args.input, model=args.model, threshold=args.threshold, top_k=args.top_k)
+            results = client.classify_stream(
+                args.input, model=args.model, threshold=args.threshold, top_k=args.top_k, version=args.version
+            )
         else:  # one image's failure is its error line; the others still go
             results = client.classify(
-                args.input, model=args.model, threshold=args.threshold, top_k=args.top_k, on_error="return"
+                args.input,
+                model=args.model,
+                threshold=args.threshold,
+                top_k=args.top_k,
+                on_error="return",
+                version=args.version,
             )
         failed = emit(results, layout(args.save_path, [args.input]), save_images=False)
     return 1 if failed else 0

@@ -23,6 +23,8 @@ from ..results import MultiLabelResult
 from ..thresholds import resolve_threshold
 from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
+from ..v1 import kserve_v2_pb2 as kv
+from ..v1 import kserve_v2_pb2_grpc as kv_grpc
 from .errors import REASON_TRAILER, error_of
 from .options import DEFAULT_MAX_MESSAGE_BYTES
 from .server import MAX_MESSAGE_METADATA
@@ -150,6 +152,28 @@ class Client:
             self._channel = grpc.insecure_channel(target, options=options)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         self._stub = pb_grpc.MultiLabelClassifierStub(self._channel)
+        self._repository = kv_grpc.GRPCInferenceServiceStub(self._channel)  # Triton's repository calls
+
+    # -- the model repository (a server started with --model_repository) ----------
+
+    def _control(self, call, request, timeout: float | None):
+        try:
+            return call(request, timeout=timeout, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            reason = dict(exc.trailing_metadata() or ()).get(REASON_TRAILER)
+            raise ServiceError(f"{exc.code().name}: {exc.details()}", code=exc.code().name, reason=reason) from None
+
+    def repository_index(self) -> list[dict]:
+        """Every model the server knows: {name, version, state, reason}."""
+        response = self._control(self._repository.RepositoryIndex, kv.RepositoryIndexRequest(), self.timeout)
+        return [{"name": m.name, "version": m.version, "state": m.state, "reason": m.reason} for m in response.models]
+
+    def load_model(self, name: str, timeout: float | None = 600.0) -> None:
+        """Loads (or reloads) a model of the server's repository; returns once it serves, warm."""
+        self._control(self._repository.RepositoryModelLoad, kv.RepositoryModelLoadRequest(model_name=name), timeout)
+
+    def unload_model(self, name: str, timeout: float | None = 600.0) -> None:
+        self._control(self._repository.RepositoryModelUnload, kv.RepositoryModelUnloadRequest(model_name=name), timeout)
 
     def __enter__(self) -> Client:
         return self

@@ -120,8 +120,12 @@ class ModelControl:
             except PymlError as exc:
                 self._note_failure(name, (), exc)
                 continue
-            prints = tuple(sorted((v, d.fingerprint) for v, d in wanted.items()))
-            loaded = tuple(sorted((v, f) for (m, v), f in self._fingerprints.items() if m == name))
+            prints = (tuple(sorted((v, d.fingerprint) for v, d in wanted.items())), default)
+            entry = self.state.models.get(name)
+            loaded = (
+                tuple(sorted((v, f) for (m, v), f in self._fingerprints.items() if m == name)),
+                entry.default_version if entry else None,
+            )
             if prints == loaded or self._failed.get(name) == prints:
                 continue
             try:

@@ -290,11 +290,13 @@ def _host_builder(options: ServerOptions, metrics: ServerMetrics):
 
     def build(name: str, version: str, source) -> ModelHost:
         from ..pipeline import MultiLabelClassificationPipeline
-        from ..registry import create_pipeline
+        from ..registry import create_model, create_pipeline
 
         if isinstance(source, MultiLabelClassificationPipeline):
             pipeline = source
-        else:
+        elif Path(source).is_dir():  # a PaddleX model directory
+            pipeline = create_model(model_dir=source, **options.pipeline_overrides, batch_size=options.max_batch_size)
+        else:  # a pipeline YAML
             pipeline = create_pipeline(str(source), **options.pipeline_overrides, batch_size=options.max_batch_size)
         host = ModelHost(name, pipeline, options, metrics, version)
         host.batcher.warm(picture)
