@@ -9,6 +9,7 @@ pyml.errors.ServiceError in one place; a bad image in a stream is that result's 
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -47,26 +48,40 @@ def _threshold(value: Any) -> pb.Threshold | None:
 
 # A refusal without pyml's reason trailer (gRPC's own message-size check, another server):
 # what it most likely says of the image.
+_ENVELOPE_BYTES = 1024  # gRPC framing and metadata beside the serialised request
 _DEFAULT_REASON = {grpc.StatusCode.INVALID_ARGUMENT: "invalid_input", grpc.StatusCode.RESOURCE_EXHAUSTED: "too_large"}
+
+
+def _is_bytes(item: Any) -> bool:
+    return isinstance(item, (bytes, bytearray, memoryview))
 
 
 def client_sources(images: Any) -> Iterator[ImageSource]:
     """What the client sends: every input kind of the local API, and encoded image bytes
-    (alone or in a list) as they are, since the service takes encoded files."""
-    if isinstance(images, (bytes, bytearray, memoryview)):
+    (alone, in a list or from a generator) as they are, since the service takes encoded files."""
+    if _is_bytes(images):
         yield ImageSource("<bytes 0>", bytes(images))
         return
-    if isinstance(images, (list, tuple)) and any(isinstance(i, (bytes, bytearray, memoryview)) for i in images):
+    if isinstance(images, (list, tuple)) and any(_is_bytes(i) for i in images):
         for k, item in enumerate(images):
-            if isinstance(item, (bytes, bytearray, memoryview)):
-                yield ImageSource(f"<bytes {k}>", bytes(item))
-            else:
-                yield from iter_sources(item)
+            yield ImageSource(f"<bytes {k}>", bytes(item)) if _is_bytes(item) else from_local(item)
         return
+    if isinstance(images, Iterator):  # a generator: look at its first item
+        first = next(images, None)
+        if first is None:
+            return
+        if _is_bytes(first):
+            yield ImageSource("<bytes 0>", bytes(first))
+            for k, item in enumerate(images, 1):
+                yield ImageSource(f"<bytes {k}>", bytes(item)) if _is_bytes(item) else from_local(item)
+            return
+        images = itertools.chain([first], images)
     yield from iter_sources(images)
 
 
-_ENVELOPE_BYTES = 1024  # gRPC framing and metadata beside the serialised request
+def from_local(item: Any) -> ImageSource:
+    """One input of another kind than bytes, as the local API reads it."""
+    return next(iter_sources(item))
 
 
 def check_options(threshold: Any, top_k: Any) -> None:
