@@ -81,12 +81,16 @@ class Server:
     """`pyml serve` in its own process; stopped with SIGTERM (it drains)."""
 
     def __init__(self, repository: Path) -> None:
+        import os
+
         self.grpc_port, self.http_port = _free_port(), _free_port()
+        # a cache of its own: a model's first load converts and measures backends (auto), as on a new machine
+        env = dict(os.environ, PYML_CACHE_DIR=str(repository.parent / "cache"))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyml", "serve", "--model_repository", str(repository), "--model_control_mode",
              "explicit", "--load_model", "digits", "--port", str(self.grpc_port), "--http_port", str(self.http_port),
              "--no_visualize"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
         line = self.proc.stdout.readline()  # the ready line: every model warm
         if not line.startswith("pyml: serving"):
@@ -162,9 +166,11 @@ def _http_caller(url, picture, answers, stop, out: list) -> None:
                 out.append(Answer("http", sent, time.perf_counter(), None, str(exc)))
 
 
-def run_swap(work: Path, seconds: float = 4.0, callers: int = 16) -> SwapRun:
+def run_swap(work: Path, seconds: float = 4.0, callers: int = 16, heavy: Path | None = None) -> SwapRun:
     """Steady load for `seconds`, load v2, `seconds`, unload v1 (its folder removed, then a
-    load, which follows the disk), `seconds`, stop. Every answer is recorded."""
+    load, which follows the disk), `seconds`; with `heavy` (a model directory), then load
+    it as a second model while the callers go on asking the first; stop. Every answer is
+    recorded."""
     import tritonclient.grpc as triton
 
     repository, picture, answers = make_repository(work)
@@ -192,6 +198,12 @@ def run_swap(work: Path, seconds: float = 4.0, callers: int = 16) -> SwapRun:
             run.events[f"{step}_done"] = time.perf_counter()
             run.load_seconds.append(run.events[f"{step}_done"] - run.events[f"{step}_start"])
             time.sleep(seconds)
+        if heavy is not None:  # a big model loading beside the one serving: how much does it slow it?
+            shutil.copytree(heavy, repository / "heavy" / "1")
+            run.events["heavy_start"] = time.perf_counter()
+            control.load_model("heavy")
+            run.events["heavy_done"] = time.perf_counter()
+            time.sleep(1.0)
     finally:
         stop.set()
         for thread in threads:
@@ -214,7 +226,8 @@ def report(run: SwapRun) -> list[str]:
     first = min(a.sent for a in run.answers)
     before = [a for a in run.answers if a.sent < e["load1_start"] and a.sent > first + 1.0]  # past the start-up
     during = [a for a in run.answers if e["load1_start"] <= a.sent < e["load1_done"]]
-    after = [a for a in run.answers if a.sent >= e["load2_done"]]
+    settled = e.get("heavy_start", float("inf"))
+    after = [a for a in run.answers if e["load2_done"] <= a.sent < settled]
     steady_rate = len(before) / (e["load1_start"] - first - 1.0)
     during_rate = len(during) / max(e["load1_done"] - e["load1_start"], 1e-9)
     first_v2 = min((a.done for a in run.answers if a.version == "2"), default=float("nan"))
@@ -234,6 +247,15 @@ def report(run: SwapRun) -> list[str]:
     for name, part in (("before", before), ("during the load of v2", during), ("after the swap", after)):
         p50, p99, n = _latency(part)
         lines.append(f"| {name} | {n} | {p50:.1f} | {p99:.1f} |")
+    if "heavy_start" in e:
+        heavy = [a for a in run.answers if e["heavy_start"] <= a.sent < e["heavy_done"]]
+        rate = len(heavy) / (e["heavy_done"] - e["heavy_start"])
+        p50, p99, n = _latency(heavy)
+        lines.append(
+            f"loading a second, big model beside it took {e['heavy_done'] - e['heavy_start']:.1f} s; meanwhile "
+            f"the serving model answered {rate:.0f} req/s = {rate / steady_rate:.0%} of steady, p50 {p50:.1f} ms, "
+            f"p99 {p99:.1f} ms ({n} requests)"
+        )
     for a in failed[:5]:
         lines.append(f"failed: {a.door}: {a.error}")
     return lines
@@ -243,9 +265,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="each phase: steady, after v2, after unloading v1")
     parser.add_argument("--callers", type=int, default=16)
+    parser.add_argument(
+        "--heavy", metavar="ARCH", help="then load this architecture's export (e.g. PP-LCNet_x1_0_ML) beside the demo"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        run = run_swap(Path(work), args.seconds, args.callers)
+        heavy = None
+        if args.heavy:
+            from benchmarks.common import export_models
+
+            heavy = Path(export_models([args.heavy])[args.heavy])
+        run = run_swap(Path(work), args.seconds, args.callers, heavy)
     print("\n".join(report(run)))
 
 
