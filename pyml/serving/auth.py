@@ -31,6 +31,23 @@ def http_path_is_open(path: str) -> bool:
     return path in HTTP_OPEN_PATHS or path.startswith(HTTP_OPEN_PREFIXES)
 
 
+async def send_json(send, status: int, body: dict, *headers: tuple[bytes, bytes]) -> None:
+    """An ASGI middleware's own answer: `body` as JSON, with `headers` besides its type and length."""
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
     """Refuses calls without the right bearer token (UNAUTHENTICATED); health stays open for probes."""
 
@@ -84,19 +101,7 @@ class HttpBearerGate:
             message, challenge = "this server needs a bearer token (Authorization: Bearer <token>)", b"Bearer"
         else:
             message, challenge = "wrong bearer token", b'Bearer error="invalid_token"'
-        payload = json.dumps(self._error_body(401, message)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"www-authenticate", challenge),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, 401, self._error_body(401, message), (b"www-authenticate", challenge))
 
 
-__all__ = ["BearerTokenInterceptor", "HttpBearerGate", "http_path_is_open", "token_matches"]
+__all__ = ["BearerTokenInterceptor", "HttpBearerGate", "http_path_is_open", "send_json", "token_matches"]

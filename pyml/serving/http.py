@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import socket
 import time
@@ -32,7 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import ConfigError
-from .auth import HttpBearerGate, http_path_is_open
+from .auth import HttpBearerGate, http_path_is_open, send_json
 from .errors import DRAINING_MESSAGE, status_of
 from .paddlex_api import INFER_PATH, ErrorResponse, InferRequest, InferResponse, PaddlexApi, error_body, new_log_id
 from .triton import repository_index
@@ -98,19 +97,8 @@ class BodyLimit:
     async def _refuse(self, send, started: float) -> None:
         if self.on_refused is not None:
             self.on_refused(started)
-        payload = json.dumps(error_body(new_log_id(), 413, f"request body over {self.limit} bytes")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        body = error_body(new_log_id(), 413, f"request body over {self.limit} bytes")
+        await send_json(send, 413, body, (b"connection", b"close"))
 
 
 # Every answer the infer endpoint can give besides 200, in PaddleX's error envelope.
