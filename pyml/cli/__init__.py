@@ -15,7 +15,7 @@
     pyml eval MODEL_DIR DATASET
     pyml convert MODEL_DIR [--force]
     pyml quantize MODEL_DIR --calibration IMAGES [--samples 300] [--dataset DATASET]
-    pyml models
+    pyml models [list|load|unload NAME --target HOST:PORT]
     pyml download NAME... [--pretrained]
     pyml batch INPUT... --output results.jsonl [--from_list FILE] [--resume [--retry_failed]] [--save_path DIR]
          [--ray ADDRESS | --ray_local N] [--workers N] [--cpus_per_worker N]
@@ -61,7 +61,7 @@ COMMANDS = {
     "convert_dataset": (convert_dataset, "turn COCO annotations into a PaddleX multi-label dataset"),
     "convert": (convert, "write a model directory's ONNX file (openvino, onnxruntime backends)"),
     "quantize": (quantize, "make an int8 model for precision int8 (NNCF), with its agreement report"),
-    "models": (models, "list the models pyml finds by name, and where each is"),
+    "models": (models, "the models pyml finds by name; with --target, a server's: list, load, unload"),
     "download": (download, "fetch official models (and their training weights) ahead of time"),
 }
 
