@@ -140,7 +140,7 @@ class MultiLabelClassificationPipeline:
         top_ks: list[int | None],
         backend: Backend | None = None,
     ) -> list[MultiLabelResult]:
-        """The second half of run_batch: the model and the labels for the good rows of a
+        """The second half of a batch: the model and the labels for the good rows of a
         prepared batch; thresholds/top_ks are per item. `backend`: one of
         instance_backends(), for a caller running several at once."""
         backend = backend or self._backend
@@ -180,21 +180,8 @@ class MultiLabelClassificationPipeline:
         return [self._backend] + [self._backend.clone() for _ in range(count - 1)]
 
     def prepare(self, sources: list[ImageSource]) -> _Prepared:
-        """The first half of run_batch: read and preprocess (native, GIL released)."""
+        """The first half of a batch: read and preprocess (native, GIL released)."""
         return self._prepare(sources)
-
-    def run_batch(
-        self,
-        sources: list[ImageSource],
-        thresholds: list[Threshold] | None = None,
-        top_ks: list[int | None] | None = None,
-    ) -> list[MultiLabelResult]:
-        """One batch, synchronously, with a threshold (resolved) and top_k per item;
-        errors come back as results. The serving layer's entry point."""
-        n = len(sources)
-        thresholds = thresholds or [self._default_threshold] * n
-        top_ks = top_ks or [self.config.top_k] * n
-        return self.infer_prepared(self._prepare(sources), thresholds, top_ks)
 
     def predict(
         self,
