@@ -171,28 +171,16 @@ def test_size_list_is_width_then_height(tmp_path):
     assert load_model_dir(tmp_path).input_size == (320, 240)
 
 
-def test_a_folder_holding_the_model_one_level_down_says_where(tmp_path):
-    """`pyml eval runs/x/best_model` (the model is in best_model/inference)."""
-    import shutil
-    import subprocess
-    import sys
-
-    from pyml.models import demo_model_dir
-
-    shutil.copytree(demo_model_dir(), tmp_path / "best_model" / "inference")
-    with pytest.raises(ModelError, match=r"the model is in .*best_model/inference: pass that folder"):
-        load_model_dir(tmp_path / "best_model")
-    run = subprocess.run(
-        [sys.executable, "-m", "pyml", "eval", str(tmp_path / "best_model"), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 2 and "best_model/inference: pass that folder" in run.stderr, run.stderr
-
-
-def test_a_training_run_folder_names_its_best_model(tmp_path):
-    """`pyml eval runs/demo data/`: the run folder itself, two levels above the export."""
+@pytest.mark.parametrize(
+    "given, said",
+    [
+        ("run/best_model", r"the model is in .*run/best_model/inference: pass that folder"),  # PaddleX's output/ too
+        ("run", r"training run's folder; its best model is in .*run/best_model/inference: pass that folder"),
+    ],
+)
+def test_a_folder_above_the_model_says_where_it_is(tmp_path, given, said):
+    """`pyml eval runs/x/best_model data/` and `pyml eval runs/x data/`: the export is
+    one or two levels down; the error names it, through the API and the command."""
     import shutil
     import subprocess
     import sys
@@ -200,10 +188,10 @@ def test_a_training_run_folder_names_its_best_model(tmp_path):
     from pyml.models import demo_model_dir
 
     shutil.copytree(demo_model_dir(), tmp_path / "run" / "best_model" / "inference")
-    with pytest.raises(ModelError, match=r"training run's folder; its best model is in .*run/best_model/inference"):
-        load_model_dir(tmp_path / "run")
+    with pytest.raises(ModelError, match=said):
+        load_model_dir(tmp_path / given)
     run = subprocess.run(
-        [sys.executable, "-m", "pyml", "eval", str(tmp_path / "run"), str(tmp_path)],
+        [sys.executable, "-m", "pyml", "eval", str(tmp_path / given), str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,
