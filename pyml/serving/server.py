@@ -39,6 +39,7 @@ from .lenient import MalformedRequest, add_service
 from .metrics import ServerMetrics
 from .options import ServerOptions
 from .paddlex_api import PaddlexApi
+from .prepare import build_pipeline, prepare_in_background
 from .repository import Repository
 from .state import ServerState
 from .wire import error_response, response_of, source_of, threshold_of
@@ -283,21 +284,23 @@ def _warm_picture() -> bytes:
     return (demo_model_dir().parent / "images" / WARM_PICTURE).read_bytes()
 
 
-def _host_builder(options: ServerOptions, metrics: ServerMetrics):
+def _host_builder(options: ServerOptions, metrics: ServerMetrics, state: ServerState):
     """build_host(name, version, source) for ModelControl: a pipeline from a repository
-    entry (or one made already), its instances, warmed. Runs on a worker thread."""
+    entry (or one made already), its instances, warmed. Runs on a worker thread. While
+    other models serve, a version's first-load work (conversion, auto's timing) runs first
+    in a child process at the lowest priority (prepare.py), so it does not starve them."""
     picture = _warm_picture()
+    pipeline_options = {**options.pipeline_overrides, "batch_size": options.max_batch_size}
 
     def build(name: str, version: str, source) -> ModelHost:
         from ..pipeline import MultiLabelClassificationPipeline
-        from ..registry import create_model, create_pipeline
 
         if isinstance(source, MultiLabelClassificationPipeline):
             pipeline = source
-        elif Path(source).is_dir():  # a PaddleX model directory
-            pipeline = create_model(model_dir=source, **options.pipeline_overrides, batch_size=options.max_batch_size)
-        else:  # a pipeline YAML
-            pipeline = create_pipeline(str(source), **options.pipeline_overrides, batch_size=options.max_batch_size)
+        else:
+            if state.hosts:
+                prepare_in_background(source, pipeline_options)
+            pipeline = build_pipeline(source, pipeline_options)
         host = ModelHost(name, pipeline, options, metrics, version)
         host.batcher.warm(picture)
         return host
@@ -337,7 +340,7 @@ async def create_server(
     state = ServerState({}, metrics, options.max_message_bytes, first=next(iter(models), None))
     health = health_aio.HealthServicer()
     control = ModelControl(
-        state, repository, options.model_control_mode, _host_builder(options, metrics), health, metrics
+        state, repository, options.model_control_mode, _host_builder(options, metrics, state), health, metrics
     )
     control.poll_s = options.repository_poll_s
     for name, pipeline in models.items():  # warmed before any door opens

@@ -244,3 +244,16 @@ def test_an_unknown_model_is_not_found_through_every_door(repo):
         assert answer.status_code == 404 and answer.json()["errorCode"] == 404
         # encoded bytes are an input of the client, as the service takes them
         assert client.classify(PICTURE)[0]["class_ids"]
+
+
+def test_first_load_work_runs_in_a_low_priority_child_and_fills_the_caches(repo, tmp_path, monkeypatch):
+    from pyml.serving import prepare
+
+    monkeypatch.setenv("PYML_CACHE_DIR", str(tmp_path / "cache"))
+    options = {"backend": "onnxruntime", "batch_size": 4}
+    assert prepare.prepare_in_background(repo / "digits" / "1", options)
+    assert list((tmp_path / "cache").rglob("*.onnx"))  # the conversion happened there, for the server to find
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "inference.yml").write_text("not: a model\n")
+    assert not prepare.prepare_in_background(broken, options)  # the server's own load says why
