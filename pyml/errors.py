@@ -26,7 +26,6 @@ class Reason(StrEnum):
     IMAGE_NOT_KEPT = "image_not_kept"
     # from the server's doors
     MALFORMED = "malformed"
-    UNKNOWN_MODEL = "unknown_model"
     BASE64 = "base64"
     URL_REFUSED = "url_refused"
 

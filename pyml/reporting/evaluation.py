@@ -121,9 +121,8 @@ def frequency_baseline(train_targets: np.ndarray, targets: np.ndarray, threshold
     return {**summary(targets, constant > thresholds, aps), "frequencies": [float(f) for f in frequencies]}
 
 
-def model_page_data(
-    model: ScoredModel, targets: np.ndarray, train_targets: np.ndarray, pictures: list[str], thumbs: dict
-) -> dict:
+def model_page_data(model: ScoredModel, targets: np.ndarray, train_targets: np.ndarray, thumbs: dict) -> dict:
+    """One model's figures; `thumbs` collects the pictures its worst lists name."""
     predicted = model.scores > model.thresholds
     classes = class_figures(targets, model.scores, model.thresholds)
     for c, row in enumerate(classes):
@@ -154,7 +153,7 @@ def evaluation_page_data(
 ) -> dict:
     """Everything the page shows, computed here (the page only lays it out)."""
     thumbs: dict[int, str | None] = {}
-    pages = [model_page_data(m, targets, train_targets, pictures, thumbs) for m in models]
+    pages = [model_page_data(m, targets, train_targets, thumbs) for m in models]
     for i in thumbs:
         thumbs[i] = thumbnail(pictures[i], THUMB_SIDE, Path.cwd())
     return {

@@ -215,11 +215,15 @@ class DynamicBatcher:
             self._freed.set()
             self._batches_in_flight -= 1
 
-    async def drain(self, poll: float = 0.01) -> None:
-        """Refuses new work and returns when everything accepted has been answered."""
-        self.draining = True
+    async def wait_idle(self, poll: float = 0.005) -> None:
+        """Returns when everything accepted has been answered."""
         while not self.idle:
             await asyncio.sleep(poll)
+
+    async def drain(self) -> None:
+        """Refuses new work and returns when everything accepted has been answered."""
+        self.draining = True
+        await self.wait_idle()
 
     async def close(self) -> None:
         for task in [self._task, *self._inferring]:

@@ -62,26 +62,21 @@ def client_sources(images: Any) -> Iterator[ImageSource]:
     if _is_bytes(images):
         yield ImageSource("<bytes 0>", bytes(images))
         return
-    if isinstance(images, (list, tuple)) and any(_is_bytes(i) for i in images):
-        for k, item in enumerate(images):
-            yield ImageSource(f"<bytes {k}>", bytes(item)) if _is_bytes(item) else from_local(item)
-        return
-    if isinstance(images, Iterator):  # a generator: look at its first item
+    if isinstance(images, Iterator):  # a generator: look at its first item, keep it
         first = next(images, None)
         if first is None:
             return
-        if _is_bytes(first):
-            yield ImageSource("<bytes 0>", bytes(first))
-            for k, item in enumerate(images, 1):
-                yield ImageSource(f"<bytes {k}>", bytes(item)) if _is_bytes(item) else from_local(item)
-            return
-        images = itertools.chain([first], images)
-    yield from iter_sources(images)
-
-
-def from_local(item: Any) -> ImageSource:
-    """One input of another kind than bytes, as the local API reads it."""
-    return next(iter_sources(item))
+        images, holds_bytes = itertools.chain([first], images), _is_bytes(first)
+    else:
+        holds_bytes = isinstance(images, (list, tuple)) and any(_is_bytes(i) for i in images)
+    if not holds_bytes:
+        yield from iter_sources(images)
+        return
+    for k, item in enumerate(images):
+        if _is_bytes(item):
+            yield ImageSource(f"<bytes {k}>", bytes(item))
+        else:
+            yield from iter_sources(item)  # a path, folder, URL or array beside the bytes
 
 
 def check_options(threshold: Any, top_k: Any) -> None:

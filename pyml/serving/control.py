@@ -23,6 +23,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from grpc_health.v1 import health_pb2
+
 from ..errors import PymlError
 from .errors import ControlRefused, UnknownModel
 from .repository import Repository, VersionOnDisk
@@ -47,11 +49,10 @@ class ModelControl:
         self.state = state
         self.repository = repository
         self.mode = mode
-        self._build_host = build_host
+        self.build_host = build_host
         self._health = health
         self._metrics = metrics
         self._locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
-        self._fingerprints: dict[tuple[str, str], tuple] = {}  # (model, version) -> what was loaded
         self._failed: dict[str, tuple] = {}  # model -> fingerprints of a failed load (poll retries on change)
         self.status: dict[str, ModelStatus] = {}
         self._poller: asyncio.Task | None = None
@@ -85,8 +86,6 @@ class ModelControl:
                     self.repository.folder(name)  # an unknown or unsafe name is NOT_FOUND, as for load
                 raise UnknownModel(f"model '{name}' is not loaded")
             await self._retire(name, self.state.withdraw(name))
-            for key in [k for k in self._fingerprints if k[0] == name]:
-                del self._fingerprints[key]
             self.status[name] = ModelStatus("UNAVAILABLE", "unloaded")
             if self._metrics is not None:
                 self._metrics.unloaded(name)
@@ -120,12 +119,9 @@ class ModelControl:
             except PymlError as exc:
                 self._note_failure(name, (), exc)
                 continue
-            prints = (tuple(sorted((v, d.fingerprint) for v, d in wanted.items())), default)
+            prints = ({v: d.fingerprint for v, d in wanted.items()}, default)
             entry = self.state.models.get(name)
-            loaded = (
-                tuple(sorted((v, f) for (m, v), f in self._fingerprints.items() if m == name)),
-                entry.default_version if entry else None,
-            )
+            loaded = ({v: h.fingerprint for v, h in entry.versions.items()}, entry.default_version) if entry else None
             if prints == loaded or self._failed.get(name) == prints:
                 continue
             try:
@@ -155,36 +151,33 @@ class ModelControl:
 
     async def _apply(self, name: str, wanted: dict[str, VersionOnDisk], default: str | None) -> list[str]:
         """Loads and warms what is new or changed, then switches, then retires the rest."""
-        fresh = {v: d for v, d in wanted.items() if self._fingerprints.get((name, v)) != d.fingerprint}
-        if fresh and not (name in self.state.models and self.state.models[name].versions):
+        entry = self.state.entry(name)
+        fresh = {
+            v: d for v, d in wanted.items() if getattr(entry.versions.get(v), "fingerprint", None) != d.fingerprint
+        }
+        if fresh and not entry.versions:
             self.status[name] = ModelStatus("LOADING")
         started = time.perf_counter()
         built = {}
         try:
             for version, disk in sorted(fresh.items(), key=lambda item: int(item[0])):
-                built[version] = await asyncio.to_thread(self._build_host, name, version, disk.source)
-                built[version].batcher.start()
+                host = await asyncio.to_thread(self.build_host, name, version, disk.source)
+                host.fingerprint = disk.fingerprint
+                host.batcher.start()
+                built[version] = host
         except BaseException as exc:
             await self._retire(name, list(built.values()))
             if self._metrics is not None:
                 self._metrics.loaded(name, "failed", time.perf_counter() - started)
-            served = name in self.state.models and self.state.models[name].versions
-            self.status[name] = ModelStatus("READY") if served else ModelStatus("UNAVAILABLE", f"failed: {exc}")
+            self.status[name] = ModelStatus("READY") if entry.versions else ModelStatus("UNAVAILABLE", f"failed: {exc}")
             raise
-        replaced = [self.state.install(name, v, host, default) for v, host in built.items()]
-        entry = self.state.models[name]
+        replaced = [self.state.install(name, v, host) for v, host in built.items()]
         entry.default_version = default
         stale = [v for v in entry.versions if v not in wanted]
         replaced += self.state.withdraw(name, stale)
-        for version, disk in fresh.items():
-            self._fingerprints[(name, version)] = disk.fingerprint
-        for version in stale:
-            self._fingerprints.pop((name, version), None)
         self._failed.pop(name, None)
         self.status[name] = ModelStatus("READY")
         if self._health is not None:
-            from grpc_health.v1 import health_pb2
-
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if fresh and self._metrics is not None:
             self._metrics.loaded(name, "ok", time.perf_counter() - started)
@@ -197,13 +190,10 @@ class ModelControl:
         """Closes hosts that no request can reach any more, once they have answered all
         they accepted."""
         for host in hosts:
-            while not host.batcher.idle:
-                await asyncio.sleep(0.005)
+            await host.batcher.wait_idle()
             await host.batcher.close()
         entry = self.state.models.get(name)
         if self._health is not None and hosts and not (entry and entry.versions):
-            from grpc_health.v1 import health_pb2
-
             await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
 

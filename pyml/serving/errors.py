@@ -92,7 +92,7 @@ def status_of(exc: BaseException) -> Status:
 
 
 # The reasons that are about the image a request carried (errors.Reason), not about the server.
-_INPUT_REASONS = {r.value for r in Reason} - {Reason.UNKNOWN_MODEL.value} | {"invalid_input"}
+_INPUT_REASONS = {r.value for r in Reason} | {"invalid_input"}
 
 
 async def abort_with(context, exc: BaseException) -> None:

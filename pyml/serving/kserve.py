@@ -177,14 +177,23 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
     def models(self) -> dict:
         """The models a KServe client sees now: every loaded classifier, and the HPS model
         (unless a classifier has its name)."""
-        found = {name: ClassifierModel(self.state, name) for name, entry in self.state.models.items() if entry.versions}
+        loaded = [name for name, entry in self.state.models.items() if entry.versions]
+        found = {name: ClassifierModel(self.state, name) for name in loaded}
         found.setdefault(HPS_MODEL_NAME, self._hps)
         return found
 
-    def model(self, name: str):
-        """The named model ('' : the default one). Raises UnknownModel."""
+    def _find(self, name: str):
+        """The named model ('' : the default one) if a client can call it now, else None;
+        looked up alone, as every request does."""
         name = name or self.state.default
-        found = self.models().get(name)
+        entry = self.state.models.get(name)
+        if entry is not None and entry.versions:
+            return ClassifierModel(self.state, name)
+        return self._hps if name == HPS_MODEL_NAME else None
+
+    def model(self, name: str):
+        """The named model ('' : the default one). Raises UnknownModel or NotReady."""
+        found = self._find(name)
         if found is None:
             self.state.resolve(name, check_draining=False)  # raises the right error: unknown, or not ready
         return found
@@ -213,7 +222,7 @@ class KServeService(TritonExtensions, kv_grpc.GRPCInferenceServiceServicer):
         """A model's infer, counted in the server's metrics when the model does not count itself."""
         started = time.perf_counter()
         code = grpc.StatusCode.INTERNAL
-        model = self.models().get(request.model_name or self.state.default)
+        model = self._find(request.model_name)
         try:
             if model is None or self.state.draining:
                 self.state.resolve(request.model_name)  # raises: draining, unknown model, not ready

@@ -84,6 +84,7 @@ class ModelHost:
     ) -> None:
         self.name = name
         self.version = version
+        self.fingerprint: tuple | None = None  # the repository files it was loaded from (control.py)
         self.pipeline = pipeline
         self.metrics = metrics
         self.batcher = DynamicBatcher(
@@ -344,8 +345,7 @@ async def create_server(
     )
     control.poll_s = options.repository_poll_s
     for name, pipeline in models.items():  # warmed before any door opens
-        host = await asyncio.to_thread(control._build_host, name, "1", pipeline)
-        state.install(name, "1", host)
+        state.install(name, "1", await asyncio.to_thread(control.build_host, name, "1", pipeline))
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     service = ClassifierService(state)
     # PaddleX's form (HTTP door and HPS model) answers with the default model, as PaddleX

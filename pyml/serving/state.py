@@ -78,14 +78,17 @@ class ServerState:
             raise UnknownVersion(f"model '{name}' has no version '{version}' loaded (loaded: {loaded})")
         return found
 
-    def install(self, name: str, version: str, host, default_version: str | None = None):
-        """Puts a warm host in service, atomically; returns the host it replaced (or None)."""
-        entry = self.models.setdefault(name, ModelVersions())
-        old = entry.versions.get(version)
-        entry.versions[version] = host
-        entry.default_version = default_version
+    def entry(self, name: str) -> ModelVersions:
+        """The model's entry, made when the model is first met (the first is the default model)."""
         if self.first is None:
             self.first = name
+        return self.models.setdefault(name, ModelVersions())
+
+    def install(self, name: str, version: str, host):
+        """Puts a warm host in service, atomically; returns the host it replaced (or None)."""
+        versions = self.entry(name).versions
+        old = versions.get(version)
+        versions[version] = host
         return old
 
     def withdraw(self, name: str, versions: list[str] | None = None) -> list:

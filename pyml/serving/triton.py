@@ -119,22 +119,21 @@ class TritonExtensions:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"pyml does not implement {what}: {instead}")
 
     async def _control(self, context, action) -> None:
-        """A load or unload call: refused where the mode does not take it, else done; a
-        failure ends the call with the table's status."""
+        """A load or unload call (`action()`): refused where the mode does not take it,
+        else done; a failure ends the call with the table's status."""
         try:
             self.control.check_allowed()
-            await action
+            await action()
         except Exception as exc:  # noqa: BLE001 - the table says what each answers
-            action.close()  # not awaited when refused: no "never awaited" warning
             await abort_with(context, exc)
 
     async def RepositoryModelLoad(self, request, context):  # noqa: N802
         """Loads (or reloads) a model's versions from the repository: warm before it serves."""
-        await self._control(context, self.control.load(request.model_name))
+        await self._control(context, lambda: self.control.load(request.model_name))
         return kv.RepositoryModelLoadResponse()
 
     async def RepositoryModelUnload(self, request, context):  # noqa: N802
-        await self._control(context, self.control.unload(request.model_name))
+        await self._control(context, lambda: self.control.unload(request.model_name))
         return kv.RepositoryModelUnloadResponse()
 
     async def _no_shared_memory(self, request, context):

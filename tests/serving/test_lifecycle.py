@@ -244,6 +244,9 @@ def test_an_unknown_model_is_not_found_through_every_door(repo):
         assert answer.status_code == 404 and answer.json()["errorCode"] == 404
         # encoded bytes are an input of the client, as the service takes them
         assert client.classify(PICTURE)[0]["class_ids"]
+        folder = str(Path(DEMO_IMAGES[0]).parent)  # bytes beside a folder: every picture of the folder
+        assert len(client.classify([PICTURE, folder])) == 1 + len(DEMO_IMAGES)
+        assert len(list(client.classify_stream(iter([PICTURE, folder])))) == 1 + len(DEMO_IMAGES)
 
 
 def test_first_load_work_runs_in_a_low_priority_child_and_fills_the_caches(repo, tmp_path, monkeypatch):
