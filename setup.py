@@ -14,6 +14,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).parent.resolve()
+CPP_PACKAGE_DIR = "cpp"  # pyml/cpp: the C++ package inside the Python one (pyml.cmake_dir())
 
 
 def generate_grpc_stubs() -> None:
@@ -89,11 +90,17 @@ class CMakeBuild(build_ext):
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             "-DPYML_BUILD_PYTHON=ON",
             "-DPYML_BUILD_TESTS=OFF",
+            "-DCMAKE_INSTALL_LIBDIR=lib",  # the same layout on every distribution: pyml/cpp/lib/cmake/pyml
             *os.environ.get("CMAKE_ARGS", "").split(),
         ]
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
         subprocess.run(configure, cwd=build_temp, check=True)
-        subprocess.run(["cmake", "--build", ".", "--target", "_native", "-j", jobs], cwd=build_temp, check=True)
+        subprocess.run(["cmake", "--build", ".", "-j", jobs], cwd=build_temp, check=True)
+        # The C++ package (headers, static libraries, CMake config) travels in the wheel as
+        # pyml/cpp, for find_package(pyml) with pyml.cmake_dir(); the same files as
+        # `cmake --install` gives a C++ user of a checkout.
+        subprocess.run(["cmake", "--install", ".", "--prefix", str(ext_dir / CPP_PACKAGE_DIR)], cwd=build_temp,
+                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
 
 
 class BuildPy(build_py):

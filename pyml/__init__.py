@@ -8,6 +8,7 @@ for result in pipeline.predict("photo.jpg"):
 
 import logging
 from importlib import metadata
+from pathlib import Path
 
 from . import errors
 from .errors import BackendError, ConfigError, InputError, ModelError, PymlError
@@ -20,6 +21,20 @@ try:  # the installed distribution's version: pyproject.toml is its one home
 except metadata.PackageNotFoundError:  # run from a source tree that is not installed
     __version__ = "0+unknown"
 
+
+def cmake_dir() -> str:
+    """The installed C++ package's CMake folder, for a C++ project that links pyml::core:
+    cmake -Dpyml_DIR="$(python -c 'import pyml; print(pyml.cmake_dir())')" ...
+    (its libraries are static; linking them needs libturbojpeg, libpng and yaml-cpp)."""
+    folder = Path(__file__).parent / "cpp" / "lib" / "cmake" / "pyml"
+    if not (folder / "pymlConfig.cmake").is_file():
+        raise PymlError(
+            f"{folder}: no C++ package here (an editable install has none): install the wheel, "
+            "or cmake --install a build of the checkout"
+        )
+    return str(folder)
+
+
 __all__ = [
     "BackendError",
     "ConfigError",
@@ -28,6 +43,7 @@ __all__ = [
     "PymlError",
     "__version__",
     "available_pipelines",
+    "cmake_dir",
     "create_model",
     "create_pipeline",
     "errors",

@@ -85,6 +85,16 @@ class BackendError(PymlError, RuntimeError):
     """The inference runtime failed or the requested device is unavailable."""
 
 
+def require_extra(what: str, extra: str, *modules: str) -> None:
+    """One line naming the extra to install when an optional dependency is missing, before
+    the work starts (and never an ImportError's traceback from deep inside it)."""
+    import importlib.util  # noqa: PLC0415
+
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ConfigError(f"{what} needs {', '.join(missing)}, which is not installed: pip install 'pyml[{extra}]'")
+
+
 class ServiceError(PymlError):
     """A pyml server refused a call, or an image of a stream, for a reason that is not the
     image (transport, overload, draining, deadline, an unknown model...). `code` is the
@@ -96,7 +106,16 @@ class ServiceError(PymlError):
         self.reason = reason or code.lower()
 
 
-__all__ = ["BackendError", "ConfigError", "InputError", "ModelError", "PymlError", "Reason", "ServiceError"]
+__all__ = [
+    "BackendError",
+    "ConfigError",
+    "InputError",
+    "ModelError",
+    "PymlError",
+    "Reason",
+    "ServiceError",
+    "require_extra",
+]
 
 
 def count(n: int, noun: str) -> str:

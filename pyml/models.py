@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError, ModelError, advice
+from .backends.paddle import paddle_installed
+from .errors import BackendError, ConfigError, ModelError, advice
 from .progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,12 @@ def resolve_model_dir(model_name: str | None, model_dir: str | Path | None, prog
     if is_demo(model_name):
         return demo_model_dir()
     check_name(model_name)
-    return find_local(model_name) or download_model(model_name, progress=progress)
+    found = find_local(model_name)
+    if found is None and not paddle_installed():  # a plain install: it could download, not run
+        raise BackendError(
+            f"{model_name} runs on Paddle, which is not installed (nothing was downloaded): pip install 'pyml[cpu]'"
+        )
+    return found or download_model(model_name, progress=progress)
 
 
 # -- downloads ---------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def test_cpp_classify_dir_prints_what_pyml_prints(classify_dir, photos, tmp_path
     from pyml.models import demo_model_dir
 
     model = tmp_path / "model"
-    shutil.copytree(demo_model_dir(), model)
+    shutil.copytree(demo_model_dir(), model, ignore=shutil.ignore_patterns("inference.onnx*"))
     missing = subprocess.run(
         [str(classify_dir), str(model), str(tmp_path)], capture_output=True, text=True, timeout=120
     )

@@ -47,5 +47,28 @@ def test_demo_model_labels_its_shipped_samples():
 
 def test_demo_model_is_small_and_in_paddlex_layout():
     files = {p.name: p.stat().st_size for p in demo_model_dir().iterdir()}
-    assert set(files) == {"inference.json", "inference.pdiparams", "inference.yml"}
+    paddlex = {"inference.json", "inference.pdiparams", "inference.yml"}
+    assert set(files) == paddlex | {"inference.onnx", "inference.onnx.sha256"}
     assert sum(files.values()) < 8 * 1024 * 1024
+
+
+def test_the_shipped_onnx_file_is_the_models_and_gives_paddles_answers():
+    """A plain install runs the demo from its ONNX file with no Paddle to check it against:
+    the check is made here, where Paddle is."""
+    from pyml.backends import create_backend, parse_device
+    from pyml.backends.onnx_convert import find_onnx, model_hash
+    from pyml.backends.parity import compare
+    from pyml.inputs import iter_sources
+
+    model = demo_model_dir()
+    graph, params = model / "inference.json", model / "inference.pdiparams"
+    assert (model / "inference.onnx.sha256").read_text().strip() == model_hash(graph, params), (
+        "the demo model changed without its ONNX file: python -m pyml.cli convert --force pyml/demo/model"
+    )
+    assert find_onnx(graph, params) == model / "inference.onnx"
+    pipeline = pyml.create_pipeline("pyml_demo", backend="paddle")
+    batch = pipeline.prepare(list(iter_sources(str(IMAGES)))).tensor
+    cpu = parse_device("cpu")
+    reference = create_backend("paddle", graph, params, cpu)(batch)
+    report = compare(reference, create_backend("onnxruntime", graph, params, cpu)(batch), "pyml-demo-digits_ML")
+    assert report.ok, report.describe("onnxruntime")

@@ -10,8 +10,9 @@
    asymmetric loss reached test mAP 0.9975 too, but left absent digits' scores around
    0.5-0.75, so only 38% of pictures got exactly their digits at the 0.5 threshold).
 3. Evaluates the exported model on `test/` through pyml's own pipeline (`pyml eval`'s
-   code), copies it to `<out>/model`, and writes sample pictures with their true labels
-   (`<out>/images`, `labels.json`) and the held-out metrics (`<out>/metrics.json`).
+   code), copies it to `<out>/model` with its ONNX file (`pyml convert`), and writes
+   sample pictures with their true labels (`<out>/images`, `labels.json`) and the
+   held-out metrics (`<out>/metrics.json`).
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def main() -> None:
 
     shutil.rmtree(args.out / "model", ignore_errors=True)
     shutil.copytree(model_dir, args.out / "model")
+    # its ONNX file ships beside it: a plain `pip install pyml` (no Paddle) runs the demo on ONNX Runtime
+    subprocess.run([sys.executable, "-m", "pyml.cli", "convert", str(args.out / "model")], check=True)
     image_dir = args.out / "images"
     shutil.rmtree(image_dir, ignore_errors=True)
     image_dir.mkdir(parents=True)

@@ -15,6 +15,8 @@ winner is remembered in `$PYML_CACHE_DIR/auto.json` (default `~/.cache/pyml`) un
 model's hash, the CPU, the thread count, the batch shape, the precision and the
 backend versions, so the measurement is made once per machine and model; delete the
 file (or name a backend) to measure again. Other devices than the CPU use Paddle.
+Without Paddle (a plain `pip install pyml`), a model that carries an ONNX file runs on
+the ONNX backends, unchecked; one without is an error that names the extra to install.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from ..errors import BackendError
 from ..progress import progress_bar
 from . import parity
 from .device import Device, cpu_description, resolve_threads
-from .onnx_convert import cache_dir, model_hash
+from .onnx_convert import cache_dir, find_onnx, model_hash
+from .paddle import paddle_installed
 
 log = logging.getLogger(__name__)
 CANDIDATES = ("paddle", "openvino", "onnxruntime")
@@ -107,13 +110,15 @@ def measure(
             continue
         if name == "paddle":
             reference = scores
-        elif precision == "fp32":
+        elif precision == "fp32" and reference is not None:
             report = parity.compare(reference, scores, model_name)
             if not report.ok:
                 rejected[name] = report.describe(name)
                 log.warning("backend auto: %s rejected: %s", name, report.failure_message(name))
                 continue
         loaded[name] = backend
+    if not loaded:
+        raise BackendError("no backend could run the model: " + "; ".join(f"{n}: {why}" for n, why in rejected.items()))
     ms = median_ms(loaded, batch)
     winner = min(ms, key=ms.get)
     return {"winner": winner, "ms": ms, "rejected": rejected, "backends": loaded}
@@ -126,6 +131,20 @@ def _report(result: dict, input_shape: tuple) -> None:
         log.warning("backend auto: using paddle, the only backend that loaded and matched (%s)", reasons)
     else:
         log.info("backend auto: %s wins (%s ms per batch of %s)", result["winner"], result["ms"], shape)
+
+
+def _without_paddle(model_file: Path, params_file: Path) -> tuple[str, ...]:
+    """A plain `pip install pyml` has ONNX Runtime and no Paddle: a model that carries its
+    ONNX file (the demo model does; so do PaddleX's and `pyml convert`'s exports) runs on
+    the ONNX-reading backends, unchecked against Paddle, which is not there to check with."""
+    onnx_file = find_onnx(model_file, params_file)
+    if onnx_file is None:
+        raise BackendError(
+            f"{Path(model_file).parent} has no ONNX file and Paddle is not installed to run it or convert it: "
+            "pip install 'pyml[cpu]'"
+        )
+    log.info("backend auto: Paddle is not installed; choosing among the ONNX backends for %s", onnx_file)
+    return tuple(name for name in CANDIDATES if name != "paddle")
 
 
 def create_auto(
@@ -168,8 +187,9 @@ def create_auto(
             )
     if sample is None or tuple(sample.shape) != tuple(input_shape):
         sample = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
+    names = CANDIDATES if paddle_installed() else _without_paddle(model_file, params_file)
     desc = "backend auto: first use, converting and timing"
-    with progress_bar(len(CANDIDATES), desc, unit="backend", iterable=CANDIDATES) as candidates:
+    with progress_bar(len(names), desc, unit="backend", iterable=names) as candidates:
         result = measure(create, sample, precision, model_name, candidates)
     _report(result, input_shape)
     _write_cache(path, key, {k: v for k, v in result.items() if k != "backends"})

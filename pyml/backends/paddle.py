@@ -6,6 +6,7 @@ broken paddle install is reported as a BackendError when a model is loaded.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import warnings
@@ -32,6 +33,11 @@ PADDLE_INSTALL = (
     "from Paddle's own index, e.g. pip install paddlepaddle-gpu==3.2.2 -i "
     "https://www.paddlepaddle.org.cn/packages/stable/cu126/"
 )
+
+
+def paddle_installed() -> bool:
+    """Whether a `paddle` module is there (CPU or CUDA build), without importing it."""
+    return importlib.util.find_spec("paddle") is not None
 
 
 def import_paddle():

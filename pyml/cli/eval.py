@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import ConfigError
+from ..errors import ConfigError, require_extra
 
 DESCRIPTION = (
     "mAP and per-class AP of a model directory on a dataset's val split; --report writes a page to judge it "
@@ -59,6 +59,7 @@ def _read(root: str, split: str):
 
 
 def run(args) -> int:
+    require_extra("pyml eval", "train", "sklearn", "matplotlib")
     from ..model_dir import load_model_dir
     from ..train.evaluate import evaluate_scores, model_dir_scores
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, require_extra
 
 DESCRIPTION = (
     "Fine-tune a multi-label model on a PaddleX multi-label dataset; the best epoch is exported as a model directory."
@@ -118,6 +118,7 @@ _TRAIN_FLAG_FIELDS = {"model": "arch", "from": "from_dir"}  # flag -> TrainOptio
 
 
 def run(args) -> int:
+    require_extra("pyml train", "train", "sklearn", "matplotlib")
     from ..train import read_dataset
     from ..train.networks import architecture_of
     from ..train.trainer import Trainer, TrainingInterrupted, TrainOptions
