@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import atomic_write_bytes
 from .errors import ConfigError, InputError, count
 from .inputs import image_files
 from .results import SaveLayout
@@ -138,15 +139,7 @@ class JsonlOutput:
 
     def _rewrite(self, data: bytes) -> None:
         """Replaces the file's content atomically: a kill leaves the old file or the new one."""
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            with open(temporary, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        atomic_write_bytes(self.path, data)
 
     def write(self, rows: Iterable[dict]) -> tuple[int, int]:
         """Appends the rows not written yet; returns how many it wrote, and how many of those failed."""

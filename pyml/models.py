@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .atomic import replace_dir, replace_file
 from .backends.paddle import paddle_installed
 from .errors import BackendError, ConfigError, ModelError, advice
 from .progress import progress_bar
@@ -391,9 +392,7 @@ def download_model(name: str, progress: bool = True) -> Path:
                 fetch(url, part, name, progress)
                 model_root = unpack(part, staging)
                 _check_loads(model_root, name)
-                if target.exists():  # a broken folder of the same name (no lock held it): replace it
-                    shutil.rmtree(target)
-                os.replace(model_root, target)
+                replace_dir(model_root, target)  # over a broken folder of the same name, if one is there
         finally:
             part.unlink(missing_ok=True)
             shutil.rmtree(staging, ignore_errors=True)
@@ -425,7 +424,7 @@ def fetch_pretrained(name: str, progress: bool = True) -> Path:
             with _as_model_error(name, url, target):
                 fetch(url, part, target.name, progress)
                 _check_pdparams(part)
-                os.replace(part, target)
+                replace_file(part, target)
         finally:
             part.unlink(missing_ok=True)
     return target

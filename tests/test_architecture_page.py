@@ -25,3 +25,13 @@ def test_the_checker_sees_a_module_left_out_and_a_stale_name(tmp_path, monkeypat
     found = check_architecture.problems()
     assert "pyml/opencv.py: not named in docs/architecture.md" in found
     assert "docs/architecture.md names `opencv_gone.py`, which no file is" in found
+
+
+def test_the_checker_sees_a_second_home_for_a_contract(tmp_path, monkeypatch):
+    stray = tmp_path / "pyml" / "stray.py"
+    stray.parent.mkdir()
+    stray.write_text("import os\n\ndef save(a, b):\n    os.replace(a, b)\n")
+    (tmp_path / "pyml" / "atomic.py").write_text("import os\nos.replace\n")
+    monkeypatch.setattr(check_architecture, "ROOT", tmp_path)
+    found = check_architecture.contract_problems()
+    assert found == ["pyml/stray.py: renaming a file into place (atomic writes) belongs to pyml/atomic.py alone"]

@@ -8,6 +8,9 @@ path); a `csrc/src/X.cpp` also when its header `X.h` is (the page says "a .cpp p
 header"), a `pyml/cli/X.py` when the subcommand `X` is. Left out: generated code
 (pyml/v1), `__main__.py` entry points, and folders the page describes as folders
 (the try-it page's static files, the pybind11 bindings `bind_*.cpp`).
+
+It also checks the one-home contracts a pattern can find (ONE_HOME): for example, only
+pyml/atomic.py renames files into place.
 """
 
 from __future__ import annotations
@@ -58,8 +61,25 @@ def problems() -> list[str]:
     return out
 
 
+# One home each, as the page's Contracts section states them: (what, a pattern in the
+# code, the only modules where it may appear).
+ONE_HOME = (
+    ("renaming a file into place (atomic writes)", re.compile(r"\bos\.(?:replace|rename)\("), {"pyml/atomic.py"}),
+)
+
+
+def contract_problems() -> list[str]:
+    out = []
+    for what, pattern, homes in ONE_HOME:
+        for path in sorted(ROOT.glob("pyml/**/*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative not in homes and pattern.search(path.read_text(encoding="utf-8")):
+                out.append(f"{relative}: {what} belongs to {', '.join(sorted(homes))} alone")
+    return out
+
+
 def main() -> int:
-    found = problems()
+    found = problems() + contract_problems()
     for line in found:
         print(line)
     return 1 if found else 0

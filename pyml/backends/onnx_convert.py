@@ -30,6 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..atomic import atomic_write_text, replace_file
 from ..errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,12 @@ def convert(model_file: Path, params_file: Path, target: Path, digest: str | Non
         if run.returncode != 0 or not partial.is_file():
             detail = "\n".join((run.stderr or run.stdout).strip().splitlines()[-6:])
             raise BackendError(f"converting {model_file} to ONNX failed (exit {run.returncode}): {detail}")
-        os.replace(partial, target)
-    _sidecar(target).write_text(digest + "\n", encoding="utf-8")
+        # A file with no sidecar is trusted as PaddleX's own export, and an old file beside a
+        # new sidecar would be trusted too: the old file goes first, the sidecar comes
+        # before the new file, so a crash at any point leaves nothing found, not a wrong file.
+        target.unlink(missing_ok=True)
+        atomic_write_text(_sidecar(target), digest + "\n")
+        replace_file(partial, target)
     return target
 
 

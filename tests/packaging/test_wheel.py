@@ -194,19 +194,27 @@ def test_quick_start_grpc_and_import_run_without_system_libraries_or_compiler(pl
     assert "Traceback" not in run.stderr
 
 
-def test_plain_install_names_the_extra_for_a_model_that_needs_paddle(plain_venv, lcnet_export, tmp_path):
+@pytest.mark.parametrize("case", ["model_dir", "official", "eval"])
+def test_plain_install_names_the_extra_in_one_line(plain_venv, lcnet_export, tmp_path, case):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYML_CACHE_DIR"] = str(tmp_path / "cache")
-    image = next((ROOT / "pyml" / "demo" / "images").glob("*.jpg"))
+    # nothing may be fetched: an empty PaddleX cache, and a mirror where nothing listens
+    env.update(PYML_CACHE_DIR=str(tmp_path / "cache"), PADDLE_PDX_CACHE_HOME=str(tmp_path / "paddlex"))
+    env["PYML_MODEL_MIRROR"] = "http://127.0.0.1:9"
+    image = str(next((ROOT / "pyml" / "demo" / "images").glob("*.jpg")))
+    args, extra = {
+        "model_dir": (["--pipeline", "image_multilabel_classification", "--model_dir", str(lcnet_export),
+                       "--input", image], "cpu"),
+        "official": (["--pipeline", "image_multilabel_classification", "--input", image], "cpu"),
+        "eval": (["eval", str(ROOT / "pyml" / "demo" / "model"), str(tmp_path)], "train"),
+    }[case]  # fmt: skip
     run = subprocess.run(
-        [str(plain_venv / "bin" / "pyml"), "--pipeline", "image_multilabel_classification",
-         "--model_dir", str(lcnet_export), "--input", str(image)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert run.returncode != 0
+        [str(plain_venv / "bin" / "pyml"), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 2, run.stderr
     errors = [line for line in run.stderr.splitlines() if line.startswith("pyml")]
-    assert len(errors) == 1 and "pip install 'pyml[cpu]'" in errors[0], run.stderr
+    assert len(errors) == 1 and f"pip install 'pyml[{extra}]'" in errors[0], run.stderr
     assert "Traceback" not in run.stderr
+    assert not (tmp_path / "paddlex").exists() or not any((tmp_path / "paddlex").rglob("*.pdiparams"))
 
 
 def test_cpu_extra_runs_paddlex_pipeline_by_name_with_paddle(wheel, lcnet_export, tmp_path):
