@@ -6,11 +6,11 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <tuple>
 #include <vector>
 
 #include "pyml/errors.h"
+#include "pyml/thread_pool.h"
 
 namespace pyml {
 namespace {
@@ -38,8 +38,7 @@ class OpenVinoBackend : public Backend {
     }
     classes_ = static_cast<std::size_t>(out[1].get_length());
     input_name_ = model_->input(0).get_any_name();
-    const int n =
-        threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int n = threads > 0 ? threads : usable_cores();
     settings_ = {
         ov::hint::inference_precision(precision == "bf16" ? ov::element::bf16 : ov::element::f32),
         ov::inference_num_threads(n),

@@ -1,6 +1,7 @@
 #include "pyml/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <thread>
@@ -39,3 +40,31 @@ TEST(ThreadPool, ZeroItemsReturnsImmediately) {
 }
 
 }  // namespace
+
+TEST(UsableCores, CgroupCpuMaxLines) {
+  EXPECT_EQ(pyml::cores_of_cpu_max("max 100000"), 0);
+  EXPECT_EQ(pyml::cores_of_cpu_max("200000 100000"), 2);
+  EXPECT_EQ(pyml::cores_of_cpu_max("150000 100000"), 2);  // 1.5 cores: rounded up
+  EXPECT_EQ(pyml::cores_of_cpu_max("50000 100000"), 1);
+  EXPECT_EQ(pyml::cores_of_cpu_max(""), 0);
+  EXPECT_EQ(pyml::cores_of_cpu_max("garbage"), 0);
+}
+
+TEST(UsableCores, FollowsTheAffinityMask) {
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &saved)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  EXPECT_EQ(pyml::usable_cores(), 1);
+  pyml::ThreadPool pool(0);
+  EXPECT_EQ(pool.size(), 1);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_GE(pyml::usable_cores(), 1);
+}

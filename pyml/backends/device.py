@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .. import _native
 from ..errors import ConfigError
 
 KNOWN_KINDS = ("cpu", "gpu", "xpu", "npu", "mlu", "dcu")
@@ -56,11 +57,10 @@ def require_cpu(backend: str, device: Device) -> None:
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask, not the machine's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """The cores this process may run on: its affinity mask, capped by its cgroup's CPU
+    quota (a container's --cpus). The native core's rule, so Python's threads and the
+    C++ pools count alike (csrc/src/thread_pool.cpp)."""
+    return _native.usable_cores()
 
 
 def resolve_threads(cpu_threads: int) -> int:

@@ -18,14 +18,25 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace pyml {
 
+// The cores this process may use: its CPU affinity mask, capped by the CPU quota of its
+// cgroup (v2 cpu.max or v1 cpu.cfs_quota_us, rounded up) where one is set, at least 1.
+// std::thread::hardware_concurrency() counts the machine's cores instead, so a container
+// limited to 2 of 64 cores would start 64 threads. Python's usable_cores() calls this.
+int usable_cores();
+
+// The whole cores a cgroup v2 `cpu.max` line ("QUOTA PERIOD", or "max PERIOD") allows,
+// rounded up; 0 for no limit or a line it cannot read.
+int cores_of_cpu_max(const std::string& line);
+
 class ThreadPool {
  public:
-  // threads <= 0 means one per hardware thread.
+  // threads <= 0 means one per usable core (usable_cores()).
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
