@@ -25,6 +25,10 @@ from .models import DEMO_MODEL_NAME, check_name, default_model_name, is_demo
 
 PIPELINE_NAME = "image_multilabel_classification"
 DEMO_PIPELINE = "pyml_demo"
+# The one rule for a door that is given no pipeline: the demo, which runs offline
+# (create_pipeline(), pyml batch). PaddleX's own forms (`pyml --input`, `pyml serve`) ask
+# for --pipeline, as PaddleX does; nothing ever downloads a model nobody named.
+DEFAULT_PIPELINE = DEMO_PIPELINE
 # The names a pipeline YAML's pipeline_name may carry (PaddleX uses both spellings).
 PIPELINE_ALIASES = {PIPELINE_NAME: PIPELINE_NAME, "multi_label_image_classification": PIPELINE_NAME}
 # The pipelines found by name, and the shipped YAML each one is: PaddleX's names run the
@@ -290,6 +294,7 @@ def write_pipeline_config(name: str, save_dir: str | Path, overwrite: bool) -> P
 
 __all__ = [
     "BUILTIN_PIPELINES",
+    "DEFAULT_PIPELINE",
     "DEMO_MODEL_NAME",
     "DEMO_PIPELINE",
     "PIPELINE_ALIASES",

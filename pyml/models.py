@@ -45,7 +45,6 @@ from .progress import progress_bar
 log = logging.getLogger(__name__)
 
 DEMO_MODEL_NAME = "pyml-demo-digits_ML"
-DEFAULT_MODEL_NAME = "PP-LCNet_x1_0_ML"  # the seed tutorial's pipeline config names it
 OFFICIAL_BASE = "https://paddle-model-ecology.bj.bcebos.com/paddlex"
 INFERENCE_PATH = "official_inference_model/paddle3.0.0/{name}_infer.tar"
 PRETRAINED_PATH = "official_pretrained_model/{name}_pretrained.pdparams"
@@ -443,7 +442,6 @@ def _check_pdparams(path: Path) -> None:
 
 
 __all__ = [
-    "DEFAULT_MODEL_NAME",
     "DEMO_MODEL_NAME",
     "OFFICIAL_MODELS",
     "OfficialModel",

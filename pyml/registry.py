@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from .config import BUILTIN_PIPELINES, DEMO_PIPELINE, PIPELINE_NAME, load_pipeline_config, pipeline_config_from_dict
+from .config import BUILTIN_PIPELINES, DEFAULT_PIPELINE, PIPELINE_NAME, load_pipeline_config, pipeline_config_from_dict
 from .errors import ConfigError
 from .models import default_model_name
 
@@ -46,7 +46,7 @@ def create_pipeline(
         if pipeline is not None and str(pipeline) not in BUILTIN_PIPELINES:
             raise ConfigError(f"create_pipeline: pass a pipeline name or a config, not the file {pipeline}")
         return _multilabel(config, device=device, **overrides)
-    pipeline = DEMO_PIPELINE if pipeline is None else pipeline
+    pipeline = DEFAULT_PIPELINE if pipeline is None else pipeline
     name = str(pipeline)
     if name in BUILTIN_PIPELINES or Path(name).expanduser().is_file():
         return _multilabel(pipeline, device=device, **overrides)

@@ -414,3 +414,19 @@ def test_a_killed_ray_local_driver_leaves_no_ray_processes(collection, tmp_path)
     while alive() and time.time() < deadline:
         time.sleep(0.5)
     assert alive() == set(), f"Ray processes of {session} outlived the driver"
+
+
+def test_without_pipeline_it_runs_the_demo_offline_and_says_so(tmp_path):
+    from pyml.models import demo_model_dir
+
+    env = {**os.environ, "PYML_OFFLINE": "1", "PADDLE_PDX_CACHE_HOME": str(tmp_path / "empty")}
+    pictures = demo_model_dir().parent / "images"
+    run = subprocess.run(
+        [*PYML, "batch", str(pictures), "--output", str(tmp_path / "r.jsonl"), "--no_progress"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "no --pipeline: running the offline demo model (pyml_demo)" in run.stderr
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    demo = pyml.create_pipeline("pyml_demo").predict(str(pictures))
+    assert {r["img_path"]: r["label_names"] for r in rows} == {r.input_path: r.label_names for r in demo}

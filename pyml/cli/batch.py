@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..config import DEFAULT_PIPELINE
 from ..errors import ConfigError
 from .common import add_pipeline_options, backend_flags, pipeline_overrides
 
@@ -19,9 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from_list", help="a text file of paths or URLs, one per line")
     p.add_argument(
         "--pipeline",
-        default="image_multilabel_classification",
-        help="pipeline name or pipeline YAML path (default: image_multilabel_classification, "
-        "PP-LCNet_x1_0_ML's 80 COCO labels; pyml_demo runs the offline demo model)",
+        help="pipeline name or pipeline YAML path: image_multilabel_classification for photos "
+        "(PP-LCNet_x1_0_ML's 80 COCO labels); without it, the offline demo model, as everywhere in pyml",
     )
     p.add_argument("--resume", action="store_true", help="skip every input already in --output")
     p.add_argument(
@@ -68,6 +68,13 @@ def run(args) -> int:
         save_path=args.save_path,
         progress=not args.no_progress,
     )
+    if args.pipeline is None:
+        args.pipeline = DEFAULT_PIPELINE
+        print(
+            f"pyml batch: no --pipeline: running the offline demo model ({DEFAULT_PIPELINE}); "
+            "for photos, --pipeline image_multilabel_classification",
+            file=sys.stderr,
+        )
     if args.ray or args.ray_local:
         from ..batch_ray import run_batch_on_ray
 
