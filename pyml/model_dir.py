@@ -7,6 +7,10 @@ and Python through `pyml._native.read_model_dir`: the yml's preprocessing become
 keyword arguments of the native PreprocessSpec, its post-processing the default
 threshold and the label list, and anything pyml cannot honour exactly is a
 ModelError naming the file and the key.
+
+pyml writes inference.yml in one place too, here (`write_inference_yml`): an export
+(`train/export.py`) and calibrated thresholds (`train/calibrate.py`) go through it, and
+a writer that changes part of an existing file reads it with `read_inference_yml`.
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from . import _native
-from .errors import ModelError
+from .atomic import atomic_write_text
+from .errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
+INFERENCE_YML = "inference.yml"
 
 
 @dataclass(frozen=True)
@@ -64,3 +72,22 @@ def load_model_dir(directory: str | Path) -> ModelSpec:
         architecture=read["architecture"],
         labels=read["labels"],
     )
+
+
+def read_inference_yml(model_dir: str | Path) -> dict:
+    """A model directory's inference.yml as written, for a writer that changes part of it."""
+    path = Path(model_dir) / INFERENCE_YML
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc})") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: not a mapping of PaddleX's inference.yml keys")
+    return config
+
+
+def write_inference_yml(model_dir: str | Path, config: dict) -> Path:
+    """The one writer of inference.yml: keys in the given order, block style (the layout of
+    PaddleClas' export), replaced whole (pyml.atomic)."""
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    return atomic_write_text(Path(model_dir) / INFERENCE_YML, text)

@@ -65,6 +65,11 @@ def problems() -> list[str]:
 # code, the only modules where it may appear).
 ONE_HOME = (
     ("renaming a file into place (atomic writes)", re.compile(r"\bos\.(?:replace|rename)\("), {"pyml/atomic.py"}),
+    (
+        "writing YAML (inference.yml)",
+        re.compile(r"\byaml\.(?:safe_)?dump(?:_all)?\("),
+        {"pyml/model_dir.py"},
+    ),
 )
 
 

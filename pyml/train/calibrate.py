@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from ..atomic import atomic_write_text
 from ..errors import ConfigError
+from ..model_dir import INFERENCE_YML, read_inference_yml, write_inference_yml
 
 CALIBRATIONS = ("f1",)
 
@@ -104,17 +103,17 @@ def calibrate(targets: np.ndarray, scores: np.ndarray, default: float) -> Calibr
 def write_thresholds(model_dir: str | Path, thresholds: np.ndarray) -> Path:
     """Puts per-class thresholds into a model directory's inference.yml, keeping its other
     keys and their order; the file is replaced whole."""
-    path = Path(model_dir) / "inference.yml"
+    path = Path(model_dir) / INFERENCE_YML
+    config = read_inference_yml(model_dir)
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
         post = config["PostProcess"]["MultiLabelThreshOutput"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: cannot write thresholds into it ({exc})") from exc
-    labels = post.get("label_list") or []
+        labels = post.get("label_list") or []
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: cannot write thresholds into it (no PostProcess.MultiLabelThreshOutput)") from exc
     if labels and len(labels) != len(thresholds):
         raise ConfigError(f"{path}: has {len(labels)} labels, not {len(thresholds)}")
     post["threshold"] = [float(t) for t in thresholds]  # unrounded: a rounded cut could cross a score
-    return atomic_write_text(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return write_inference_yml(model_dir, config)
 
 
 __all__ = [

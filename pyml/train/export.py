@@ -5,59 +5,47 @@ network with a final sigmoid and one float32 input named `x` of shape
 [N, 3, H, W]. `inference.yml` is written with the keys, order and block style
 that PaddleClas' export (`dump_infer_config`) gives: `Global.model_name`, then
 `PreProcess.transform_ops` (ResizeImage, NormalizeImage, ToCHWImage), then
-`PostProcess.MultiLabelThreshOutput` with `threshold` and `label_list`.
+`PostProcess.MultiLabelThreshOutput` with `threshold` and `label_list`, through the one
+writer, `model_dir.write_inference_yml`.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 
-import yaml
+from ..model_dir import write_inference_yml
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
-class _InferenceYamlDumper(yaml.Dumper):
-    """yaml.Dumper that writes OrderedDicts as plain mappings in their own order."""
-
-
-_InferenceYamlDumper.add_representer(
-    OrderedDict, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data.items())
-)
-
-
 ARCHITECTURE_KEY = "pyml_architecture"  # in Global, when model_name does not name the architecture
 
 
-def inference_yml_text(
+def inference_yml_config(
     model_name: str, labels: list[str], size: int, threshold: float = 0.5, architecture: str | None = None
-) -> str:
-    config = OrderedDict()
-    config["Global"] = {"model_name": model_name}
+) -> dict:
+    config: dict = {"Global": {"model_name": model_name}}
     if architecture and architecture != model_name:  # so `pyml train --from` needs no --model
         config["Global"][ARCHITECTURE_KEY] = architecture
     config["PreProcess"] = {
         "transform_ops": [
-            {"ResizeImage": {"size": size, "interpolation": "bilinear", "backend": "pil"}},
+            # PaddleClas' dump_infer_config sorts the keys of these (yaml.dump's default)
+            {"ResizeImage": {"backend": "pil", "interpolation": "bilinear", "size": size}},
             {
                 "NormalizeImage": {
-                    "scale": 1.0 / 255.0,
-                    "mean": list(IMAGENET_MEAN),
-                    "std": list(IMAGENET_STD),
-                    "order": "",
                     "channel_num": 3,
+                    "mean": list(IMAGENET_MEAN),
+                    "order": "",
+                    "scale": 1.0 / 255.0,
+                    "std": list(IMAGENET_STD),
                 }
             },
             {"ToCHWImage": None},
         ]
     }
-    post = OrderedDict()
-    post["threshold"] = threshold
-    post["label_list"] = list(labels)
-    config["PostProcess"] = {"MultiLabelThreshOutput": post}
-    return yaml.dump(config, Dumper=_InferenceYamlDumper, allow_unicode=True)
+    config["PostProcess"] = {"MultiLabelThreshOutput": {"threshold": threshold, "label_list": list(labels)}}
+    return config
 
 
 def save_static(prefix: Path, size: int, *layers) -> None:
@@ -95,7 +83,5 @@ def save_model_dir(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_static(out_dir / "inference", size, network, import_paddle().nn.Sigmoid())
-    (out_dir / "inference.yml").write_text(
-        inference_yml_text(model_name, labels, size, threshold, architecture), encoding="utf-8"
-    )
+    write_inference_yml(out_dir, inference_yml_config(model_name, labels, size, threshold, architecture))
     return out_dir
