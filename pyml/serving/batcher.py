@@ -63,14 +63,16 @@ class DynamicBatcher:
         self._task: asyncio.Task | None = None
         self._inferring: set[asyncio.Task] = set()
         self._batches_in_flight = 0
+        self._gathering: list[Job] = []  # the batch the window is open for
         self.draining = False
         self.batch_sizes: collections.Counter[int] = collections.Counter()  # size -> batches run
         if metrics is not None:
-            metrics.watch_queue(name, self._queue.qsize)
+            metrics.watch_queue(name, self.pending)
 
     def start(self) -> None:
         self._free = asyncio.Queue()
         self._freed = asyncio.Event()  # set whenever an instance finishes a batch
+        self._drain_started = asyncio.Event()
         for backend in self._backends:
             self._free.put_nowait(backend)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="pyml-batcher")
@@ -101,25 +103,48 @@ class DynamicBatcher:
         return job.future
 
     def pending(self) -> int:
-        """Requests queued, not yet in a batch."""
-        return self._queue.qsize()
+        """Requests waiting for a batch to run: queued, or in the batch being gathered."""
+        return self._queue.qsize() + len(self._gathering)
 
     @property
     def idle(self) -> bool:
         return self._queue.empty() and self._batches_in_flight == 0
 
+    async def _take_or_stop(self, getter: asyncio.Future, batch: list[Job]) -> None:
+        """Cancels a pending queue get; an item it got meanwhile joins the batch."""
+        getter.cancel()
+        try:
+            await getter
+        except asyncio.CancelledError:
+            pass
+        else:  # it got an item while being cancelled
+            batch.append(getter.result())
+
     async def _gather(self) -> list[Job]:
         loop = asyncio.get_running_loop()
-        batch = [await self._queue.get()]
+        batch = self._gathering = [await self._queue.get()]
         close_at = loop.time() + self.max_queue_delay
-        while len(batch) < self.max_batch_size:
-            wait = close_at - loop.time()
-            if wait <= 0:
+        # The window closes early when draining starts: no new work can join the batch.
+        draining = asyncio.ensure_future(self._drain_started.wait())
+        try:
+            while len(batch) < self.max_batch_size:
+                wait = close_at - loop.time()
+                if wait <= 0:
+                    break
+                if not self._queue.empty():  # under load: no waiting, no futures
+                    batch.append(self._queue.get_nowait())
+                    continue
+                if self.draining:
+                    break
+                getter = asyncio.ensure_future(self._queue.get())
+                await asyncio.wait({getter, draining}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    batch.append(getter.result())
+                    continue
+                await self._take_or_stop(getter, batch)
                 break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), wait))
-            except asyncio.TimeoutError:
-                break
+        finally:
+            draining.cancel()
         # The delay has passed. If every instance is still busy, the batch could not run
         # anyway: let it grow until one frees up (a full batch is prepared at once, and
         # overlaps with the running one).
@@ -132,13 +157,8 @@ class DynamicBatcher:
             if getter.done():
                 batch.append(getter.result())
             else:
-                getter.cancel()
-                try:
-                    await getter
-                except asyncio.CancelledError:
-                    pass
-                else:  # it got an item while being cancelled
-                    batch.append(getter.result())
+                await self._take_or_stop(getter, batch)
+        self._gathering = []
         return batch
 
     def _live(self, batch: list[Job], now: float) -> list[Job]:
@@ -223,6 +243,8 @@ class DynamicBatcher:
     async def drain(self) -> None:
         """Refuses new work and returns when everything accepted has been answered."""
         self.draining = True
+        if self._task is not None:
+            self._drain_started.set()
         await self.wait_idle()
 
     async def close(self) -> None:

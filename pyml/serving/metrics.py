@@ -59,7 +59,8 @@ class ServerMetrics:
         )
         self.queue_depth = Gauge(
             "pyml_queue_depth",
-            "Images waiting in the dynamic batcher's queue (Triton: nv_inference_pending_request_count)",
+            "Images waiting for a batch to run: queued, or in the batch being gathered "
+            "(Triton: nv_inference_pending_request_count)",
             ["model"],
             registry=r,
         )
