@@ -158,17 +158,20 @@ async def open_loop(
     max_outstanding: int = 1000,
     timeout: float = 30,
     on_tick=None,
+    tally: Tally | None = None,
+    until=None,
 ) -> Tally:
-    """Sends at `rate` per second for `seconds`, cycling through `requests`, whatever comes back.
+    """Sends at `rate` per second for `seconds` (or until `until()` is true), cycling through
+    `requests`, whatever comes back, counting into `tally` (which on_tick may read).
     At most `max_outstanding` calls are in flight: past about 1,000 calls pending on one
     connection, grpc-core cancels the excess (CANCELLED) before pyml's handler sees them."""
-    tally = Tally()
+    tally = Tally() if tally is None else tally
     async with grpc.aio.insecure_channel(target) as channel:
         stub = pb_grpc.MultiLabelClassifierStub(channel)
         pending: set[asyncio.Task] = set()
         start = time.perf_counter()
         sent = 0
-        while (now := time.perf_counter() - start) < seconds:
+        while (now := time.perf_counter() - start) < seconds and not (until and until()):
             due = int(now * rate) - sent
             for _ in range(max(0, min(due, max_outstanding - len(pending)))):
                 request, check = requests[sent % len(requests)]

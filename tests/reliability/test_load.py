@@ -3,7 +3,8 @@ under load: every request gets a right answer or the status it should, memory
 and file descriptors stay bounded. Each test runs a `pyml serve` subprocess.
 
 Short versions run by default; PYML_RELIABILITY_LONG=1 runs the full ones
-(60 s of 4x overload, 10,000-request soak). Figures are printed (pytest -s)."""
+(5x the overload rounds, a 10,000-request soak). Figures are printed (pytest -s);
+how much the server serves at which offered rate is benchmarks' work, not these tests'."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import asyncio
 import os
 import signal
 import time
+from collections import Counter
+from itertools import pairwise
 
 import pytest
 from bad_inputs import DEMO_IMAGES, bad_files
@@ -22,7 +25,6 @@ from load import (
     closed_loop,
     closed_loop_streams,
     open_loop,
-    open_loop_processes,
 )
 
 import pyml
@@ -55,81 +57,72 @@ def mib(kib: int) -> float:
     return kib / 1024
 
 
-def overload_run(seconds: float) -> str:
-    """Measures capacity, pushes 4x for `seconds`, checks, and reports. Both over streams:
-    a streamed message costs a client far less than a unary call, which is what lets
-    client processes on this same small machine offer a true 4x (unary calls from three
-    processes reached 2.2x here)."""
-    server = ServerProcess("--max_queue", "64", "--max_batch_size", "8")
+def overload_run(rounds: int) -> str:
+    """Keeps far more images outstanding than the server can hold (8 streams x 16 in flight
+    against a queue of 16 and batches of 4), so it is overloaded by construction, whatever
+    the machine's speed; checks that it refuses the excess at once, answers the rest right,
+    holds its memory, and serves normally afterwards. How much it serves under which
+    offered rate is measured by benchmarks, not here."""
+    server = ServerProcess("--max_queue", "16", "--max_batch_size", "4", "--instances", "1")
     try:
         mix = request_mix()
-        warm = asyncio.run(closed_loop_streams(server.target, mix * 4))
-        started = time.perf_counter()
-        measured = asyncio.run(closed_loop_streams(server.target, mix * 12))
-        capacity = measured.total / (time.perf_counter() - started)
+        warm = asyncio.run(closed_loop_streams(server.target, mix * 2))
         rss_before = server.status_kib("VmRSS")
-        samples = []
-        overload = open_loop_processes(
-            server.target,
-            mix,
-            rate=4 * capacity,
-            seconds=seconds,
-            processes=2,
-            streams=4,
-            on_tick=lambda: samples.append(server.status_kib("VmRSS")),
-        )
-        offered = overload.total / seconds
-        peak = server.status_kib("VmHWM")
+        overload = asyncio.run(closed_loop_streams(server.target, mix * rounds, streams=8, in_flight=16))
+        rss_after, peak = server.status_kib("VmRSS"), server.status_kib("VmHWM")
         after = asyncio.run(closed_loop(server.target, mix * 2, callers=8))
         report = (
-            f"capacity {capacity:.0f} images/s (closed loop, 16 streams x 4 in flight); overload at "
-            f"{4 * capacity:.0f}/s for {seconds:.0f} s: {overload.total} images "
-            f"({offered:.0f}/s offered from 2 client processes, {offered / capacity:.1f}x), "
-            f"{dict(overload.statuses)}; wrong answers {len(overload.wrong)}; "
-            f"server RSS {mib(rss_before):.0f} MiB before, max sampled {mib(max(samples)):.0f} MiB, "
-            f"peak (VmHWM) {mib(peak):.0f} MiB; afterwards {dict(after.statuses)}, "
-            f"wrong {len(after.wrong)}"
+            f"{overload.total} images with 128 outstanding against a queue of 16: {dict(overload.statuses)}; "
+            f"wrong answers {len(overload.wrong)}; server RSS {mib(rss_before):.0f} MiB before, "
+            f"{mib(rss_after):.0f} MiB after, peak (VmHWM) {mib(peak):.0f} MiB; "
+            f"afterwards {dict(after.statuses)}, wrong {len(after.wrong)}"
         )
-        assert not warm.wrong and not measured.wrong
+        assert not warm.wrong
         assert set(overload.statuses) <= {"OK", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}, report
-        assert offered >= 0.95 * 4 * capacity, report  # the load generator really offered 4x
         assert overload.statuses["RESOURCE_EXHAUSTED"] > 0, report  # it really was overloaded
         assert overload.statuses["OK"] > 0, report  # and kept serving meanwhile
         assert not overload.wrong, (report, overload.wrong[:3])
-        assert max(samples) < rss_before + 512 * 1024, report  # bounded by the queue, not by the load
+        # bounded by the queue (16 pictures of at most a few MiB each), not by the load
+        assert rss_after < rss_before + 512 * 1024, report
         assert set(after.statuses) <= {"OK", "INVALID_ARGUMENT"} and not after.wrong, report
         return report
     finally:
         server.kill()
 
 
-def test_overload_4x_capacity():
-    print("\noverload:", overload_run(60 if LONG else 8))
+def test_overload_is_refused_at_once_and_answers_stay_right():
+    print("\noverload:", overload_run(60 if LONG else 12))
 
 
 def test_soak_memory_fds_and_answers():
-    total, baseline = (10_000, 1_000) if LONG else (3_000, 1_000)
+    total, baseline, step = (10_000, 1_000, 1_000) if LONG else (3_000, 1_000, 400)
     server = ServerProcess()
     try:
         mix = request_mix()
         requests = [mix[i % len(mix)] for i in range(total)]
-        first = asyncio.run(closed_loop(server.target, requests[:baseline], callers=8))
-        rss_1, fds_1 = server.status_kib("VmRSS"), server.open_fds()
-        rest = asyncio.run(closed_loop(server.target, requests[baseline:], callers=8))
-        rss_n, fds_n = server.status_kib("VmRSS"), server.open_fds()
-        statuses = first.statuses + rest.statuses
+        tallies = [asyncio.run(closed_loop(server.target, requests[:baseline], callers=8))]
+        samples = [(baseline, server.status_kib("VmRSS"))]
+        fds_1 = server.open_fds()
+        for start in range(baseline, total, step):
+            tallies.append(asyncio.run(closed_loop(server.target, requests[start : start + step], callers=8)))
+            samples.append((min(start + step, total), server.status_kib("VmRSS")))
+        fds_n = server.open_fds()
+        statuses = sum((t.statuses for t in tallies), Counter())
+        wrong = [w for t in tallies for w in t.wrong]
+        # A leak grows RSS in every interval; the allocator moves it by several MiB either
+        # way with no leak (seen: 189.7 -> 201.0 MiB in one CI run, -3% in another), in steps.
+        # So: a leak is growth in every interval adding up to more than 8 MiB. Leaking a
+        # decoded picture (~900 KiB) for one request in 100 is 3.6 MiB an interval here.
+        rss = [y for _, y in samples]
+        steps = [b - a for a, b in pairwise(rss)]
         print(
-            f"\nsoak: {total} requests {dict(statuses)}; wrong {len(first.wrong) + len(rest.wrong)}; "
-            f"RSS after {baseline}: {mib(rss_1):.1f} MiB, after {total}: {mib(rss_n):.1f} MiB "
-            f"({(rss_n / rss_1 - 1) * 100:+.1f}%); fds {fds_1} -> {fds_n}"
+            f"\nsoak: {total} requests {dict(statuses)}; wrong {len(wrong)}; RSS (MiB) "
+            f"{', '.join(f'{mib(y):.1f}' for y in rss)} at every {step}; fds {fds_1} -> {fds_n}"
         )
         assert set(statuses) == {"OK", "INVALID_ARGUMENT"} and statuses.total() == total
-        assert not first.wrong and not rest.wrong, (first.wrong + rest.wrong)[:3]
-        # The allocator moves RSS by several MiB either way without any leak (seen: 189.7 ->
-        # 201.0 MiB over 2,000 requests in one CI run; 497-522 MiB with no trend over
-        # 8,000 in another), so the bound is 5% or 16 MiB, whichever is larger: a leak of
-        # 10 KiB a request over these 2,000 (a decoded picture is ~900 KiB) still fails it.
-        assert rss_n <= max(rss_1 * 1.05, rss_1 + 16 * 1024), (mib(rss_1), mib(rss_n))
+        assert not wrong, wrong[:3]
+        leaking = all(d > 512 for d in steps) and rss[-1] - rss[0] > 8 * 1024
+        assert not leaking, [f"{mib(y):.1f}" for y in rss]
         # grpc-core opens eventfds/sockets lazily, so the count moves by one either way between
         # samples; a leak would grow with requests (thousands here), not by one or two.
         assert fds_n <= fds_1 + 2
@@ -144,14 +137,17 @@ def test_sigterm_under_load_drains_and_exits_0():
         capacity_probe = asyncio.run(closed_loop(server.target, mix * 2, callers=8))
         assert not capacity_probe.wrong
         sent_signal = []
+        tally = Tally()
 
-        def tick():
-            if not sent_signal and time.perf_counter() - start > 2.0:
+        def tick():  # SIGTERM once the server has answered 50 under load, however long that takes
+            if not sent_signal and tally.statuses["OK"] >= 50:
                 server.proc.send_signal(signal.SIGTERM)
                 sent_signal.append(time.perf_counter())
 
-        start = time.perf_counter()
-        tally: Tally = asyncio.run(open_loop(server.target, mix, rate=150, seconds=4.0, on_tick=tick))
+        def until() -> bool:  # and keep sending until the server is gone (refused or unreachable)
+            return bool(sent_signal) and server.proc.poll() is not None
+
+        asyncio.run(open_loop(server.target, mix, rate=150, seconds=600, on_tick=tick, tally=tally, until=until))
         _, err = server.proc.communicate(timeout=30)
         status = server.proc.returncode
         unavailable = tally.details.get("UNAVAILABLE", {})
