@@ -33,12 +33,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from .atomic import replace_dir, replace_file
 from .backends.paddle import paddle_installed
+from .catalogue import OFFICIAL_MODELS, OfficialModel
 from .errors import BackendError, ConfigError, ModelError, advice
 from .progress import progress_bar
 
@@ -58,26 +58,6 @@ UNHEALING_RETRIES = 1
 UNHEALING_BACKOFF_S = 0.25
 _RETRYABLE_HTTP = {408, 425, 429, 500, 502, 503, 504}
 MODEL_FILES = ("inference.yml", "inference.pdiparams")
-
-
-@dataclass(frozen=True)
-class OfficialModel:
-    name: str
-    map: float  # mAP on COCO2017 multi-label, as PaddleX publishes it
-    size_mb: float  # the inference model's size, as PaddleX publishes it
-
-
-OFFICIAL_MODELS = {
-    m.name: m
-    for m in (
-        OfficialModel("PP-LCNet_x1_0_ML", 77.96, 29.4),
-        OfficialModel("PP-HGNetV2-B0_ML", 80.98, 39.6),
-        OfficialModel("PP-HGNetV2-B4_ML", 87.96, 88.5),
-        OfficialModel("PP-HGNetV2-B6_ML", 91.25, 286.5),
-        OfficialModel("ResNet50_ML", 83.50, 108.9),
-        OfficialModel("CLIP_vit_base_patch16_448_ML", 89.15, 325.6),
-    )
-}
 
 
 def demo_model_dir() -> Path:

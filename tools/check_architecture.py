@@ -70,6 +70,11 @@ ONE_HOME = (
         re.compile(r"\byaml\.(?:safe_)?dump(?:_all)?\("),
         {"pyml/model_dir.py"},
     ),
+    (
+        "naming an official model (its row in the catalogue)",
+        re.compile(r"[\"'](?:PP-LCNet_x1_0|PP-HGNetV2-B[046]|ResNet50|CLIP_vit_base_patch16_448)_ML[\"']"),
+        {"pyml/catalogue.py"},
+    ),
 )
 
 

@@ -23,6 +23,7 @@ from importlib import metadata
 
 import numpy as np
 
+from ..catalogue import OFFICIAL_MODELS
 from .device import cpu_description
 
 
@@ -49,14 +50,7 @@ class Tolerance:
 DEFAULT_TOLERANCE = Tolerance(rtol=0.0, atol=1e-5)  # the printed fifth decimal
 TOLERANCES: dict[str, Tolerance] = {
     "pyml-demo-digits_ML": DEFAULT_TOLERANCE,  # trained; measured < 1e-6
-    "CLIP_vit_base_patch16_448_ML": Tolerance(rtol=0.0, atol=2e-5),  # 1.1e-6
-    "PP-HGNetV2-B0_ML": Tolerance(rtol=0.0, atol=1e-4),  # 7.5e-6
-    "PP-LCNet_x1_0_ML": Tolerance(rtol=0.0, atol=2e-4),  # 1.8e-5
-    "ResNet50_ML": Tolerance(rtol=0.0, atol=1e-3),  # 7.0e-5
-    "PP-HGNetV2-B4_ML": Tolerance(rtol=0.0, atol=2e-3),  # 1.1e-4
-    # 8.4e-3: 174 random BatchNorm layers amplify rounding about 1e5-fold; six times it,
-    # still several times below what a defect does to this network.
-    "PP-HGNetV2-B6_ML": Tolerance(rtol=0.0, atol=5e-2),
+    **{name: Tolerance(rtol=0.0, atol=m.parity_atol) for name, m in OFFICIAL_MODELS.items()},  # pyml/catalogue.py
 }
 RUNTIMES = ("paddlepaddle", "openvino", "onnxruntime")
 

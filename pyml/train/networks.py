@@ -15,24 +15,12 @@ import logging
 import os
 import sys
 
+from ..catalogue import OFFICIAL_MODELS, OfficialModel
 from ..errors import ConfigError
 
 DEMO_ARCH = "pyml-small-convnet"
-INPUT_SIZE = 448  # the six's official input size
-
-# The Arch and MLDecoder sections of PaddleX's training configs
-# (paddlex/repo_apis/PaddleClas_api/configs/<model>.yaml); class counts are set per dataset.
-ARCHITECTURES: dict[str, dict] = {
-    "PP-LCNet_x1_0_ML": {"Arch": {"name": "PPLCNet_x1_0"}, "MLDecoder": {"query_num": 80, "in_channels": 1280}},
-    "PP-HGNetV2-B0_ML": {"Arch": {"name": "PPHGNetV2_B0"}, "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "PP-HGNetV2-B4_ML": {"Arch": {"name": "PPHGNetV2_B4"}, "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "PP-HGNetV2-B6_ML": {"Arch": {"name": "PPHGNetV2_B6"}, "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "ResNet50_ML": {"Arch": {"name": "ResNet50"}, "MLDecoder": {"query_num": 80, "in_channels": 2048}},
-    "CLIP_vit_base_patch16_448_ML": {
-        "Arch": {"name": "CLIP_vit_base_patch16_224", "return_embed": False, "use_fused_attn": False},
-        "MLDecoder": {"query_num": 80, "in_channels": 768, "remove_layers": [], "replace_layer": "head"},
-    },
-}
+INPUT_SIZE = OfficialModel.input_size  # the six's official input size (pyml/catalogue.py)
+ARCHITECTURES: dict[str, dict] = {name: m.architecture for name, m in OFFICIAL_MODELS.items()}
 
 
 # Model names whose exports do not say their architecture otherwise (the shipped demo model).
