@@ -21,6 +21,7 @@ import yaml
 from .backends import PRECISIONS
 from .backends.device import parse_device
 from .errors import ConfigError
+from .flags import flag, flag_fields
 from .models import DEMO_MODEL_NAME, check_name, default_model_name, is_demo
 
 PIPELINE_NAME = "image_multilabel_classification"
@@ -43,10 +44,6 @@ SECTION = "ImageMultiLabelClassification"
 DECODE_MODES = ("exact", "fast")
 
 
-def _option(default: Any, help: str, type: type | None = None, choices: tuple | None = None) -> Any:  # noqa: A002
-    return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
-
-
 @dataclass(frozen=True)
 class PipelineConfig:
     """One pipeline's settings. A field with `help` in its metadata is also a command-line
@@ -55,25 +52,25 @@ class PipelineConfig:
     pipeline_name: str = PIPELINE_NAME
     model_name: str | None = None  # None: nothing named; models.default_model_name decides (the demo)
     model_dir: str | None = None  # None: found by model_name (pyml.models), or the demo model
-    batch_size: int = _option(1, "images per inference batch", int)
-    threshold: Any = _option(
+    batch_size: int = flag(1, "images per inference batch", int)
+    threshold: Any = flag(
         None,
         "score threshold for every class (a YAML or the API also take one per "
         "class); default: the model's inference.yml",
         float,
     )
-    top_k: int | None = _option(None, "keep at most K labels per image", int)
-    device: str | None = _option(None, "cpu (default), gpu, gpu:N (where paddle has CUDA)")
-    decode_mode: str = _option(
+    top_k: int | None = flag(None, "keep at most K labels per image", int)
+    device: str | None = flag(None, "cpu (default), gpu, gpu:N (where paddle has CUDA)")
+    decode_mode: str = flag(
         "exact", "JPEG decode: exact (PaddleX's pixels) or fast (DCT scaling on large photos)", choices=DECODE_MODES
     )
-    backend: str = _option(
+    backend: str = flag(
         "auto",
         "auto (default: the fastest backend measured on this machine whose scores pass the "
         "parity rule against Paddle's; measured once per model), paddle (Paddle's answers "
         "bit for bit), openvino, onnxruntime",
     )
-    precision: str = _option(
+    precision: str = flag(
         "fp32",
         "fp32 (default), bf16 (CPUs with avx512_bf16/AMX; changes scores slightly) or int8 "
         "(the model pyml quantize made; openvino)",
@@ -178,7 +175,7 @@ _SEED_KEYS = {"model", *_MODEL_KEYS - {"model_name"}}  # the seed form calls the
 
 def pipeline_options() -> dict[str, dataclasses.Field]:
     """The fields that are also command-line flags, by name."""
-    return {f.name: f for f in dataclasses.fields(PipelineConfig) if "help" in f.metadata}
+    return {f.name: f for f in flag_fields(PipelineConfig)}
 
 
 def _resolve_relative_model_dir(value: str, source: str) -> Path:

@@ -177,7 +177,7 @@ def test_a_pipeline_option_is_defined_once_and_reaches_yaml_api_and_flags():
     for parser in (main_parser(), command_parser("batch")):
         options = {a.dest: a for a in parser._actions}
         for name, field in flags.items():
-            assert name in options and options[name].choices == field.metadata["choices"], name
+            assert name in options and options[name].choices == field.metadata.get("choices"), name
             assert options[name].default is None  # the config decides, not the flag
     args = main_parser().parse_args(["--decode_mode", "fast", "--precision", "bf16", "--threshold", "0.3"])
     assert (args.decode_mode, args.precision, args.threshold) == ("fast", "bf16", 0.3)

@@ -70,7 +70,13 @@ def command_parser(name: str) -> argparse.ArgumentParser:
     module = COMMANDS[name][0]
     parser = argparse.ArgumentParser(prog=f"pyml {name}", description=module.DESCRIPTION)
     module.add_arguments(parser)
+    add_verbose(parser)
     return parser
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """The one flag every command has."""
+    parser.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def main_parser() -> argparse.ArgumentParser:
@@ -85,6 +91,7 @@ def main_parser() -> argparse.ArgumentParser:
         "pyml --serve --pipeline NAME [--port 8080] is PaddleX's form of pyml serve.",
     )
     predict.add_arguments(parser)
+    add_verbose(parser)
     return parser
 
 

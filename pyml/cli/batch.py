@@ -49,7 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus_per_worker", type=int, default=1, help="CPUs (and threads) per Ray actor")
     p.add_argument("--report", metavar="HTML", help="at the end, write the HTML report of --output here (pyml report)")
     p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def run(args) -> int:

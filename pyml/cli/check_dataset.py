@@ -11,7 +11,6 @@ DESCRIPTION = "Check a PaddleX multi-label dataset (images/, label.txt, train.tx
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset")
     p.add_argument("--all", action="store_true", help="list every problem (default: the first 50)")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def run(args) -> int:

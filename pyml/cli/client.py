@@ -28,7 +28,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save_path")
     p.add_argument("--tls_ca", help="PEM of the CA that signed the server certificate (turns TLS on)")
     p.add_argument("--token_file", help="file holding the bearer token")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def run(args) -> int:

@@ -12,12 +12,10 @@ def add_pipeline_options(p: argparse.ArgumentParser, *names: str, **helps: str) 
     """Flags for pipeline settings, defined once in PipelineConfig's fields (type, choices,
     help); `helps` replaces a flag's help where a command means something more. Every
     flag defaults to None: the pipeline config decides."""
-    from ..config import pipeline_options
+    from ..config import PipelineConfig
+    from ..flags import add_flags
 
-    fields = pipeline_options()
-    for name in names:
-        meta = fields[name].metadata
-        p.add_argument(f"--{name}", type=meta["type"], choices=meta["choices"], help=helps.get(name, meta["help"]))
+    add_flags(p, PipelineConfig, names, defaults=False, helps=helps)
 
 
 def backend_flags(p: argparse.ArgumentParser) -> None:

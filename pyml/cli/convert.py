@@ -14,7 +14,6 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir")
     p.add_argument("--force", action="store_true", help="convert again even if an up-to-date file is there")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def run(args) -> int:

@@ -15,7 +15,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val", help="COCO JSON of the validation images (default: split off --val_percent)")
     p.add_argument("--val_percent", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def run(args) -> int:

@@ -13,7 +13,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--pretrained", action="store_true", help="also fetch each one's training weights (<NAME>_pretrained.pdparams)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def run(args) -> int:

@@ -14,6 +14,9 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..train.calibrate import CALIBRATIONS
+    from .common import add_pipeline_options
+
     p.add_argument(
         "paths",
         nargs="+",
@@ -22,10 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--split", choices=("val", "train"), default="val")
     p.add_argument("--batch_size", type=int, default=16)
-    p.add_argument("--device")
+    add_pipeline_options(p, "device")
     p.add_argument(
         "--calibrate",
-        choices=("f1",),
+        choices=CALIBRATIONS,
         help="f1: choose per-class thresholds that maximise each "
         "class's F1 on the split, and report F1 before and after",
     )
@@ -41,7 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "precision-recall curves, the worst pictures, confusions, the label-frequency baseline; with two models, "
         "per-class changes",
     )
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def _read(root: str, split: str):

@@ -19,7 +19,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls_ca", help="PEM of the CA that signed the server certificate (turns TLS on)")
     p.add_argument("--token_file", help="file holding the bearer token")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for a load (default: 600)")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def _on_server(args) -> int:

@@ -39,7 +39,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "-y", "--yes", action="store_true", help="with --get_pipeline_config: replace an existing YAML without asking"
     )
     p.add_argument("-V", "--version", action="store_true", help="print pyml's version")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def _get_config(args) -> int:

@@ -34,7 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "keeps more label sets; int8: quantize them too (faster on ML-Decoder heads)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def _pictures(items: list[str]) -> list[Path]:

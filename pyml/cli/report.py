@@ -19,7 +19,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--max_thumbnail_mb", type=int, default=40, help="size budget of all thumbnails together (default 40)"
     )
     p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def print_written(report) -> None:

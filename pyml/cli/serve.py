@@ -13,12 +13,9 @@ DESCRIPTION = (
 LOOPBACK = "127.0.0.1"
 
 
-def _with_default(text: str, default) -> str:
-    return text if default in (None, False) else f"{text} (default: {default})"
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..serving.options import DEFAULT_MAX_MESSAGE_BYTES, flag_fields
+    from ..flags import add_flags
+    from ..serving.options import DEFAULT_MAX_MESSAGE_BYTES, ServerOptions
 
     p.add_argument(
         "--pipeline",
@@ -35,14 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=50051, help="the gRPC port (default: 50051)")
     add_pipeline_options(p, "device")
     backend_flags(p)
-    for option in flag_fields():
-        meta, flag = option.metadata, f"--{option.name}"
-        extra = {k: meta[k] for k in ("choices", "action", "metavar") if k in meta}
-        if meta["type"] is bool:
-            p.add_argument(flag, action="store_true", help=meta["help"])
-        else:
-            help_text = _with_default(meta["help"], option.default)
-            p.add_argument(flag, type=meta["type"], default=option.default, help=help_text, **extra)
+    add_flags(p, ServerOptions)  # from its fields (pyml/serving/options.py)
     p.add_argument(
         "--max_message_mb",
         type=int,
@@ -59,16 +49,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="HTTP/HPS answers omit the drawn image unless a request asks (PaddleX: on)",
     )
-    p.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
 
 
 def run(args) -> int:
     import asyncio
 
     from ..errors import ConfigError
+    from ..flags import flag_fields
     from ..registry import create_pipeline
     from ..serving import ServerOptions, run_server
-    from ..serving.options import flag_fields
 
     if not args.pipeline and not args.model_repository:
         raise ConfigError("give the models to serve: --pipeline NAME|YAML (repeatable) or --model_repository DIR")
@@ -81,7 +70,7 @@ def run(args) -> int:
         pipeline = create_pipeline(source, **overrides, batch_size=args.max_batch_size)
         models[name or pipeline.model.model_name] = pipeline
     options = ServerOptions(
-        **{option.name: getattr(args, option.name) for option in flag_fields()},
+        **{option.name: getattr(args, option.name) for option in flag_fields(ServerOptions)},
         max_message_bytes=args.max_message_mb * 1024 * 1024,
         token=read_token(args.token_file),
         visualize=not args.no_visualize,

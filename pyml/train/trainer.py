@@ -28,11 +28,10 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
-from ..atomic import atomic_dir
+from ..atomic import atomic_dir, atomic_write_text
 from ..errors import ConfigError
 from ..models import OFFICIAL_MODELS, fetch_pretrained
 from ..progress import progress_bar, write
@@ -41,70 +40,13 @@ from .data import BatchLoader, parse_augment
 from .dataset import Dataset
 from .evaluate import evaluate_scores
 from .learning import LearningCheck, advice_for, frequency_baseline_map, score_spread
-from .networks import DEMO_ARCH, build_network, default_input_size
+from .networks import DEMO_ARCH, build_network
+from .options import TrainOptions
 from .report import History, write_metrics
 from .weights import inference_state, load_matching
 
 log = logging.getLogger(__name__)
 REPORT_NAME = "eval_report.html"  # the best model's evaluation page, written at the end of a run
-
-
-@dataclass
-class TrainOptions:
-    arch: str
-    output: str
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    warmup_epochs: float | None = None  # None: min(5, epochs / 5), PaddleClas warms up 5 epochs
-    input_size: int | None = None  # None: 448 (the six), 64 (the demo network)
-    device: str = "cpu"
-    pretrained: str | None = None  # a .pdparams whose matching tensors start the network
-    from_dir: str | None = None  # a model directory to fine-tune (backbone kept, head re-made if needed)
-    seed: int = 0
-    augment: str = "flip,color,cutout"
-    loss: str = "asl"  # "asl" (PaddleClas' asymmetric loss) or "bce"
-    threshold: float = 0.5  # written into the exported inference.yml
-    model_name: str | None = None  # Global.model_name of the export; None: the architecture's
-    steps_per_epoch: int | None = None  # cap (quick runs); None: the whole train split
-    threads: int = 0  # preprocessing threads; 0: one per core
-    dataset: str = ""
-    freeze: str = "none"  # "backbone": only the head trains (frozen.py)
-    cache_features: bool = False  # with freeze: the backbone runs once per image, features kept on disk
-    backbone_backend: str = "paddle"  # the inference backend a frozen backbone runs on
-    patience: int = 0  # stop when val mAP has not improved for this many epochs; 0: never
-    calibrate: str | None = None  # "f1": per-class thresholds chosen on val (calibrate.py)
-
-    def resolved(self) -> TrainOptions:
-        if self.epochs <= 0 or self.batch_size <= 1:
-            raise ConfigError("epochs must be >= 1 and batch_size >= 2 (batch norm needs two images)")
-        if not (self.lr > 0):
-            raise ConfigError(f"lr must be positive, not {self.lr}")
-        size = self.input_size or default_input_size(self.arch)
-        warmup = self.warmup_epochs if self.warmup_epochs is not None else min(5.0, self.epochs / 5)
-        parse_augment(self.augment)
-        from .calibrate import CALIBRATIONS
-        from .frozen import FREEZE_CHOICES
-        from .loss import LOSSES
-
-        if self.freeze not in FREEZE_CHOICES:
-            raise ConfigError(f"freeze must be one of {', '.join(FREEZE_CHOICES)}, not {self.freeze!r}")
-        if self.cache_features and self.freeze != "backbone":
-            raise ConfigError(
-                "--cache_features needs --freeze backbone (only a frozen backbone's features stay "
-                "the same from one epoch to the next)"
-            )
-        if self.patience < 0:
-            raise ConfigError(f"patience must be >= 0 (0: never stop early), not {self.patience}")
-        if self.calibrate not in (None, *CALIBRATIONS):
-            raise ConfigError(f"calibrate must be one of {', '.join(CALIBRATIONS)}, not {self.calibrate!r}")
-
-        if self.loss not in LOSSES:
-            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
-        return TrainOptions(
-            **{**asdict(self), "input_size": size, "warmup_epochs": warmup, "model_name": self.model_name or self.arch}
-        )
 
 
 def random_start_warning(o: TrainOptions) -> str | None:
@@ -144,19 +86,6 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
 
 
 class Trainer:
-    # What a resumed run may change; the rest of the recipe is the first run's.
-    RESUMABLE: ClassVar[set[str]] = {
-        "epochs",
-        "output",
-        "dataset",
-        "device",
-        "resume",
-        "quiet",
-        "verbose",
-        "patience",
-        "calibrate",
-    }
-
     def __init__(
         self, dataset: Dataset, options: TrainOptions, resume: bool = False, given: set[str] | None = None
     ) -> None:
@@ -173,22 +102,7 @@ class Trainer:
             if not saved.is_file():
                 raise ConfigError(f"{self.out}: nothing to resume (no train_config.json)")
             recorded = json.loads(saved.read_text())
-            for name in sorted((given or set()) - self.RESUMABLE):
-                if name in recorded and getattr(options, name) != recorded[name]:
-                    raise ConfigError(
-                        f"--{name} {getattr(options, name)} differs from the run in {self.out} "
-                        f"({recorded[name]}): a resumed run keeps its recipe (only --epochs may grow); "
-                        "choose another --output to train with the new value"
-                    )
-            # The recipe comes from the first run; only the length may grow.
-            options = TrainOptions(
-                **{
-                    **recorded,
-                    "epochs": options.epochs or recorded["epochs"],
-                    "output": str(self.out),
-                    **{name: getattr(options, name) for name in ("patience", "calibrate") if name in (given or set())},
-                }
-            )
+            options = options.for_resume(recorded, given or set(), str(self.out))
         elif (self.out / "checkpoints").exists():
             raise ConfigError(
                 f"{self.out} already holds a training run; pass --resume to continue it, or choose another --output"
@@ -321,7 +235,7 @@ class Trainer:
             start_epoch, history = load_checkpoint(self.out / "checkpoints", network, optimizer)
         self.learning = self._learning_check(history)
         if not self.resume:
-            (self.out / "train_config.json").write_text(json.dumps(asdict(o), indent=1))
+            atomic_write_text(self.out / "train_config.json", json.dumps(asdict(o), indent=1))
         for note in notes:
             log.info("%s", note)
         warning = random_start_warning(o)

@@ -34,7 +34,8 @@ THRESHOLDS = {"1": 0.5, "2": 0.02, "3": 0.9}  # each version's threshold for eve
 
 def add_version(repo, version: str, model: str = "digits"):
     folder = repo / model / version
-    shutil.copytree(demo_model_dir(), folder)
+    # as PaddleX exports a model: no ONNX file, so first loads convert (tested below)
+    shutil.copytree(demo_model_dir(), folder, ignore=shutil.ignore_patterns("inference.onnx*"))
     write_thresholds(folder, np.full(10, THRESHOLDS[version]))
     return folder
 

@@ -16,7 +16,8 @@ import pytest
 import pyml
 from pyml.models import demo_model_dir
 from pyml.train import DatasetError, read_dataset
-from pyml.train.trainer import Trainer, TrainOptions
+from pyml.train.options import TrainOptions
+from pyml.train.trainer import Trainer
 from tools.demo_data import write_dataset
 
 SMALL = "pyml-small-convnet"
