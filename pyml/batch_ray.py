@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .batch import BatchSummary, JsonlOutput, Progress, _save, encode_row, list_inputs, save_layout
+from .batch import BatchSummary, Progress, list_inputs, save_layout, save_result
+from .batch_output import JsonlOutput, encode_row
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class Tagger:
         if self.layout is not None:
             for result in results:
                 if result.error is None:
-                    _save(result, self.layout)
+                    save_result(result, self.layout)
         names, rows, failed = zip(*map(encode_row, results))
         return {
             "img_path": np.array(names, dtype=object),

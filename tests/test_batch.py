@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import pyml
-from pyml.batch import JsonlOutput, list_inputs, run_batch
+from pyml.batch import list_inputs, run_batch
+from pyml.batch_output import JsonlOutput
 from pyml.errors import ConfigError
 
 PYML = [sys.executable, "-m", "pyml.cli"]

@@ -17,7 +17,7 @@ from mirror import Mirror
 from terminal import run_on_terminal
 
 import pyml
-from pyml import models
+from pyml import downloads, models
 from pyml.errors import ConfigError, ModelError
 from pyml.model_dir import load_model_dir
 
@@ -44,7 +44,7 @@ def mirror(monkeypatch, tmp_path):
     monkeypatch.setenv("PADDLE_PDX_CACHE_HOME", str(tmp_path / "paddlex"))
     monkeypatch.delenv("PYML_MODEL_HOME", raising=False)
     monkeypatch.delenv("PYML_OFFLINE", raising=False)
-    monkeypatch.setattr(models, "BACKOFF_S", 0.01)
+    monkeypatch.setattr(downloads, "BACKOFF_S", 0.01)
     yield server
     server.stop()
 
@@ -127,7 +127,7 @@ def test_an_explicit_model_dir_wins_and_the_demo_is_never_a_substitute(mirror, l
 
 def test_404_is_a_clear_error_that_names_everything(mirror, tmp_path):
     with pytest.raises(ModelError) as caught:
-        models.download_model(NAME, progress=False)
+        downloads.download_model(NAME, progress=False)
     message = str(caught.value)
     for part in (f"{mirror.url}{TAR_PATH}", "HTTP 404", str(cache(tmp_path) / NAME), "PYML_MODEL_MIRROR", "pyml_demo"):
         assert part in message
@@ -153,10 +153,10 @@ def test_a_host_that_does_not_resolve_or_refuses_fails_after_one_quick_retry(
 
     monkeypatch.setenv("PYML_MODEL_MIRROR", f"http://127.0.0.1:{free_port()}" if base == "REFUSED" else base)
     waits = []
-    monkeypatch.setattr(models.time, "sleep", waits.append)
+    monkeypatch.setattr(downloads.time, "sleep", waits.append)
     with pytest.raises(ModelError, match=reason) as caught:
-        models.download_model(NAME, progress=False)
-    assert waits == [models.UNHEALING_BACKOFF_S]  # one quick retry, no back-off ladder
+        downloads.download_model(NAME, progress=False)
+    assert waits == [downloads.UNHEALING_BACKOFF_S]  # one quick retry, no back-off ladder
     assert "trying again" not in caplog.text and "attempts" not in str(caught.value)
     assert leftovers(tmp_path) == []
 
@@ -175,14 +175,14 @@ def test_the_command_line_gives_command_line_advice(mirror, tmp_path):
 
 def test_missing_training_weights_say_where_the_file_goes_and_how_to_train_without(mirror, tmp_path, monkeypatch):
     with pytest.raises(ModelError) as caught:
-        models.fetch_pretrained(NAME, progress=False)
+        downloads.fetch_pretrained(NAME, progress=False)
     message = str(caught.value)
     target = tmp_path / "paddlex" / "official_pretrained" / f"{NAME}_pretrained.pdparams"
     assert f"save it as {target}" in message and "unpack" not in message and "inference.yml" not in message
     assert "leave out pretrained" in message and "pyml_demo" not in message
     monkeypatch.setattr(pyml.errors, "_ON_THE_COMMAND_LINE", True)  # as `pyml train` / `pyml download` run
     with pytest.raises(ModelError, match="start from a model directory with --from DIR, or leave out --pretrained"):
-        models.fetch_pretrained(NAME, progress=False)
+        downloads.fetch_pretrained(NAME, progress=False)
     run = subprocess.run(
         [sys.executable, "-m", "pyml.cli", "download", "bogus"],
         capture_output=True,
@@ -197,7 +197,7 @@ def test_missing_training_weights_say_where_the_file_goes_and_how_to_train_witho
 def test_a_dropped_connection_resumes_with_range(mirror, lcnet_export, tmp_path):
     mirror.files[TAR_PATH] = package(lcnet_export)
     mirror.drops = 1
-    assert models.download_model(NAME, progress=False) == cache(tmp_path) / NAME
+    assert downloads.download_model(NAME, progress=False) == cache(tmp_path) / NAME
     ranges = [r for p, r in mirror.requests if p == TAR_PATH]
     assert len(ranges) == 2 and ranges[0] is None and ranges[1].startswith("bytes=") and ranges[1] != "bytes=0-"
     assert leftovers(tmp_path) == [NAME]
@@ -208,18 +208,18 @@ def test_a_server_that_always_drops_is_a_clear_error(mirror, lcnet_export, tmp_p
     mirror.honour_range = False
     mirror.drops = 1000
     with pytest.raises(ModelError, match=r"connection lost .*after 5 attempts"):
-        models.download_model(NAME, progress=False)
+        downloads.download_model(NAME, progress=False)
     assert mirror.gets(TAR_PATH) == 5 and leftovers(tmp_path) == []
 
 
 def test_a_corrupt_tar_leaves_nothing_behind(mirror, lcnet_export, tmp_path):
     mirror.files[TAR_PATH] = package(lcnet_export)[:-20000] + b"\0" * 10
     with pytest.raises(ModelError, match=r"not a readable tar archive|holds no model|does not load"):
-        models.download_model(NAME, progress=False)
+        downloads.download_model(NAME, progress=False)
     assert leftovers(tmp_path) == []
     mirror.files[TAR_PATH] = b"<html>not a tar</html>"
     with pytest.raises(ModelError, match="not a readable tar archive") as caught:
-        models.download_model(NAME, progress=False)
+        downloads.download_model(NAME, progress=False)
     assert "\n" not in str(caught.value)  # one line, though tarfile's own message has five
     assert leftovers(tmp_path) == []
 
@@ -236,7 +236,7 @@ def test_a_tar_that_escapes_is_refused(mirror, lcnet_export, tmp_path, member, r
     info.size = 4
     mirror.files[TAR_PATH] = package(lcnet_export, extra=info)
     with pytest.raises(ModelError, match=reason):
-        models.download_model(NAME, progress=False)
+        downloads.download_model(NAME, progress=False)
     assert leftovers(tmp_path) == [] and not (tmp_path / "paddlex" / "escaped.txt").exists()
 
 
@@ -245,14 +245,14 @@ def test_a_link_out_of_the_archive_is_refused(mirror, lcnet_export, tmp_path):
     info.type, info.linkname = tarfile.SYMTYPE, "../../../outside"
     mirror.files[TAR_PATH] = package(lcnet_export, extra=info)
     with pytest.raises(ModelError, match="pointing outside"):
-        models.download_model(NAME, progress=False)
+        downloads.download_model(NAME, progress=False)
     assert leftovers(tmp_path) == []
 
 
 def test_the_wrong_model_in_the_package_is_refused(mirror, tmp_path):
     mirror.files[TAR_PATH] = package(models.demo_model_dir())
     with pytest.raises(ModelError, match="holds model 'pyml-demo-digits_ML', not 'PP-LCNet_x1_0_ML'"):
-        models.download_model(NAME, progress=False)
+        downloads.download_model(NAME, progress=False)
     assert leftovers(tmp_path) == []
 
 
@@ -305,11 +305,11 @@ def test_pretrained_weights_by_name_are_fetched_once_and_checked(mirror, tmp_pat
     weights = tmp_path / "w.pdparams"
     paddle.save({"fc.weight": paddle.ones([2, 2])}, str(weights))
     mirror.files[PDPARAMS_PATH] = weights.read_bytes()
-    fetched = models.fetch_pretrained(NAME, progress=False)
+    fetched = downloads.fetch_pretrained(NAME, progress=False)
     assert fetched.name == f"{NAME}_pretrained.pdparams" and fetched.read_bytes() == weights.read_bytes()
-    assert models.fetch_pretrained(NAME, progress=False) == fetched and mirror.gets(PDPARAMS_PATH) == 1
+    assert downloads.fetch_pretrained(NAME, progress=False) == fetched and mirror.gets(PDPARAMS_PATH) == 1
     fetched.unlink()
     mirror.files[PDPARAMS_PATH] = b"not weights"
     with pytest.raises(ModelError, match="not a Paddle parameters file"):
-        models.fetch_pretrained(NAME, progress=False)
+        downloads.fetch_pretrained(NAME, progress=False)
     assert not fetched.exists() and list(fetched.parent.glob("*.part")) == []

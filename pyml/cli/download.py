@@ -16,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..models import check_name, download_model, fetch_pretrained, find_local
+    from ..downloads import download_model, fetch_pretrained
+    from ..models import check_name, find_local
 
     for name in args.names:  # every name is checked before anything downloads
         check_name(name, "pyml download")

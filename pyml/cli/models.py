@@ -52,14 +52,8 @@ def run(args) -> int:
             raise ConfigError(f"pyml models {args.action} works on a running server: pass --target HOST:PORT")
         args.action = args.action or "list"
         return _on_server(args)
-    from ..models import (
-        DEMO_MODEL_NAME,
-        OFFICIAL_MODELS,
-        demo_model_dir,
-        download_dir,
-        find_local,
-        mirror,
-    )
+    from ..downloads import mirror
+    from ..models import DEMO_MODEL_NAME, OFFICIAL_MODELS, demo_model_dir, download_dir, find_local
 
     print(f"{'model':30s} {'mAP':>6s} {'MB':>6s}  on this machine")
     for model in OFFICIAL_MODELS.values():

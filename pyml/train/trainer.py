@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_dir, atomic_write_text
+from ..catalogue import OFFICIAL_MODELS
+from ..downloads import fetch_pretrained
 from ..errors import ConfigError
-from ..models import OFFICIAL_MODELS, fetch_pretrained
 from ..progress import progress_bar, write
 from .checkpoints import load_checkpoint, save_checkpoint
 from .data import BatchLoader, parse_augment
