@@ -26,9 +26,9 @@ from ..v1 import classifier_pb2 as pb
 from ..v1 import classifier_pb2_grpc as pb_grpc
 from ..v1 import kserve_v2_pb2 as kv
 from ..v1 import kserve_v2_pb2_grpc as kv_grpc
+from .classifier import MAX_MESSAGE_METADATA
 from .errors import REASON_TRAILER, error_of
 from .options import DEFAULT_MAX_MESSAGE_BYTES
-from .server import MAX_MESSAGE_METADATA
 
 
 def _service_error(exc: grpc.RpcError) -> ServiceError:

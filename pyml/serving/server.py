@@ -1,5 +1,6 @@
-"""pyml's gRPC service on grpc.aio: MultiLabelClassifier (unary + bidirectional
-streaming), gRPC health checking and server reflection.
+"""The server: one grpc.aio server carrying pyml's service (classifier.py), KServe v2
+(kserve.py), gRPC health checking and server reflection, with the HTTP door (http.py)
+and the metrics port beside it, over one state of hosted models (state.py, host.py).
 
     server = await create_server({"digits": pipeline}, "127.0.0.1:0")  # server.port, server.state
 
@@ -25,34 +26,28 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from ..errors import ConfigError, InputError, PymlError, Reason
-from ..v1 import classifier_pb2 as pb
-from ..v1 import classifier_pb2_grpc as pb_grpc
+from ..errors import ConfigError, PymlError
 from ..v1 import kserve_v2_pb2 as kv
 from .auth import BearerTokenInterceptor
-from .batcher import DynamicBatcher
+from .classifier import SERVICE, SERVICE_NAME, ClassifierService
 from .control import ModelControl
-from .errors import REASON_TRAILER, abort_with
+from .host import host_builder
 from .http import HttpDoor
 from .kserve import KServeService
-from .lenient import MalformedRequest, add_service
+from .lenient import add_service
 from .metrics import ServerMetrics
 from .options import ServerOptions
 from .paddlex_api import PaddlexApi
-from .prepare import build_pipeline, prepare_in_background
 from .repository import Repository
 from .state import ServerState
-from .wire import error_response, response_of, source_of, threshold_of
 
 if TYPE_CHECKING:
-    from ..pipeline import MultiLabelClassificationPipeline
+    pass
 
 log = logging.getLogger(__name__)
 
 REFUSAL_WINDOW_S = 1.0  # on drain: refuse new calls with UNAVAILABLE this long before closing
-SERVICE = pb.DESCRIPTOR.services_by_name["MultiLabelClassifier"]
 KSERVE_SERVICE = kv.DESCRIPTOR.services_by_name["GRPCInferenceService"]
-SERVICE_NAME = SERVICE.full_name
 KSERVE_SERVICE_NAME = KSERVE_SERVICE.full_name
 
 
@@ -69,156 +64,6 @@ def _reflection_pool():
         except KeyError:
             POOL.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
     return POOL
-
-
-class ModelHost:
-    """One loaded version of a model: its pipeline and its batcher."""
-
-    def __init__(
-        self,
-        name: str,
-        pipeline: MultiLabelClassificationPipeline,
-        options: ServerOptions,
-        metrics: ServerMetrics,
-        version: str = "1",
-    ) -> None:
-        self.name = name
-        self.version = version
-        self.fingerprint: tuple | None = None  # the repository files it was loaded from (control.py)
-        self.pipeline = pipeline
-        self.metrics = metrics
-        self.batcher = DynamicBatcher(
-            pipeline,
-            options.max_batch_size,
-            options.max_queue_delay_ms,
-            options.max_queue,
-            metrics=metrics,
-            name=name,
-            instances=options.instances,
-        )
-
-    async def classify(
-        self, request: pb.ClassifyRequest, fallback_name: str, timeout: float | None
-    ) -> pb.ClassifyResponse:
-        """Never raises for a bad request: the error goes into the response."""
-        started = time.perf_counter()
-        try:
-            source = source_of(request, fallback_name)
-            threshold = self.pipeline.resolve_threshold(threshold_of(request))
-            top_k = request.top_k or self.pipeline.config.top_k
-            result = await self.batcher.submit(source, threshold, top_k, timeout)
-            response = response_of(request.request_id, self.name, result)
-        except Exception as exc:  # noqa: BLE001 - every failure is reported in this item's response
-            response = error_response(request.request_id, self.name, exc)
-        response.version = self.version
-        code = _STATUS_BY_NUMBER[response.error.code] if response.HasField("error") else grpc.StatusCode.OK
-        self.metrics.request(self.name, "grpc", code.name, started)
-        log.debug(
-            "%s %s -> %s in %.1f ms",
-            self.name,
-            request.request_id or fallback_name,
-            response.error.reason or f"{len(response.categories)} labels",
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
-
-    def info(self, models: list[str], versions: list[str]) -> pb.ModelInfo:
-        p = self.pipeline
-        size = p.model.input_size or (0, 0)
-        default = p.resolve_threshold(None)
-        return pb.ModelInfo(
-            name=self.name,
-            labels=p.labels,
-            input_width=size[0],
-            input_height=size[1],
-            default_threshold=float(default) if isinstance(default, float) else 0.0,
-            decode_mode=p.config.decode_mode,
-            max_batch_size=self.batcher.max_batch_size,
-            models=models,
-            version=self.version,
-            versions=versions,
-        )
-
-
-class ClassifierService(pb_grpc.MultiLabelClassifierServicer):
-    def __init__(self, state: ServerState) -> None:
-        self.state = state
-        self._counter = 0
-
-    def _name(self) -> str:
-        self._counter += 1
-        return f"<request {self._counter}>"
-
-    async def _resolve(self, model: str, version: str, context) -> ModelHost:
-        """The host of a unary call, or the call ends with the table's status for why not."""
-        try:
-            return self.state.resolve(model, version)
-        except Exception as exc:  # noqa: BLE001 - the table says what each answers
-            await abort_with(context, exc)
-
-    async def Classify(self, request, context):  # noqa: N802 (gRPC method name)
-        host = await self._resolve(request.model, request.version, context)
-        response = await host.classify(request, self._name(), context.time_remaining())
-        if response.HasField("error"):
-            # The status says what kind of failure; the trailer carries pyml's exact reason.
-            context.set_trailing_metadata(((REASON_TRAILER, response.error.reason),))
-            await context.abort(
-                _STATUS_BY_NUMBER.get(response.error.code, grpc.StatusCode.UNKNOWN), response.error.message
-            )
-        return response
-
-    async def ClassifyStream(self, request_iterator, context):  # noqa: N802
-        """Reads requests while answering earlier ones; answers leave as they finish. A
-        request that cannot be answered (a bad image, an unknown model or version) gets a
-        response with its error, and the stream goes on."""
-        done: asyncio.Queue = asyncio.Queue()
-        pending: set[asyncio.Task] = set()
-
-        async def answer(request):
-            if isinstance(request, MalformedRequest):
-                return error_response("", self.state.default, InputError(request.message, reason=Reason.MALFORMED))
-            try:
-                host = self.state.resolve(request.model, request.version)
-            except Exception as exc:  # noqa: BLE001 - this item's answer
-                return error_response(request.request_id, request.model or self.state.default, exc)
-            return await host.classify(request, self._name(), context.time_remaining())
-
-        def finished(task: asyncio.Task) -> None:
-            pending.discard(task)
-            if not task.cancelled():  # cancelled: the caller has gone, nobody to answer
-                done.put_nowait(task.result())
-
-        async def read():
-            async for request in request_iterator:
-                task = asyncio.ensure_future(answer(request))
-                pending.add(task)
-                task.add_done_callback(finished)
-            if pending:
-                await asyncio.wait(set(pending))
-            await asyncio.sleep(0)  # let the last done-callbacks run before the end marker
-            done.put_nowait(None)
-
-        reader = asyncio.ensure_future(read())
-        try:
-            while (response := await done.get()) is not None:
-                yield response
-            await reader  # surfaces a broken request stream as this RPC's error
-        finally:
-            reader.cancel()
-            for task in pending:
-                task.cancel()
-
-    async def GetModelInfo(self, request, context):  # noqa: N802
-        host = await self._resolve(request.model, request.version, context)
-        # The message limit, so a client can report an image too large for it instead of
-        # sending it (in a stream, one oversized message would end the whole stream).
-        await context.send_initial_metadata(((MAX_MESSAGE_METADATA, str(self.state.max_message_bytes)),))
-        versions = sorted(self.state.models[host.name].versions, key=int)
-        return host.info(list(self.state.hosts), versions)
-
-
-MAX_MESSAGE_METADATA = "pyml-max-message-bytes"
-_STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def _check_port_free(address: str) -> None:
@@ -276,39 +121,6 @@ class Server:
         self.state.metrics.close()
 
 
-WARM_PICTURE = "digits_01.jpg"  # of pyml/demo/images: any JPEG warms a model; this one ships with pyml
-
-
-def _warm_picture() -> bytes:
-    from ..models import demo_model_dir
-
-    return (demo_model_dir().parent / "images" / WARM_PICTURE).read_bytes()
-
-
-def _host_builder(options: ServerOptions, metrics: ServerMetrics, state: ServerState):
-    """build_host(name, version, source) for ModelControl: a pipeline from a repository
-    entry (or one made already), its instances, warmed. Runs on a worker thread. While
-    other models serve, a version's first-load work (conversion, auto's timing) runs first
-    in a child process at the lowest priority (prepare.py), so it does not starve them."""
-    picture = _warm_picture()
-    pipeline_options = {**options.pipeline_overrides, "batch_size": options.max_batch_size}
-
-    def build(name: str, version: str, source) -> ModelHost:
-        from ..pipeline import MultiLabelClassificationPipeline
-
-        if isinstance(source, MultiLabelClassificationPipeline):
-            pipeline = source
-        else:
-            if state.hosts:
-                prepare_in_background(source, pipeline_options)
-            pipeline = build_pipeline(source, pipeline_options)
-        host = ModelHost(name, pipeline, options, metrics, version)
-        host.batcher.warm(picture)
-        return host
-
-    return build
-
-
 def _check_control_is_guarded(options: ServerOptions, bind_host: str) -> None:
     """Explicit control loads models from the server's disk on request: refused on an
     address others reach, unless a token guards it or the operator says so."""
@@ -341,7 +153,7 @@ async def create_server(
     state = ServerState({}, metrics, options.max_message_bytes, first=next(iter(models), None))
     health = health_aio.HealthServicer()
     control = ModelControl(
-        state, repository, options.model_control_mode, _host_builder(options, metrics, state), health, metrics
+        state, repository, options.model_control_mode, host_builder(options, metrics, state), health, metrics
     )
     control.poll_s = options.repository_poll_s
     for name, pipeline in models.items():  # warmed before any door opens
