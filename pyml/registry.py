@@ -12,9 +12,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from .config import BUILTIN_PIPELINES, DEFAULT_PIPELINE, PIPELINE_NAME, load_pipeline_config, pipeline_config_from_dict
+from .config import BUILTIN_PIPELINES, DEFAULT_PIPELINE, PIPELINE_NAME
 from .errors import ConfigError
 from .models import default_model_name
+from .pipeline_yaml import load_pipeline_config, pipeline_config_from_dict
 
 ENTRY_POINT_GROUP = "pyml.pipelines"
 

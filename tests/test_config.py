@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from pyml.config import PipelineConfig, load_pipeline_config, write_pipeline_config
+from pyml.config import PipelineConfig
 from pyml.errors import ConfigError
+from pyml.pipeline_yaml import load_pipeline_config, write_pipeline_config
 from pyml.thresholds import resolve_threshold
 
 
@@ -167,7 +168,8 @@ def test_a_pipeline_option_is_defined_once_and_reaches_yaml_api_and_flags():
     import dataclasses
 
     from pyml.cli import command_parser, main_parser
-    from pyml.config import _SECTION_KEYS, _SEED_KEYS, PipelineConfig, pipeline_options
+    from pyml.config import PipelineConfig, pipeline_options
+    from pyml.pipeline_yaml import _SECTION_KEYS, _SEED_KEYS
 
     fields = {f.name for f in dataclasses.fields(PipelineConfig)} - {"pipeline_name", "source"}
     assert {"module_name", *fields} == _SECTION_KEYS

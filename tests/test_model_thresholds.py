@@ -131,7 +131,7 @@ def test_get_pipeline_config_leaves_the_threshold_to_the_model(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    from pyml.config import load_pipeline_config
+    from pyml.pipeline_yaml import load_pipeline_config
 
     written = load_pipeline_config(tmp_path / "image_multilabel_classification.yaml")
     assert written.threshold is None  # the model's own: 0.5 for official models, calibrated ones for yours

@@ -144,7 +144,8 @@ def test_create_pipeline_takes_a_config_dict_as_paddlex_does(demo_results):
 def test_paddlex_fast_path_switches_choose_the_backend(tmp_path):
     """use_hpip=True (PaddleX 3.x), enable_hpi=True (the seed tutorial) and --use_hpip pick
     `auto`; hpi_config's backend names one; an explicit backend wins."""
-    from pyml.config import PipelineConfig, load_pipeline_config
+    from pyml.config import PipelineConfig
+    from pyml.pipeline_yaml import load_pipeline_config
 
     base = PipelineConfig()
     assert base.with_overrides(use_hpip=True).backend == "auto"

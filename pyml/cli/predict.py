@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _get_config(args) -> int:
-    from ..config import write_pipeline_config
+    from ..pipeline_yaml import write_pipeline_config
 
     target_dir = args.config_save_path or args.save_path or "."
     try:
