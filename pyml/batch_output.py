@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from .atomic import atomic_write_bytes
 from .errors import ConfigError
@@ -15,9 +16,9 @@ from .errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def encode_row(row: dict) -> tuple[str, str, bool]:
+def encode_row(row: dict[str, Any]) -> tuple[str, str, bool]:
     """A result as the output file holds it: its name, its JSON line, whether it failed."""
-    return row["img_path"], json.dumps(row, ensure_ascii=False), "error" in row
+    return str(row["img_path"]), json.dumps(row, ensure_ascii=False), "error" in row
 
 
 class JsonlOutput:
@@ -86,7 +87,7 @@ class JsonlOutput:
         """Replaces the file's content atomically: a kill leaves the old file or the new one."""
         atomic_write_bytes(self.path, data)
 
-    def write(self, rows: Iterable[dict]) -> tuple[int, int]:
+    def write(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
         """Appends the rows not written yet; returns how many it wrote, and how many of those failed."""
         return self.write_encoded(encode_row(row) for row in rows)
 
@@ -115,7 +116,7 @@ class JsonlOutput:
     def __enter__(self) -> JsonlOutput:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

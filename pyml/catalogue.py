@@ -7,6 +7,7 @@ backends/parity.py for the tolerance).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,11 @@ class OfficialModel:
     parity_atol: float
     # The Arch and MLDecoder sections of PaddleX's training config
     # (paddlex/repo_apis/PaddleClas_api/configs/<model>.yaml); class counts are set per dataset.
-    architecture: dict = field(repr=False)
+    architecture: dict[str, Any] = field(repr=False)
     input_size: int = 448  # the exported model's input, square
 
 
-def _arch(name: str, in_channels: int, **decoder) -> dict:
+def _arch(name: str, in_channels: int, **decoder: Any) -> dict[str, Any]:
     return {"Arch": {"name": name}, "MLDecoder": {"query_num": 80, "in_channels": in_channels, **decoder}}
 
 

@@ -24,7 +24,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .atomic import replace_dir, replace_file
 from .errors import ConfigError, ModelError, advice
@@ -92,7 +94,7 @@ class _Fatal(Exception):
 
 
 @contextlib.contextmanager
-def _as_model_error(name: str, url: str, target: Path):
+def _as_model_error(name: str, url: str, target: Path) -> Iterator[None]:
     """Every failure of a download step, as the one ModelError a user sees."""
     try:
         yield
@@ -103,7 +105,7 @@ def _as_model_error(name: str, url: str, target: Path):
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path):
+def _locked(lock_path: Path) -> Iterator[None]:
     """A cross-process lock (flock): the second process waits, then finds the work done."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as handle:
@@ -114,7 +116,7 @@ def _locked(lock_path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _progress_bar(label: str, total: int | None, initial: int, enabled: bool):
+def _progress_bar(label: str, total: int | None, initial: int, enabled: bool) -> Any:
     return progress_bar(
         total, label, unit="B", enabled=enabled, initial=initial, unit_scale=True, unit_divisor=1024, leave=False
     )
@@ -175,7 +177,7 @@ def fetch(url: str, part: Path, label: str, progress: bool = True) -> None:
         time.sleep(delay)
 
 
-def _connect_failure(cause, url: str) -> str:
+def _connect_failure(cause: BaseException | str | None, url: str) -> str:
     host = urllib.parse.urlsplit(url).hostname
     if isinstance(cause, socket.gaierror):
         return f"cannot resolve the host name {host} (no network, or no DNS)"

@@ -68,7 +68,7 @@ class InputError(PymlError, ValueError):
         source: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.reason = Reason(reason) if reason in Reason._value2member_map_ else reason
+        self.reason = Reason(reason) if reason is not None and reason in Reason._value2member_map_ else reason
         self.index = index
         self.source = source
 

@@ -26,13 +26,13 @@ def flag(default: Any = dataclasses.MISSING, help: str = "", type: type | None =
     return dataclasses.field(default=default, metadata={"help": help, "type": type, **argparse_options})
 
 
-def flag_fields(cls: type) -> list[dataclasses.Field]:
+def flag_fields(cls: type) -> list[dataclasses.Field[Any]]:
     """The fields of `cls` that are flags, in their order."""
     return [f for f in dataclasses.fields(cls) if "help" in f.metadata]
 
 
-def flag_name(field: dataclasses.Field) -> str:
-    return field.metadata.get("flag", field.name)
+def flag_name(field: dataclasses.Field[Any]) -> str:
+    return str(field.metadata.get("flag", field.name))
 
 
 def add_flags(

@@ -35,7 +35,7 @@ def demo_model_dir() -> Path:
     return Path(str(resources.files("pyml") / "demo" / "model"))
 
 
-def default_model_name(model_name: str | None, model_dir) -> str | None:
+def default_model_name(model_name: str | None, model_dir: str | Path | None) -> str | None:
     """The one decision on a model nobody named: with neither a name nor a folder, the
     embedded demo model (it answers offline on a fresh machine); otherwise what was given."""
     return DEMO_MODEL_NAME if model_name is None and model_dir is None else model_name
@@ -116,7 +116,7 @@ def resolve_model_dir(model_name: str | None, model_dir: str | Path | None, prog
     else the demo for the demo's name (or none), else an official model by name."""
     if model_dir:
         return Path(model_dir).expanduser()
-    if is_demo(model_name):
+    if model_name is None or is_demo(model_name):
         return demo_model_dir()
     check_name(model_name)
     found = find_local(model_name)

@@ -89,3 +89,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if _EXPORT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def browser():
+    """A fresh headless Chromium per test (skipped, with the reason, where it is missing)."""
+    from browser import Browser, require_browser
+
+    require_browser()
+    b = Browser()
+    yield b
+    b.quit()

@@ -28,6 +28,9 @@ CLANG_FORMAT=$("$PYTHON" -c 'import clang_format; print(clang_format.get_executa
 git ls-files 'csrc/*.cpp' 'csrc/*.h' | xargs "$CLANG_FORMAT" --dry-run --Werror \
   || { echo "format: run clang-format -i on the files above"; exit 1; }
 
+echo "== Type check (mypy --strict on the typed modules listed in pyproject.toml)"
+"$PYTHON" -m mypy || { echo "type check failed: see the lines above"; exit 1; }
+
 echo "== C++ unit tests"
 run_ctest build/cpp-tests -DCMAKE_BUILD_TYPE=Release
 if [ "${PYML_SKIP_SANITIZERS:-0}" != 1 ]; then

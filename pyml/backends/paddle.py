@@ -11,6 +11,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def paddle_installed() -> bool:
     return importlib.util.find_spec("paddle") is not None
 
 
-def import_paddle():
+def import_paddle() -> Any:
     """`import paddle`, without the warning its first import prints that ccache (a C++
     build cache for custom ops) is missing (pyml compiles nothing through paddle, so it
     says nothing to a pyml user), and with its C++ log at ERROR and above. Every pyml

@@ -33,7 +33,7 @@ class Tolerance:
     atol: float
 
     def allowed(self, reference: np.ndarray) -> np.ndarray:
-        return self.atol + self.rtol * np.abs(reference)
+        return np.asarray(self.atol + self.rtol * np.abs(reference))
 
 
 # By inference.yml's Global.model_name: about ten times the network's own float32

@@ -7,6 +7,7 @@ none keeps its own mapping."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import grpc
 
@@ -95,12 +96,13 @@ def status_of(exc: BaseException) -> Status:
 _INPUT_REASONS = {r.value for r in Reason} | {"invalid_input"}
 
 
-async def abort_with(context, exc: BaseException) -> None:
+async def abort_with(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:
     """Ends a gRPC call with the table's status for `exc`, pyml's reason in the trailer."""
     status = status_of(exc)
     context.set_trailing_metadata(((REASON_TRAILER, status.reason),))
     message = str(exc) if status is not INTERNAL else "internal error (logged on the server)"
     await context.abort(status.grpc_code, message)
+    raise AssertionError("context.abort returned")  # it raises; this says so to the type checker
 
 
 def error_of(code: grpc.StatusCode, reason: str, message: str, source: str | None = None) -> PymlError:

@@ -4,6 +4,7 @@ defaults). Kept apart from the server so that parsing the command line imports n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..flags import flag
 
@@ -35,7 +36,7 @@ class ServerOptions:
     allow_url_inputs: bool = flag(
         False, "let HTTP/HPS requests name an image URL for the server to fetch (off: an SSRF risk)", bool
     )
-    pipeline_overrides: dict = field(default_factory=dict)  # create_pipeline options of repository models
+    pipeline_overrides: dict[str, Any] = field(default_factory=dict)  # create_pipeline options of repository models
     visualize: bool = True  # --no_visualize; HTTP/HPS answers carry the drawn image unless the request says not
     model_repository: str | None = flag(
         None,
@@ -51,7 +52,7 @@ class ServerOptions:
         str,
         choices=("none", "explicit", "poll"),
     )
-    load_model: list | None = flag(  # noqa: RUF009 (None, not a shared list)
+    load_model: list[str] | None = flag(  # noqa: RUF009 (None, not a shared list)
         None, "in explicit mode, a model to load at start (repeat; * for all)", str, action="append", metavar="NAME"
     )
     repository_poll_s: float = flag(5.0, "in poll mode, seconds between reads of the repository", float)

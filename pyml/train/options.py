@@ -8,6 +8,7 @@ change (its length, where it runs, early stopping and calibration) and what it k
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from ..errors import ConfigError
 from ..flags import flag
@@ -110,7 +111,7 @@ class TrainOptions:
             **{**asdict(self), "input_size": size, "warmup_epochs": warmup, "model_name": self.model_name or self.arch}
         )
 
-    def for_resume(self, recorded: dict, given: set[str], where: str) -> TrainOptions:
+    def for_resume(self, recorded: dict[str, Any], given: set[str], where: str) -> TrainOptions:
         """The options of a resumed run: the recorded recipe, with what a resumed run may
         change taken from these. `given`: the fields the user set; one outside RESUMABLE
         that differs from the record is refused rather than silently ignored."""

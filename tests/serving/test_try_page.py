@@ -6,8 +6,8 @@ outside the server."""
 from __future__ import annotations
 
 import pytest
+from browser import outside, require_browser
 from serving.test_http_serving import DEMO_IMAGES, HttpServer, b64
-from web.browser import outside, require_browser
 
 pytestmark = pytest.mark.slow
 

@@ -161,7 +161,7 @@ def test_one_version_everywhere():
     from pyml import _native
 
     tomllib = pytest.importorskip("tomllib")
-    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    declared = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["version"]
     assert pyml.__version__ == metadata.version("pyml") == _native.__version__ == declared
     assert run("--version").stdout.strip() == f"pyml {declared}"
 

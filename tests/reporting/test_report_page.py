@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from web.browser import outside
+from browser import outside
 
 from pyml.models import demo_model_dir
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ARTIFACTS = Path(os.environ.get("PYML_TEST_ARTIFACTS", Path(__file__).parents[2] / "build" / "test-artifacts"))
+ARTIFACTS = Path(os.environ.get("PYML_TEST_ARTIFACTS", Path(__file__).parents[1] / "build" / "test-artifacts"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 

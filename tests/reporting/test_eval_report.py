@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from web.browser import outside, require_browser
+from browser import outside, require_browser
 
 import pyml
 from pyml.models import demo_model_dir
