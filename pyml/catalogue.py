@@ -52,4 +52,37 @@ OFFICIAL_MODELS: dict[str, OfficialModel] = {
     )
 }
 
-__all__ = ["OFFICIAL_MODELS", "OfficialModel"]
+# COCO's own supercategory of each of its 80 labels (the "supercategory" field of COCO
+# 2017's annotation files), under PaddleX's spelling of the labels: the categories of the
+# official models, whose labels are COCO's.
+COCO_SUPERCATEGORIES: dict[str, tuple[str, ...]] = {
+    "person": ("person",),
+    "vehicle": ("bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat"),
+    "outdoor": ("traffic light", "fire hydrant", "stop sign", "parking meter", "bench"),
+    "animal": ("bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"),
+    "accessory": ("backpack", "umbrella", "handbag", "tie", "suitcase"),
+    "sports": (
+        "frisbee", "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard",
+        "surfboard", "tennis racket",
+    ),
+    "kitchen": ("bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl"),
+    "food": ("banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake"),
+    "furniture": ("chair", "couch", "potted plant", "bed", "dining table", "toilet"),
+    "electronic": ("tv", "laptop", "mouse", "remote", "keyboard", "cell phone"),
+    "appliance": ("microwave", "oven", "toaster", "sink", "refrigerator"),
+    "indoor": ("book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush"),
+}  # fmt: skip
+COCO_CATEGORY_OF = {label: category for category, labels in COCO_SUPERCATEGORIES.items() for label in labels}
+
+
+def categories_for(labels: list[str], declared: list[str]) -> list[str]:
+    """Each label's category: the model's own (inference.yml's Global.pyml_categories),
+    else COCO's for a model whose labels are all COCO's, else "" (none)."""
+    if declared:
+        return list(declared)
+    if labels and all(label in COCO_CATEGORY_OF for label in labels):
+        return [COCO_CATEGORY_OF[label] for label in labels]
+    return [""] * len(labels)
+
+
+__all__ = ["COCO_CATEGORY_OF", "COCO_SUPERCATEGORIES", "OFFICIAL_MODELS", "OfficialModel", "categories_for"]

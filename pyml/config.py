@@ -14,6 +14,7 @@ from .backends import PRECISIONS
 from .backends.device import parse_device
 from .errors import ConfigError
 from .flags import flag, flag_fields
+from .label_filter import LabelFilter
 from .models import DEMO_MODEL_NAME, check_name, is_demo
 
 PIPELINE_NAME = "image_multilabel_classification"
@@ -68,6 +69,10 @@ class PipelineConfig:
         "(the model pyml quantize made; openvino)",
         choices=PRECISIONS,
     )
+    include_labels: Any = flag(None, "only these labels (comma-separated names); the rest are never returned")
+    exclude_labels: Any = flag(None, "never these labels (comma-separated names)")
+    include_categories: Any = flag(None, "only labels of these categories (comma-separated, e.g. animal,vehicle)")
+    exclude_categories: Any = flag(None, "never labels of these categories (comma-separated)")
     cpu_threads: int = 0  # 0: one per core available to this process (Paddle's own default is 1)
     enable_mkldnn: bool = True
     preprocess_threads: int = 0  # 0: one per core
@@ -156,6 +161,7 @@ def validate(config: PipelineConfig) -> PipelineConfig:
         raise ConfigError(f"{src}: {exc}") from None
     if config.model_dir is None and not is_demo(config.model_name):
         check_name(config.model_name, f"{src}: model_name")
+    LabelFilter.of(config, f"{src}: ")  # the forms; the names are checked against the model's labels at load
     return config
 
 

@@ -40,6 +40,7 @@ class ModelSpec:
     threshold: Any = 0.5  # a number, or one per class
     labels: list[str] = field(default_factory=list)
     architecture: str = ""  # Global.pyml_architecture: what pyml train built it as, when model_name does not say
+    categories: list[str] = field(default_factory=list)  # Global.pyml_categories: one per label ("" none), or []
 
     @property
     def input_size(self) -> tuple[int, int] | None:
@@ -71,6 +72,7 @@ def load_model_dir(directory: str | Path) -> ModelSpec:
         threshold=read["threshold"],
         architecture=read["architecture"],
         labels=read["labels"],
+        categories=read["categories"],
     )
 
 

@@ -20,9 +20,11 @@ import numpy as np
 from . import _native
 from .backends import Backend, create_backend, parse_device
 from .backends.device import resolve_threads, usable_cores
+from .catalogue import categories_for
 from .config import PipelineConfig
 from .errors import ConfigError, InputError, ModelError
 from .inputs import ImageSource, iter_sources, native_item
+from .label_filter import LabelFilter, restrict
 from .model_dir import ModelSpec, load_model_dir
 from .models import demo_model_dir, resolve_model_dir
 from .results import MultiLabelResult
@@ -66,10 +68,16 @@ class MultiLabelClassificationPipeline:
         )
         self.backend_name = getattr(self._backend, "name", config.backend)
         self._check_outputs()
-        self._default_threshold = self._resolve(
+        self._model_threshold = self._resolve(
             config.threshold if config.threshold is not None else self.model.threshold,
             "pipeline threshold" if config.threshold is not None else f"{model_dir}/inference.yml threshold",
         )
+        names = self.labels if len(self.labels) == self.num_classes else [str(c) for c in range(self.num_classes)]
+        self.class_names = names
+        self.categories = categories_for(names, self.model.categories)
+        self.label_filter = LabelFilter.of(config, f"{config.source}: ")
+        self._excluded = self.label_filter.excluded(names, self.categories)
+        self._default_threshold = restrict(self._model_threshold, self._excluded)
         log.info(
             "pipeline ready: %s from %s on %s (backend %s, %s, batch %d, %s math threads, "
             "%s preprocess threads, decode %s)",
@@ -165,14 +173,29 @@ class MultiLabelClassificationPipeline:
             names = [self.labels[c] if c < len(self.labels) else str(c) for c in ids]
             # PaddleX reports np.around(score, 5) of the float32 score (round half to even).
             rounded = np.around(np.asarray(values, np.float64), 5).tolist()
+            categories = [self.categories[c] if c < len(self.categories) else "" for c in ids]
             results.append(
-                MultiLabelResult(source.name, ids, rounded, names, image=source.data, all_scores=rows_by_index[i])
+                MultiLabelResult(
+                    source.name,
+                    ids,
+                    rounded,
+                    names,
+                    image=source.data,
+                    all_scores=rows_by_index[i],
+                    categories=categories,
+                )
             )
         return results
 
-    def resolve_threshold(self, threshold: Any) -> Threshold:
-        """A request's threshold in the native form; None means the pipeline's default."""
-        return self._default_threshold if threshold is None else self._resolve(threshold, "threshold")
+    def resolve_threshold(self, threshold: Any, label_filter: LabelFilter | None = None) -> Threshold:
+        """A request's threshold in the native form; None means the pipeline's default. A
+        request's label filter is applied on top of the pipeline's (label_filter.py)."""
+        if threshold is None and not label_filter:
+            return self._default_threshold
+        base = self._model_threshold if threshold is None else self._resolve(threshold, "threshold")
+        if not label_filter:
+            return restrict(base, self._excluded)
+        return restrict(base, self.label_filter.merged(label_filter).excluded(self.class_names, self.categories))
 
     def instance_backends(self, count: int) -> list[Backend]:
         """`count` backends for running batches on `count` threads at once: this pipeline's

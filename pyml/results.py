@@ -114,6 +114,7 @@ class MultiLabelResult(dict):
         error: InputError | None = None,
         image: bytes | np.ndarray | None = None,
         all_scores: np.ndarray | None = None,
+        categories: list[str] | None = None,
     ) -> None:
         super().__init__(
             img_path=input_path,
@@ -126,6 +127,8 @@ class MultiLabelResult(dict):
         self.error = error
         self.image = image
         self.all_scores = all_scores  # [num_classes]
+        # each returned label's category ("" none): pyml's, so not in the PaddleX dict
+        self.categories = list(categories or ())
 
     def __getitem__(self, key):
         return super().__getitem__(self._ALIASES.get(key, key))

@@ -70,6 +70,7 @@ py::dict read_model_dir(const std::string& model_dir) {
     out["threshold"] = per_class;
   }
   out["labels"] = config.labels;
+  out["categories"] = config.categories;
   out["ignored_sections"] = config.ignored_sections;
   return out;
 }

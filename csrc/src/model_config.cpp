@@ -293,6 +293,15 @@ ModelConfig load_model_config(const std::string& model_dir) {
       fail(file, "PreProcess", "missing PreProcess.transform_ops");
     read_preprocess(file, pre["transform_ops"], config.preprocess);
     read_postprocess(file, root["PostProcess"], config);
+    if (global.IsMap() && given(global["pyml_categories"])) {
+      const YAML::Node categories = global["pyml_categories"];
+      if (!categories.IsSequence() || categories.size() != config.labels.size())
+        fail(file, "Global.pyml_categories",
+             "must be a list with one category per label (" + std::to_string(config.labels.size()) +
+                 ")");
+      for (const auto& category : categories)
+        config.categories.push_back(category.IsNull() ? "" : category.as<std::string>());
+    }
     config.preprocess.validate();
   } catch (const YAML::Exception& e) {
     throw ModelError(file + ": unexpected value: " + e.what());

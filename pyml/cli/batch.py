@@ -7,7 +7,7 @@ import sys
 
 from ..config import DEFAULT_PIPELINE
 from ..errors import ConfigError
-from .common import add_pipeline_options, backend_flags, pipeline_overrides
+from .common import add_pipeline_options, backend_flags, label_filter_flags, pipeline_overrides
 
 DESCRIPTION = (
     "Tag a large collection: one JSON line per image in --output, appended as it goes; --resume skips what is there."
@@ -42,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         batch_size="images per batch (and per write to --output)",
     )
     backend_flags(p)
+    label_filter_flags(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--ray", metavar="ADDRESS", help="run on this Ray cluster (auto, HOST:PORT, ray://HOST:PORT)")
     where.add_argument("--ray_local", type=int, metavar="N", help="run on a local Ray cluster of N CPUs")

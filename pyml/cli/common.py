@@ -18,6 +18,13 @@ def add_pipeline_options(p: argparse.ArgumentParser, *names: str, **helps: str) 
     add_flags(p, PipelineConfig, names, defaults=False, helps=helps)
 
 
+def label_filter_flags(p: argparse.ArgumentParser) -> None:
+    """--include_labels, --exclude_labels, --include_categories, --exclude_categories."""
+    from ..label_filter import KINDS
+
+    add_pipeline_options(p, *KINDS)
+
+
 def backend_flags(p: argparse.ArgumentParser) -> None:
     add_pipeline_options(p, "backend", "precision")
     p.add_argument(
@@ -31,9 +38,11 @@ def pipeline_overrides(args, *names: str) -> dict:
     """The pipeline options a command's flags set, for create_pipeline: the named ones
     (None: the config decides), and the backend flags (--use_hpip resolved into a backend)."""
     from ..config import hpi_backend
+    from ..label_filter import KINDS
 
     backend = args.backend or hpi_backend(args.use_hpip or None, None, None, "--use_hpip")
-    return {**{name: getattr(args, name) for name in names}, "backend": backend, "precision": args.precision}
+    filters = {kind: getattr(args, kind) for kind in KINDS if getattr(args, kind, None) is not None}
+    return {**{name: getattr(args, name) for name in names}, **filters, "backend": backend, "precision": args.precision}
 
 
 def confirm_overwrite(path: str, assume_yes: bool) -> bool:

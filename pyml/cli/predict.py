@@ -12,6 +12,7 @@ from .common import (
     confirm_overwrite,
     count_images,
     emit,
+    label_filter_flags,
     layout,
     pipeline_overrides,
 )
@@ -33,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_pipeline_options(p, "device", "threshold", "top_k", "batch_size", "decode_mode")
     backend_flags(p)
+    label_filter_flags(p)
     p.add_argument("--get_pipeline_config", metavar="NAME", help="write the pipeline's YAML")
     p.add_argument("--config_save_path", help="where --get_pipeline_config writes (default: .)")
     p.add_argument(

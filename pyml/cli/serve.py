@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_pipeline_options, backend_flags, pipeline_overrides, read_token
+from .common import add_pipeline_options, backend_flags, label_filter_flags, pipeline_overrides, read_token
 
 DESCRIPTION = (
     "Serve pipelines over gRPC (pyml's service and KServe v2), and optionally PaddleX's HTTP API. "
@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=50051, help="the gRPC port (default: 50051)")
     add_pipeline_options(p, "device")
     backend_flags(p)
+    label_filter_flags(p)
     add_flags(p, ServerOptions)  # from its fields (pyml/serving/options.py)
     p.add_argument(
         "--max_message_mb",

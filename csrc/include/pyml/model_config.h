@@ -27,6 +27,9 @@ struct ModelConfig {
   float threshold = 0.5f;
   std::vector<float> class_thresholds;  // one per class when the yml gives a list; else empty
   std::vector<std::string> labels;
+  // Global.pyml_categories (pyml train's exports from a label.txt with a category column):
+  // one category per label, "" for none; empty when the yml has none.
+  std::vector<std::string> categories;
   std::vector<std::string> ignored_sections;  // top-level sections pyml does not read
 };
 
