@@ -131,8 +131,10 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Writes `data` to `path` through a staging file; an existing file keeps its mode."""
+def atomic_write_bytes(path: Path, data: bytes, times_ns: tuple[int, int] | None = None) -> Path:
+    """Writes `data` to `path` through a staging file; an existing file keeps its mode (and
+    its owner, where this process may set it). `times_ns`: (atime, mtime) to give the new
+    file, e.g. the old one's, so a photo's date in a file browser does not change."""
     path = Path(path)
     staging = staging_path(path)
     try:
@@ -142,6 +144,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             os.chmod(staging, os.stat(path).st_mode & 0o7777)
         if not path.exists():  # mkstemp makes 0600; a new file gets the mode open() would give it
             os.chmod(staging, 0o666 & ~_umask())
+        else:
+            with contextlib.suppress(OSError):  # only root may give a file away
+                old = os.stat(path)
+                os.chown(staging, old.st_uid, old.st_gid)
+        if times_ns is not None:
+            os.utime(staging, ns=times_ns)
         return replace_file(staging, path)
     finally:
         staging.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .batch_output import JsonlOutput
+from .batch_output import DryRunOutput, JsonlOutput
 from .errors import ConfigError, InputError, count
 from .inputs import image_files
 from .results import SaveLayout
@@ -140,6 +140,32 @@ def save_result(result, layout) -> None:
         log.warning("%s: could not save the visualisation: %s", result.input_path, exc)
 
 
+def metadata_writer(pipeline, mode: str | None, dry_run: bool):
+    """The run's MetadataWriter (None without --metadata), recording the model and its version."""
+    if mode is None:
+        return None
+    from .backends.onnx_convert import model_hash
+    from .photo_metadata import MetadataWriter
+
+    version = model_hash(pipeline.model.model_file, pipeline.model.params_file)[:12]
+    return MetadataWriter(mode, pipeline.model.model_name, version, dry_run=dry_run)
+
+
+def tag(result, writer):
+    """The result as its row, its labels written by `writer` (if any): the row says what
+    changed, or, when the write failed (a read-only file, a full disk, a corrupt file), it is
+    an error row and the run goes on."""
+    if writer is None or result.error is not None:
+        return result
+    try:
+        change = writer.write(result.input_path, result.label_names, result.categories)
+    except InputError as exc:
+        result["error"] = {"reason": exc.reason, "message": str(exc)}
+        return result
+    result["metadata"] = change.as_row()
+    return result
+
+
 def save_layout(save_path: str | None, names: list[str], inputs: Iterable[str]) -> SaveLayout | None:
     """The run's save layout, from its whole input list (the same in every process)."""
     return SaveLayout(save_path, names, folders=list(inputs)) if save_path else None
@@ -158,12 +184,21 @@ def run_batch(
     top_k: int | None = None,
     save_path: str | None = None,
     progress: bool = True,
+    metadata: str | None = None,
+    dry_run: bool = False,
 ) -> BatchSummary:
-    """Classifies every input not yet in `output` with `pipeline` on this machine."""
+    """Classifies every input not yet in `output` with `pipeline` on this machine.
+    metadata: "sidecar" or "embed" writes each picture's labels where photo tools read
+    them (photo_metadata.py); with dry_run, only says what it would change."""
     inputs = list(inputs)
     names = list_inputs(inputs, from_list)
     layout = save_layout(save_path, names, inputs)
-    with JsonlOutput(output, resume=resume, overwrite=overwrite, retry_failed=retry_failed) as out:
+    writer = metadata_writer(pipeline, metadata, dry_run)
+    if dry_run:  # a dry run writes nothing, --output included: a later real run must not skip these pictures
+        opened = DryRunOutput(output)
+    else:
+        opened = JsonlOutput(output, resume=resume, overwrite=overwrite, retry_failed=retry_failed)
+    with opened as out:
         todo = [n for n in names if n not in out.done]
         skipped = len(names) - len(todo)
         batch_size = pipeline.config.with_overrides(batch_size=batch_size).batch_size
@@ -184,7 +219,7 @@ def run_batch(
             ):
                 if layout is not None and result.error is None:
                     save_result(result, layout)
-                pending.append(result)
+                pending.append(tag(result, writer))
                 if len(pending) >= batch_size:
                     flush()
             flush()

@@ -120,4 +120,34 @@ class JsonlOutput:
         self.close()
 
 
-__all__ = ["JsonlOutput", "encode_row"]
+class DryRunOutput:
+    """`pyml batch --metadata ... --dry_run`: in place of the output file, one line per
+    picture whose metadata would change, on stdout; nothing is written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.done: set[str] = set()
+
+    def write(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+        from .photo_metadata import Change  # noqa: PLC0415
+
+        count = failed = 0
+        for row in rows:
+            count += 1
+            if "error" in row:
+                failed += 1
+                print(f"{row['img_path']}: {row['error']['message']}", flush=True)
+            elif "metadata" in row:
+                change = Change(**row["metadata"])
+                if change.changes or change.note:
+                    print(change.line(dry_run=True), flush=True)
+        return count, failed
+
+    def __enter__(self) -> DryRunOutput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+__all__ = ["DryRunOutput", "JsonlOutput", "encode_row"]

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import BatchSummary, Progress, list_inputs, save_layout, save_result
+from .batch import BatchSummary, Progress, list_inputs, metadata_writer, save_layout, save_result, tag
 from .batch_output import JsonlOutput, encode_row
 from .errors import ConfigError
 
@@ -82,10 +82,15 @@ def ray_native_lines_to_log():
 class Tagger:
     """A Ray Data actor holding one pipeline; turns a block of image names into JSON rows."""
 
-    def __init__(self, pipeline: str, overrides: dict[str, Any], threshold: Any, top_k: int | None, layout) -> None:
+    def __init__(
+        self, pipeline: str, overrides: dict[str, Any], threshold: Any, top_k: int | None, layout, metadata=None
+    ) -> None:
         from .registry import create_pipeline
 
         self.pipeline = create_pipeline(pipeline, **overrides)
+        # Each actor writes the metadata of the pictures it classified; a block Ray runs
+        # twice finds pyml's keywords already there and writes nothing the second time.
+        self.writer = metadata_writer(self.pipeline, metadata, dry_run=False)
         self.threshold, self.top_k = threshold, top_k
         self.layout = layout  # the driver's SaveLayout (or None): every actor saves to the same places
 
@@ -101,7 +106,7 @@ class Tagger:
             for result in results:
                 if result.error is None:
                     save_result(result, self.layout)
-        names, rows, failed = zip(*map(encode_row, results))
+        names, rows, failed = zip(*(encode_row(tag(result, self.writer)) for result in results))
         return {
             "img_path": np.array(names, dtype=object),
             "row": np.array(rows, dtype=object),
@@ -190,6 +195,8 @@ def run_batch_on_ray(
     top_k: int | None = None,
     save_path: str | None = None,
     progress: bool = True,
+    metadata: str | None = None,
+    dry_run: bool = False,
     **overrides: Any,
 ) -> BatchSummary:
     """The batch job on a Ray cluster (`address`, e.g. 'auto', 'HOST:6379' or 'ray://HOST:10001')
@@ -199,6 +206,8 @@ def run_batch_on_ray(
         raise ConfigError("give exactly one of a Ray address (--ray) or a local worker count (--ray_local)")
     if cpus_per_worker < 1:
         raise ConfigError(f"cpus_per_worker must be >= 1, not {cpus_per_worker}")
+    if dry_run:
+        raise ConfigError("--dry_run runs on this machine: leave out --ray / --ray_local")
     ray = _import_ray()
     inputs = list(inputs)
     names = list_inputs(inputs, from_list)
@@ -231,7 +240,12 @@ def run_batch_on_ray(
                     num_cpus=cpus_per_worker,
                     compute=ray.data.ActorPoolStrategy(size=workers),
                     fn_constructor_kwargs=dict(
-                        pipeline=str(pipeline), overrides=overrides, threshold=threshold, top_k=top_k, layout=layout
+                        pipeline=str(pipeline),
+                        overrides=overrides,
+                        threshold=threshold,
+                        top_k=top_k,
+                        layout=layout,
+                        metadata=metadata,
                     ),
                 )
                 for block in dataset.iter_batches(batch_size=None, batch_format="numpy"):

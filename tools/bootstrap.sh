@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(g++ pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libgtest-dev libyaml-cpp-dev
                  libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc clang libclang-rt-14-dev
-                 fonts-dejavu-core fonts-wqy-microhei chromium chromium-driver)
+                 fonts-dejavu-core fonts-wqy-microhei chromium chromium-driver
+                 libimage-exiftool-perl)  # exiftool: the tests' independent reader of photo metadata
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

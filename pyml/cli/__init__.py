@@ -18,7 +18,8 @@
     pyml models [list|load|unload NAME --target HOST:PORT]
     pyml download NAME... [--pretrained]
     pyml batch INPUT... --output results.jsonl [--from_list FILE] [--resume [--retry_failed]] [--save_path DIR]
-         [--ray ADDRESS | --ray_local N] [--workers N] [--cpus_per_worker N]
+         [--ray ADDRESS | --ray_local N] [--workers N] [--cpus_per_worker N] [--metadata sidecar|embed [--dry_run]]
+    pyml metadata remove PATH... [--dry_run]
 
 Results go to stdout, one per line; progress and errors go to stderr. Exit
 status: 0 all images classified, 1 some images failed, 2 bad arguments, config
@@ -41,6 +42,7 @@ from . import (
     convert_dataset,
     download,
     eval,  # noqa: A004 (the subcommand's name)
+    metadata,
     models,
     predict,
     quantize,
@@ -55,6 +57,7 @@ COMMANDS = {
     "client": (client, "classify images on a running pyml server"),
     "batch": (batch, "tag a large collection into a JSONL file, resumably, here or on Ray"),
     "report": (report, "an HTML report of a batch run: label counts, a filterable gallery"),
+    "metadata": (metadata, "take pyml's keywords out of pictures and sidecars (pyml batch --metadata wrote them)"),
     "train": (train, "fine-tune a model on your labelled images"),
     "eval": (eval, "mAP of a model directory on a dataset; --calibrate f1 per-class thresholds"),
     "check_dataset": (check_dataset, "check a PaddleX multi-label dataset and count its labels"),

@@ -50,6 +50,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus_per_worker", type=int, default=1, help="CPUs (and threads) per Ray actor")
     p.add_argument("--report", metavar="HTML", help="at the end, write the HTML report of --output here (pyml report)")
     p.add_argument("--no_progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument(
+        "--metadata",
+        choices=("sidecar", "embed"),
+        help="also write each picture's labels where photo tools read them: XMP keywords in a .xmp sidecar, "
+        "or embedded (XMP, and IPTC where the format has it); pyml's own keywords only are replaced "
+        "(pip install 'pyml[photos]')",
+    )
+    p.add_argument(
+        "--dry_run",
+        action="store_true",
+        help="with --metadata: print what would change, write nothing (no metadata, no --output)",
+    )
 
 
 def run(args) -> int:
@@ -67,7 +79,11 @@ def run(args) -> int:
         top_k=args.top_k,
         save_path=args.save_path,
         progress=not args.no_progress,
+        metadata=args.metadata,
+        dry_run=args.dry_run,
     )
+    if args.dry_run and not args.metadata:
+        raise ConfigError("--dry_run goes with --metadata: it shows what the metadata writes would change")
     if args.pipeline is None:
         args.pipeline = DEFAULT_PIPELINE
         print(
@@ -93,6 +109,9 @@ def run(args) -> int:
 
         pipeline = create_pipeline(args.pipeline, **pipeline_overrides(args, "device", "decode_mode"))
         summary = run_batch(pipeline, **common)
+    if args.dry_run:
+        print(f"pyml batch --dry_run: {summary.written} pictures looked at; nothing was written", file=sys.stderr)
+        return 1 if summary.failed else 0
     print(summary.line(), file=sys.stderr)
     if args.report:
         from ..reporting import write_report
