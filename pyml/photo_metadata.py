@@ -103,9 +103,10 @@ def _owned(existing: list[str], owned_before: list[str], keywords: list[str]) ->
     return others + owned, owned
 
 
-def _retag(image: Any, keywords: list[str], paths: list[str], record: dict[str, str], iptc: bool) -> tuple[list, list]:
+def _retag(image: Any, keywords: list[str], paths: list[str], record: dict[str, str], iptc: Any) -> tuple[list, list]:
     """Puts pyml's keywords into an open exiv2 image (replacing pyml's earlier ones only);
-    returns (added, removed) flat keywords. keywords=[] takes pyml's out."""
+    returns (added, removed) flat keywords. keywords=[] takes pyml's out. iptc: True (a
+    picture with an IPTC block), False (none), "mirror" (a sidecar, see below)."""
     xmp = image.read_xmp()
     owned_before = _list(xmp.get(OURS))
     subjects, owned = _owned(_list(xmp.get(SUBJECT)), owned_before, keywords)
@@ -117,7 +118,11 @@ def _retag(image: Any, keywords: list[str], paths: list[str], record: dict[str, 
         MODEL: record.get("model") if keywords else None,
         VERSION: record.get("version") if keywords else None,
     }
-    if iptc:
+    if iptc == "mirror":
+        # exiv2 reads a sidecar's dc:subject into IPTC Keywords and writes them back: the
+        # in-memory IPTC must say the same, or a keyword taken out comes back
+        image.modify_iptc({IPTC_KEYWORDS: subjects or None})
+    elif iptc:
         existing = _list(image.read_iptc().get(IPTC_KEYWORDS))
         keywords_iptc, owned_iptc = _owned(existing, _list(xmp.get(OURS_IPTC)), keywords)
         changes[OURS_IPTC] = owned_iptc or None
@@ -152,7 +157,9 @@ def _write(path: Path, new: bytes, keep_times_of: os.stat_result | None) -> None
 
 
 def _writable(path: Path) -> None:
-    if path.exists() and not os.access(path, os.W_OK):
+    """A file whose write bits are all off was made read-only by someone: pyml leaves it be,
+    even when it runs as root (who may write anything)."""
+    if path.exists() and (not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK)):
         raise InputError(f"{path}: read-only; pyml does not change a file it may not write", reason="metadata")
 
 
@@ -170,7 +177,7 @@ class MetadataWriter:
         picture = Path(picture)
         paths = [hierarchical(label, category) for label, category in zip(labels, categories)]
         if self.mode == "sidecar":
-            target, iptc, keep = sidecar_of(picture), False, None
+            target, iptc, keep = sidecar_of(picture), "mirror", None
             data = target.read_bytes() if target.exists() else EMPTY_PACKET
         else:
             suffix = picture.suffix.lower()
@@ -197,20 +204,21 @@ def remove(picture: str | Path, dry_run: bool = False, keep_mtime: bool = True) 
     sidecar = sidecar_of(picture)
     if sidecar.is_file():
         _writable(sidecar)
-        new, (_, removed) = _rewrite(sidecar, sidecar.read_bytes(), _strip(False))
-        if removed or new is not None:
+        new, (_, removed, empty) = _rewrite(sidecar, sidecar.read_bytes(), _strip("mirror"))
+        if removed or new is not None or empty:
             change = Change(str(sidecar), removed=removed)
+            if empty:  # exiv2 writes no empty packet (it would keep the old one): the file goes
+                change.note = "deleted: nothing else was in it"
             if not dry_run:
-                if _empty_sidecar(new if new is not None else sidecar.read_bytes()):
+                if empty:
                     sidecar.unlink()
-                    change.note = "deleted: nothing else was in it"
                 elif new is not None:
                     _write(sidecar, new, None)
                 change.written = True
             yield change
     if picture.suffix.lower() in EMBEDDABLE:
         keep = picture.stat() if keep_mtime else None
-        new, (_, removed) = _rewrite(picture, picture.read_bytes(), _strip(picture.suffix.lower() in WITH_IPTC))
+        new, (_, removed, _) = _rewrite(picture, picture.read_bytes(), _strip(picture.suffix.lower() in WITH_IPTC))
         if new is not None:
             _writable(picture)
             change = Change(str(picture), removed=removed)
@@ -220,14 +228,14 @@ def remove(picture: str | Path, dry_run: bool = False, keep_mtime: bool = True) 
             yield change
 
 
-def _strip(iptc: bool):
-    return lambda image: _retag(image, [], [], {}, iptc)
+def _strip(iptc: Any) -> Any:
+    """The edit that takes pyml's keywords out; it also says whether any XMP is left."""
 
+    def edit(image: Any) -> tuple[list[str], list[str], bool]:
+        added, removed = _retag(image, [], [], {}, iptc)
+        return added, removed, not image.read_xmp()
 
-def _empty_sidecar(data: bytes) -> bool:
-    pyexiv2 = _exiv2()
-    with pyexiv2.ImageData(data) as image:
-        return not image.read_xmp()
+    return edit
 
 
 __all__ = ["MODES", "PREFIX", "Change", "MetadataWriter", "hierarchical", "remove", "sidecar_of"]
