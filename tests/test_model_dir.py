@@ -34,6 +34,7 @@ PostProcess:
 
 
 def make_dir(tmp_path, yml_text=PADDLEX_YML, files=("inference.json", "inference.pdiparams")):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for name in files:
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "inference.yml").write_text(yml_text)
@@ -198,3 +199,18 @@ def test_a_folder_above_the_model_says_where_it_is(tmp_path, given, said):
         timeout=300,
     )
     assert run.returncode == 2 and "run/best_model/inference: pass that folder" in run.stderr, run.stderr
+
+
+def test_categories_one_per_label_or_a_clear_error(tmp_path):
+    def with_categories(categories):
+        def change(d):
+            d["PostProcess"]["MultiLabelThreshOutput"]["label_list"] = ["cat", "car", "sky"]
+            d["Global"]["pyml_categories"] = categories
+
+        return edited(change)
+
+    spec = load_model_dir(make_dir(tmp_path / "a", with_categories(["animal", "vehicle", None])))
+    assert spec.categories == ["animal", "vehicle", ""]
+    with pytest.raises(ModelError, match=r"Global\.pyml_categories.*one category per label"):
+        load_model_dir(make_dir(tmp_path / "b", with_categories(["animal"])))
+    assert load_model_dir(make_dir(tmp_path / "c")).categories == []

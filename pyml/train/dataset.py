@@ -2,7 +2,9 @@
 
     dataset_dir/
       images/       the pictures (paths in the lists are relative to dataset_dir)
-      label.txt     one class a line: "<id> <name>", ids 0..C-1 in order
+      label.txt     one class a line: "<id> <name>", ids 0..C-1 in order; pyml also reads an
+                    optional category after a TAB ("<id> <name><TAB><category>"), which
+                    pyml train carries into the export (Global.pyml_categories)
       train.txt     one picture a line: "images/x.jpg<TAB>0,1,0,..." (C values, each 0 or 1)
       val.txt       the same form
 
@@ -55,6 +57,7 @@ class Dataset:
     root: Path
     labels: list[str]
     splits: dict[str, list[Sample]] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)  # label.txt's optional column, by class id
 
     @property
     def num_classes(self) -> int:
@@ -111,6 +114,7 @@ def _read_lines(path: Path, problems: Problems) -> list[tuple[int, str]]:
 class Labels:
     names: list[str]  # by class id; a missing id gets its number as its name
     missing: list[int]  # ids absent from label.txt (each one a gap)
+    categories: list[str] = field(default_factory=list)  # by class id ("" none); [] when no line has one
 
     @property
     def listed(self) -> int:
@@ -121,7 +125,9 @@ class Labels:
 def read_labels(root: Path, problems: Problems) -> Labels:
     path = root / "label.txt"
     names: dict[int, str] = {}
+    categories: dict[int, str] = {}
     for n, line in _read_lines(path, problems):
+        line, _, category = line.partition("\t")
         head, _, name = line.partition(" ")
         if not head.isdigit() or not name.strip():
             problems.add(path, n, f"expected '<id> <name>', got {line!r}")
@@ -131,6 +137,8 @@ def read_labels(root: Path, problems: Problems) -> Labels:
             problems.add(path, n, f"duplicate class id {cid} (also '{names[cid]}')")
             continue
         names[cid] = name.strip()
+        if category.strip():
+            categories[cid] = category.strip()
     if not names:
         if path.exists():
             problems.add(path, 0, "no classes")
@@ -144,7 +152,10 @@ def read_labels(root: Path, problems: Problems) -> Labels:
             + ", ".join(map(str, missing[:20]))
             + (" ..." if len(missing) > 20 else ""),
         )
-    return Labels([names.get(c, str(c)) for c in range(max(names) + 1)], missing)
+    ids = range(max(names) + 1)
+    return Labels(
+        [names.get(c, str(c)) for c in ids], missing, [categories.get(c, "") for c in ids] if categories else []
+    )
 
 
 def _line_list(numbers: list[int]) -> str:
@@ -225,7 +236,7 @@ def read_dataset(root: str | Path, check_images: bool = True, splits: tuple[str,
         raise DatasetError(root, [f"{root}: not a directory"])
     problems = Problems()
     labels = read_labels(root, problems)
-    dataset = Dataset(root, labels.names)
+    dataset = Dataset(root, labels.names, categories=labels.categories)
     present = []
     for split in splits:
         dataset.splits[split], images = read_split(root, split, labels, problems)

@@ -20,14 +20,22 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
 ARCHITECTURE_KEY = "pyml_architecture"  # in Global, when model_name does not name the architecture
+CATEGORIES_KEY = "pyml_categories"  # in Global: one category per label, from label.txt's optional column
 
 
 def inference_yml_config(
-    model_name: str, labels: list[str], size: int, threshold: float = 0.5, architecture: str | None = None
+    model_name: str,
+    labels: list[str],
+    size: int,
+    threshold: float = 0.5,
+    architecture: str | None = None,
+    categories: list[str] | None = None,
 ) -> dict:
     config: dict = {"Global": {"model_name": model_name}}
     if architecture and architecture != model_name:  # so `pyml train --from` needs no --model
         config["Global"][ARCHITECTURE_KEY] = architecture
+    if categories:  # Global, which PaddleX reads only model_name from: its loader is not troubled
+        config["Global"][CATEGORIES_KEY] = [c or None for c in categories]
     config["PreProcess"] = {
         "transform_ops": [
             # PaddleClas' dump_infer_config sorts the keys of these (yaml.dump's default)
@@ -75,6 +83,7 @@ def save_model_dir(
     size: int,
     threshold: float = 0.5,
     architecture: str | None = None,
+    categories: list[str] | None = None,
 ) -> Path:
     """Exports `network` (logits out) with a final sigmoid into a PaddleX model directory.
     The train/eval mode of every layer is as it was."""
@@ -83,5 +92,5 @@ def save_model_dir(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_static(out_dir / "inference", size, network, import_paddle().nn.Sigmoid())
-    write_inference_yml(out_dir, inference_yml_config(model_name, labels, size, threshold, architecture))
+    write_inference_yml(out_dir, inference_yml_config(model_name, labels, size, threshold, architecture, categories))
     return out_dir

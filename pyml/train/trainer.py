@@ -371,6 +371,7 @@ class Trainer:
                 o.input_size,
                 o.threshold,
                 architecture=o.arch,
+                categories=self.dataset.categories,
             )
             if calibration is not None:
                 from .calibrate import write_thresholds

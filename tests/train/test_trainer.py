@@ -409,3 +409,19 @@ def test_patience_stops_when_val_map_stops_improving(pairs, tmp_path):
     assert [e["epoch"] for e in history.epochs] == [1, 2] and history.stopped_early
     assert json.loads((out / "metrics.json").read_text())["stopped_early"] is True
     assert history.best_epoch == 1
+
+
+def test_label_txt_categories_travel_into_the_export_and_filter(digits, tmp_path):
+    data = tmp_path / "ds"
+    shutil.copytree(digits, data)
+    lines = (data / "label.txt").read_text().splitlines()
+    (data / "label.txt").write_text(
+        "\n".join(f"{line}\t{'even' if int(line.split()[0]) % 2 == 0 else 'odd'}" for line in lines) + "\n"
+    )
+    out = tmp_path / "out"
+    Trainer(read_dataset(data), options(out, epochs=1, steps_per_epoch=1)).run(progress=False)
+    model = out / "best_model" / "inference"
+    pipeline = pyml.create_pipeline(model_dir=str(model), include_categories="odd")
+    assert pipeline.categories == ["even" if c % 2 == 0 else "odd" for c in range(10)]
+    (result,) = pipeline.predict(str(demo_model_dir().parent / "images" / "digits_01.jpg"), threshold=0.0)
+    assert sorted(result.class_ids) == [1, 3, 5, 7, 9] and set(result.categories) == {"odd"}
