@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError, Reason, ServiceError, named
 from ..inputs import ImageSource, iter_sources
+from ..label_filter import KINDS, LabelFilter
 from ..results import MultiLabelResult
 from ..thresholds import resolve_threshold
 from ..v1 import classifier_pb2 as pb
@@ -93,9 +94,16 @@ def check_options(threshold: Any, top_k: Any) -> None:
 
 
 def request_of(
-    source: ImageSource, model: str = "", threshold: Any = None, top_k: int | None = None, version: str = ""
+    source: ImageSource,
+    model: str = "",
+    threshold: Any = None,
+    top_k: int | None = None,
+    version: str = "",
+    labels: LabelFilter | None = None,
 ) -> pb.ClassifyRequest:
     request = pb.ClassifyRequest(request_id=source.name, model=model, top_k=top_k or 0, version=str(version or ""))
+    for kind in KINDS if labels else ():
+        getattr(request, kind).extend(getattr(labels, kind))
     if isinstance(source.data, np.ndarray):
         pixels = source.data if source.data.ndim == 3 else source.data[:, :, None]
         request.raw.CopyFrom(
@@ -130,7 +138,15 @@ def result_of(response: pb.ClassifyResponse, image: Any = None) -> MultiLabelRes
         [round(c.score, 5) for c in response.categories],
         [c.name for c in response.categories],
         image=image,
+        categories=[c.category for c in response.categories],
     )
+
+
+def _label_filter(labels: dict[str, Any]) -> LabelFilter:
+    unknown = sorted(set(labels) - set(KINDS))
+    if unknown:
+        raise TypeError(f"unknown argument(s) {', '.join(unknown)}; label filters are {', '.join(KINDS)}")
+    return LabelFilter.of(labels)
 
 
 class Client:
@@ -221,13 +237,19 @@ class Client:
             self.max_message_bytes = min(self.max_message_bytes, int(stated))
 
     def _request(
-        self, source: ImageSource, model: str, threshold: Any, top_k: int | None, version: str = ""
+        self,
+        source: ImageSource,
+        model: str,
+        threshold: Any,
+        top_k: int | None,
+        version: str = "",
+        labels: LabelFilter | None = None,
     ) -> pb.ClassifyRequest:
         """The request for one image; InputError (too_large) when it cannot be sent."""
         self._learn_server_limit(model)
         if source.error is not None:
             raise source.error
-        request = request_of(source, model, threshold, top_k, version)
+        request = request_of(source, model, threshold, top_k, version, labels)
         size = request.ByteSize() + _ENVELOPE_BYTES
         if size > self.max_message_bytes:
             raise InputError(
@@ -247,17 +269,20 @@ class Client:
         top_k: int | None = None,
         on_error: str = "raise",
         version: str = "",
+        **labels: Any,
     ) -> list[MultiLabelResult]:
         """One unary call per image (a path, URL, array, encoded bytes, or a list of them).
         A bad image raises InputError (on_error="raise") or becomes that image's result
         with `.error` set, and the others still go (on_error="return"). A refusal that is
         not about the image (overload, draining, an unknown model or version, the
-        connection) raises ServiceError. `version`: '' is the model's default."""
+        connection) raises ServiceError. `version`: '' is the model's default. `labels`:
+        include_labels, exclude_labels, include_categories, exclude_categories (label_filter.py)."""
         check_options(threshold, top_k)
+        wanted = _label_filter(labels)
         results = []
         for source in client_sources(images):
             try:
-                request = self._request(source, model, threshold, top_k, version)
+                request = self._request(source, model, threshold, top_k, version, wanted)
                 response = self._stub.Classify(request, timeout=self.timeout, metadata=self._metadata)
             except InputError as exc:
                 if on_error == "raise":
@@ -285,12 +310,14 @@ class Client:
         top_k: int | None = None,
         max_in_flight: int = 64,
         version: str = "",
+        **labels: Any,
     ) -> Iterator[MultiLabelResult]:
         """One bidirectional stream; yields results as they arrive (not in input order).
         At most `max_in_flight` images are sent ahead of their answers. An image that
         cannot be read or sent (too large for the message limit) is yielded as a result
         with `.error` set and never sent; the stream goes on."""
         check_options(threshold, top_k)
+        wanted = _label_filter(labels)
         slots = threading.Semaphore(max_in_flight)
         kept: dict[str, Any] = {}
         local_errors: queue.SimpleQueue = queue.SimpleQueue()
@@ -298,7 +325,7 @@ class Client:
         def requests() -> Iterable[pb.ClassifyRequest]:
             for source in client_sources(images):
                 try:
-                    request = self._request(source, model, threshold, top_k, version)
+                    request = self._request(source, model, threshold, top_k, version, wanted)
                 except InputError as exc:
                     local_errors.put(MultiLabelResult(source.name, error=exc))
                     continue

@@ -15,7 +15,7 @@ from .metrics import ServerMetrics
 from .options import ServerOptions
 from .prepare import build_pipeline, prepare_in_background
 from .state import ServerState
-from .wire import error_response, response_of, source_of, threshold_of
+from .wire import error_response, label_filter_of, response_of, source_of, threshold_of
 
 if TYPE_CHECKING:
     from ..pipeline import MultiLabelClassificationPipeline
@@ -57,7 +57,7 @@ class ModelHost:
         started = time.perf_counter()
         try:
             source = source_of(request, fallback_name)
-            threshold = self.pipeline.resolve_threshold(threshold_of(request))
+            threshold = self.pipeline.resolve_threshold(threshold_of(request), label_filter_of(request))
             top_k = request.top_k or self.pipeline.config.top_k
             result = await self.batcher.submit(source, threshold, top_k, timeout)
             response = response_of(request.request_id, self.name, result)

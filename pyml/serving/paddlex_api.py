@@ -14,7 +14,10 @@ list of {type, loc, msg}, as FastAPI and PaddleX write them; pyml's own refusals
 pyml's opt-in request fields, which PaddleX clients never send and so never see:
 `returnAllScores: true` adds `result.allScores` (every class as {"id", "name", "score"},
 by id) and `result.thresholds` (the one applied to each class), so a page can re-filter
-without asking again; `modelName` picks a hosted model other than the first.
+without asking again; `modelName` picks a hosted model other than the first;
+`includeLabels`, `excludeLabels`, `includeCategories`, `excludeCategories` (lists of
+names) filter the labels as `pyml --include_labels` does, and `returnCategories: true`
+adds each label's `category`.
 
 On purpose unlike PaddleX 3.7.2: a per-class threshold applies per class (PaddleX
 applies list entries by batch position); a bad image is 422 with pyml's reason
@@ -38,6 +41,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, InputError, Reason
 from ..inputs import ImageSource, fetch_url
+from ..label_filter import LabelFilter
 from ..thresholds import Threshold
 from .errors import status_of
 
@@ -60,12 +64,25 @@ class InferRequest(BaseModel):
     returnAllScores: bool | None = None  # noqa: N815 (pyml's, opt-in: every class's score)
     modelName: str | None = None  # noqa: N815 (pyml's, opt-in: a hosted model other than the first)
     modelVersion: str | None = None  # noqa: N815 (pyml's, opt-in: a loaded version other than the default)
+    # pyml's, opt-in: labels this request wants (label_filter.py) and each label's category
+    includeLabels: list[str] | None = None  # noqa: N815
+    excludeLabels: list[str] | None = None  # noqa: N815
+    includeCategories: list[str] | None = None  # noqa: N815
+    excludeCategories: list[str] | None = None  # noqa: N815
+    returnCategories: bool | None = None  # noqa: N815
+
+    def label_filter(self) -> LabelFilter:
+        return LabelFilter(
+            *(tuple(v or ()) for v in (self.includeLabels, self.excludeLabels, self.includeCategories,
+                                       self.excludeCategories))
+        )  # fmt: skip
 
 
 class Category(BaseModel):
     id: int
     name: str
     score: float
+    category: str | None = None  # with returnCategories (pyml's): "" when the label has none
 
 
 class InferResult(BaseModel):
@@ -202,7 +219,7 @@ class PaddlexApi:
             # resolved again and queued in one step: a model swapped while the image was
             # read (a URL) is not reached half-closed
             host = self.state.resolve(request.modelName or "", request.modelVersion or "")
-            threshold = host.pipeline.resolve_threshold(request.threshold)
+            threshold = host.pipeline.resolve_threshold(request.threshold, request.label_filter())
             source = ImageSource(IMAGE_NAME, data)
             result = await host.batcher.submit(source, threshold, host.pipeline.config.top_k, None)
             if result.error is not None:
@@ -213,6 +230,9 @@ class PaddlexApi:
                     for c, n, s in zip(result.class_ids, result.label_names, result.scores)
                 ]
             }
+            if request.returnCategories:
+                for item, category in zip(answer["categories"], result.categories):
+                    item["category"] = category
             if request.returnAllScores:
                 answer.update(_all_scores(host.pipeline, result, threshold))
             visualize = self.visualize if request.visualize is None else request.visualize

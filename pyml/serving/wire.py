@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import InputError, Reason
 from ..inputs import ImageSource
+from ..label_filter import KINDS, LabelFilter
 from ..results import MultiLabelResult
 from ..v1 import classifier_pb2 as pb
 from .errors import status_of
@@ -59,13 +60,19 @@ def threshold_of(request: pb.ClassifyRequest):
     return {"default": per_class.default_value, **{int(k): v for k, v in per_class.classes.items()}}
 
 
+def label_filter_of(request: pb.ClassifyRequest) -> LabelFilter:
+    """The request's include and exclude lists (empty: the server's alone)."""
+    return LabelFilter(*(tuple(getattr(request, kind)) for kind in KINDS))
+
+
 def response_of(request_id: str, model: str, result: MultiLabelResult) -> pb.ClassifyResponse:
     response = pb.ClassifyResponse(request_id=request_id, model=model)
     if result.error is not None:
         response.error.CopyFrom(item_error(result.error))
         return response
-    for cid, name, score in zip(result.class_ids, result.label_names, result.scores):
-        response.categories.add(id=cid, name=name, score=score)
+    categories = result.categories or [""] * len(result.class_ids)
+    for cid, name, score, category in zip(result.class_ids, result.label_names, result.scores, categories):
+        response.categories.add(id=cid, name=name, score=score, category=category)
     return response
 
 
