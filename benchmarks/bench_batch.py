@@ -50,7 +50,7 @@ def timed(fn) -> float:
 def driver_cost_per_row(rows: list[str]) -> float:
     """Seconds per row of what the Ray driver does with each result row (rows arrive
     already encoded by the workers: dedup and the write)."""
-    from pyml.batch import JsonlOutput, encode_row
+    from pyml.batch_output import JsonlOutput, encode_row
 
     encoded = [encode_row(json.loads(row)) for row in rows]
     with tempfile.TemporaryDirectory() as tmp, JsonlOutput(Path(tmp) / "r.jsonl") as out:

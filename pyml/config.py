@@ -73,6 +73,9 @@ class PipelineConfig:
     exclude_labels: Any = flag(None, "never these labels (comma-separated names)")
     include_categories: Any = flag(None, "only labels of these categories (comma-separated, e.g. animal,vehicle)")
     exclude_categories: Any = flag(None, "never labels of these categories (comma-separated)")
+    label_names: str | None = flag(
+        None, "a label map file: '<id or label><TAB><display name>' a line; results, drawings and metadata show those"
+    )
     cpu_threads: int = 0  # 0: one per core available to this process (Paddle's own default is 1)
     enable_mkldnn: bool = True
     preprocess_threads: int = 0  # 0: one per core

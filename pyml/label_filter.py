@@ -12,6 +12,7 @@ valid ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,31 @@ class LabelFilter:
         return out
 
 
+def read_display_names(path: str | Path, labels: list[str]) -> list[str]:
+    """A label map file: one line per label, "<id or label name><TAB><display name>" (a
+    UTF-8 text; `#` starts a comment). Labels it does not name keep their own name."""
+    source = Path(path).expanduser()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"label_names: cannot read {source} ({exc})") from None
+    shown = list(labels)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, tab, display = line.partition("\t")
+        key = key.strip()
+        if not tab or not display.strip():
+            raise ConfigError(f"{source}:{number}: expected '<id or label><TAB><display name>', got {line!r}")
+        if key.isdigit() and int(key) < len(labels):
+            shown[int(key)] = display.strip()
+        elif key in labels:
+            shown[labels.index(key)] = display.strip()
+        else:
+            raise ConfigError(f"{source}:{number}: {key!r} is not a class id (0..{len(labels) - 1}) or a label name")
+    return shown
+
+
 def restrict(threshold: Threshold, excluded: np.ndarray | None) -> Threshold:
     """The threshold with every filtered class made unreachable."""
     if excluded is None:
@@ -89,4 +115,4 @@ def restrict(threshold: Threshold, excluded: np.ndarray | None) -> Threshold:
     return per_class
 
 
-__all__ = ["KINDS", "LabelFilter", "names_of", "restrict"]
+__all__ = ["KINDS", "LabelFilter", "names_of", "read_display_names", "restrict"]

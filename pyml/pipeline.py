@@ -24,7 +24,7 @@ from .catalogue import categories_for
 from .config import PipelineConfig
 from .errors import ConfigError, InputError, ModelError
 from .inputs import ImageSource, iter_sources, native_item
-from .label_filter import LabelFilter, restrict
+from .label_filter import LabelFilter, read_display_names, restrict
 from .model_dir import ModelSpec, load_model_dir
 from .models import demo_model_dir, resolve_model_dir
 from .results import MultiLabelResult
@@ -78,6 +78,8 @@ class MultiLabelClassificationPipeline:
         self.label_filter = LabelFilter.of(config, f"{config.source}: ")
         self._excluded = self.label_filter.excluded(names, self.categories)
         self._default_threshold = restrict(self._model_threshold, self._excluded)
+        # the names results show: the model's, or a label map's (filters still take the model's)
+        self.display_names = read_display_names(config.label_names, names) if config.label_names else names
         log.info(
             "pipeline ready: %s from %s on %s (backend %s, %s, batch %d, %s math threads, "
             "%s preprocess threads, decode %s)",
@@ -105,6 +107,11 @@ class MultiLabelClassificationPipeline:
     @property
     def labels(self) -> list[str]:
         return self.model.labels
+
+    @property
+    def excluded(self) -> np.ndarray | None:
+        """The classes the pipeline's label filter takes out (a bool per class), or None."""
+        return self._excluded
 
     def _check_outputs(self) -> None:
         """One warm-up run: fails early, with the file named, if labels and outputs disagree."""
@@ -170,7 +177,7 @@ class MultiLabelClassificationPipeline:
                 results.append(MultiLabelResult(source.name, error=batch.errors[i], image=source.data))
                 continue
             ids, values = labels_by_index[i]
-            names = [self.labels[c] if c < len(self.labels) else str(c) for c in ids]
+            names = [self.display_names[c] for c in ids]
             # PaddleX reports np.around(score, 5) of the float32 score (round half to even).
             rounded = np.around(np.asarray(values, np.float64), 5).tolist()
             categories = [self.categories[c] if c < len(self.categories) else "" for c in ids]

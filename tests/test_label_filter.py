@@ -3,6 +3,7 @@ Python API, a pipeline YAML and the command line; COCO's categories for COCO's l
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -81,3 +82,30 @@ def test_the_command_line_flags():
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "'label_names': ['five', 'two']" in run.stdout or "'label_names': ['two', 'five']" in run.stdout
+
+
+def test_a_label_map_gives_display_names_everywhere_results_go(tmp_path):
+    names = tmp_path / "names.tsv"
+    names.write_text("# Chinese names\n1\t一\neight\t八\n", encoding="utf-8")
+    pipeline = pyml.create_pipeline("pyml_demo", label_names=str(names), exclude_labels="two")  # filters: model names
+    (result,) = pipeline.predict(IMAGES[0])
+    assert result.label_names == ["八", "一"] and result.class_ids == [8, 1]
+    result.save_to_img(str(tmp_path / "drawn"))  # drawn with a font that has the characters
+    assert list((tmp_path / "drawn").iterdir())
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "--pipeline", "pyml_demo", "--input", IMAGES[0],
+         "--label_names", str(names)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0 and "'label_names': ['八', '一']" in run.stdout, run.stderr
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [("eleven\tx\n", "'eleven' is not a class id (0..9) or a label name"), ("1 one\n", "expected '<id or label><TAB>")],
+)
+def test_a_bad_label_map_names_its_line(tmp_path, text, says):
+    names = tmp_path / "names.tsv"
+    names.write_text(text)
+    with pytest.raises(ConfigError, match=f"{names}:1: .*{re.escape(says)}"):
+        pyml.create_pipeline("pyml_demo", label_names=str(names))

@@ -19,10 +19,10 @@ def add_pipeline_options(p: argparse.ArgumentParser, *names: str, **helps: str) 
 
 
 def label_filter_flags(p: argparse.ArgumentParser) -> None:
-    """--include_labels, --exclude_labels, --include_categories, --exclude_categories."""
+    """--include_labels, --exclude_labels, --include_categories, --exclude_categories, --label_names."""
     from ..label_filter import KINDS
 
-    add_pipeline_options(p, *KINDS)
+    add_pipeline_options(p, *KINDS, "label_names")
 
 
 def backend_flags(p: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def pipeline_overrides(args, *names: str) -> dict:
     from ..label_filter import KINDS
 
     backend = args.backend or hpi_backend(args.use_hpip or None, None, None, "--use_hpip")
-    filters = {kind: getattr(args, kind) for kind in KINDS if getattr(args, kind, None) is not None}
+    filters = {kind: getattr(args, kind) for kind in (*KINDS, "label_names") if getattr(args, kind, None) is not None}
     return {**{name: getattr(args, name) for name in names}, **filters, "backend": backend, "precision": args.precision}
 
 

@@ -81,7 +81,7 @@ class ModelHost:
         default = p.resolve_threshold(None)
         return pb.ModelInfo(
             name=self.name,
-            labels=p.labels,
+            labels=p.display_names,
             input_width=size[0],
             input_height=size[1],
             default_threshold=float(default) if isinstance(default, float) else 0.0,

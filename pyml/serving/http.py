@@ -173,7 +173,7 @@ def create_app(api: PaddlexApi, token_required: bool = False, control=None) -> F
                     {
                         "name": host.name,
                         "modelName": host.pipeline.model.model_name,
-                        "labels": host.pipeline.labels,
+                        "labels": host.pipeline.display_names,
                         "default": name == api.state.default,
                         "version": host.version,
                         "versions": sorted(api.state.models[name].versions, key=int),

@@ -100,8 +100,9 @@ class ClassifierModel:
             k = output.parameters["classification"].int64_param if "classification" in output.parameters else 0
             if k > 0:
                 k = min(k, scores.shape[1])
-                top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-                labels = host.pipeline.labels
+                ranked = scores if host.pipeline.excluded is None else np.where(host.pipeline.excluded, -np.inf, scores)
+                top = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
+                labels = host.pipeline.display_names
                 strings = [
                     f"{scores[r, c]:f}:{c}:{labels[c] if c < len(labels) else c}".encode()
                     for r in range(len(top))

@@ -152,14 +152,17 @@ def _jpeg_base64(result) -> str:
 def _all_scores(
     pipeline: MultiLabelClassificationPipeline, result: MultiLabelResult, threshold: Threshold
 ) -> dict[str, Any]:
-    """Every class's score, rounded as `scores` are, and the threshold each class met."""
-    names = pipeline.labels or [str(i) for i in range(pipeline.num_classes)]
+    """Every class's score, rounded as `scores` are, and the threshold each class met; a
+    class the label filters take out is not in allScores, and its threshold is null."""
+    names = pipeline.display_names
     per_class = np.broadcast_to(np.asarray(threshold, np.float64), (pipeline.num_classes,))
     return {
         "allScores": [
-            {"id": i, "name": names[i], "score": round(float(s), 5)} for i, s in enumerate(result.all_scores)
+            {"id": i, "name": names[i], "score": round(float(s), 5)}
+            for i, s in enumerate(result.all_scores)
+            if np.isfinite(per_class[i])
         ],
-        "thresholds": [round(float(t), 6) for t in per_class],
+        "thresholds": [round(float(t), 6) if np.isfinite(t) else None for t in per_class],
     }
 
 

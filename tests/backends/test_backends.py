@@ -205,7 +205,7 @@ def test_auto_measures_once_then_remembers(tmp_path, monkeypatch, caplog):
 
 
 def test_pipeline_yaml_carries_backend_and_precision(tmp_path):
-    from pyml.config import load_pipeline_config
+    from pyml.pipeline_yaml import load_pipeline_config
 
     path = tmp_path / "p.yaml"
     path.write_text(
