@@ -99,8 +99,9 @@ class ClassifierModel:
                 raise KServeError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown output '{output.name}'")
             k = output.parameters["classification"].int64_param if "classification" in output.parameters else 0
             if k > 0:
-                k = min(k, scores.shape[1])
-                ranked = scores if host.pipeline.excluded is None else np.where(host.pipeline.excluded, -np.inf, scores)
+                excluded = host.pipeline.excluded
+                k = min(k, scores.shape[1] - (0 if excluded is None else int(excluded.sum())))  # filtered: never ranked
+                ranked = scores if excluded is None else np.where(excluded, -np.inf, scores)
                 top = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
                 labels = host.pipeline.display_names
                 strings = [
