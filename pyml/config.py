@@ -44,7 +44,9 @@ class PipelineConfig:
 
     pipeline_name: str = PIPELINE_NAME
     model_name: str | None = None  # None: nothing named; models.default_model_name decides (the demo)
-    model_dir: str | None = None  # None: found by model_name (pyml.models), or the demo model
+    model_dir: str | None = flag(  # None: found by model_name (pyml.models), or the demo model
+        None, "a model directory to run in the pipeline instead of its own (e.g. pyml train's best_model/inference)"
+    )
     batch_size: int = flag(1, "images per inference batch", int)
     threshold: Any = flag(
         None,

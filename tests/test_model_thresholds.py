@@ -103,6 +103,34 @@ def test_pyml_batch_applies_the_models_thresholds(calibrated, tmp_path):
     assert _ids(rows) == expected
 
 
+def test_pyml_batch_and_serve_take_model_dir_as_the_command_line_does(calibrated, tmp_path):
+    from serving.test_http_serving import HttpServer, b64
+
+    model, _, expected, _ = calibrated
+    out = tmp_path / "rows.jsonl"
+    folder = str(demo_model_dir().parent / "images")
+    run = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "batch", folder, "--model_dir", str(model), "--output", str(out),
+         "--no_progress"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0 and "offline demo" not in run.stderr, run.stderr
+    rows = sorted(map(json.loads, out.read_text().splitlines()), key=lambda r: r["img_path"])
+    assert _ids(rows) == expected
+    server = HttpServer("--model_dir", str(model), pipelines=())
+    try:
+        status, answer = server.infer(image=b64(DEMO_IMAGES[0]), visualize=False)
+        assert status == 200 and [c["id"] for c in answer["result"]["categories"]] == expected[0]
+    finally:
+        server.stop()
+    two = subprocess.run(
+        [sys.executable, "-m", "pyml.cli", "serve", "--pipeline", "a=pyml_demo", "--pipeline", "b=pyml_demo",
+         "--model_dir", str(model)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert two.returncode == 2 and "give at most one --pipeline with it" in two.stderr
+
+
 def test_pyml_serve_applies_them_over_grpc_and_http(calibrated):
     from serving.test_http_serving import HttpServer, b64
 

@@ -34,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save_path", help="also save <name>_res.json and <name>_res.<ext> here")
     add_pipeline_options(
         p,
+        "model_dir",
         "device",
         "batch_size",
         "threshold",
@@ -84,7 +85,9 @@ def run(args) -> int:
     )
     if args.dry_run and not args.metadata:
         raise ConfigError("--dry_run goes with --metadata: it shows what the metadata writes would change")
-    if args.pipeline is None:
+    if args.pipeline is None and args.model_dir:
+        args.pipeline = DEFAULT_PIPELINE  # the pipeline's settings; the model is the directory given
+    elif args.pipeline is None:
         args.pipeline = DEFAULT_PIPELINE
         print(
             f"pyml batch: no --pipeline: running the offline demo model ({DEFAULT_PIPELINE}); "
@@ -100,14 +103,14 @@ def run(args) -> int:
             local_cpus=args.ray_local,
             workers=args.workers,
             cpus_per_worker=args.cpus_per_worker,
-            **pipeline_overrides(args, "device", "decode_mode"),
+            **pipeline_overrides(args, "model_dir", "device", "decode_mode"),
             **common,
         )
     else:
         from ..batch import run_batch
         from ..registry import create_pipeline
 
-        pipeline = create_pipeline(args.pipeline, **pipeline_overrides(args, "device", "decode_mode"))
+        pipeline = create_pipeline(args.pipeline, **pipeline_overrides(args, "model_dir", "device", "decode_mode"))
         summary = run_batch(pipeline, **common)
     if args.dry_run:
         print(f"pyml batch --dry_run: {summary.written} pictures looked at; nothing was written", file=sys.stderr)

@@ -23,11 +23,7 @@ DESCRIPTION = "Multi-label image classification (PaddleX-compatible command line
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline", help="pipeline name or pipeline YAML path")
     p.add_argument("--input", help="image file, URL or folder")
-    p.add_argument(
-        "--model_dir",
-        help="a model directory to run in the pipeline instead of its own model "
-        "(e.g. pyml train's best_model/inference)",
-    )
+    add_pipeline_options(p, "model_dir")
     p.add_argument(
         "--save_path",
         help="folder for <name>_res.json and <name>_res.<ext>; files of the same name are replaced, as PaddleX does",
@@ -60,9 +56,8 @@ def _get_config(args) -> int:
 def _predict(args) -> int:
     from ..registry import create_pipeline
 
-    extra = {"model_dir": args.model_dir} if args.model_dir else {}
-    options = pipeline_overrides(args, "device", "batch_size", "top_k", "decode_mode")
-    pipeline = create_pipeline(args.pipeline, **options, **extra)
+    options = pipeline_overrides(args, "model_dir", "device", "batch_size", "top_k", "decode_mode")
+    pipeline = create_pipeline(args.pipeline, **options)
     from ..progress import progress_bar
 
     total = count_images(args.input)

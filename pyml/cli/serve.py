@@ -30,7 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "only); 0.0.0.0 takes connections from every network this machine is on: add --token_file and TLS",
     )
     p.add_argument("--port", type=int, default=50051, help="the gRPC port (default: 50051)")
-    add_pipeline_options(p, "device")
+    add_pipeline_options(
+        p,
+        "model_dir",
+        "device",
+        model_dir="a model directory to serve (e.g. pyml train's "
+        "best_model/inference), with one --pipeline's settings or the demo's",
+    )
     backend_flags(p)
     label_filter_flags(p)
     add_flags(p, ServerOptions)  # from its fields (pyml/serving/options.py)
@@ -55,20 +61,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import asyncio
 
+    from ..config import DEFAULT_PIPELINE
     from ..errors import ConfigError
     from ..flags import flag_fields
     from ..registry import create_pipeline
     from ..serving import ServerOptions, run_server
 
-    if not args.pipeline and not args.model_repository:
-        raise ConfigError("give the models to serve: --pipeline NAME|YAML (repeatable) or --model_repository DIR")
+    if not args.pipeline and not args.model_repository and not args.model_dir:
+        raise ConfigError(
+            "give the models to serve: --pipeline NAME|YAML (repeatable), --model_dir DIR or --model_repository DIR"
+        )
+    if args.model_dir and len(args.pipeline or ()) > 1:
+        raise ConfigError("--model_dir replaces one pipeline's model: give at most one --pipeline with it")
     overrides = pipeline_overrides(args, "device")
+    model_dir = {"model_dir": args.model_dir} if args.model_dir else {}  # not a repository model's override
     models = {}
-    for spec in args.pipeline or ():
+    for spec in args.pipeline or ([DEFAULT_PIPELINE] if args.model_dir else []):
         name, sep, source = spec.partition("=")
         if not sep:
             name, source = "", spec
-        pipeline = create_pipeline(source, **overrides, batch_size=args.max_batch_size)
+        pipeline = create_pipeline(source, **overrides, **model_dir, batch_size=args.max_batch_size)
         models[name or pipeline.model.model_name] = pipeline
     options = ServerOptions(
         **{option.name: getattr(args, option.name) for option in flag_fields(ServerOptions)},
