@@ -10,7 +10,8 @@ backend that cannot load (not installed, the ONNX conversion fails, the CPU lack
 bf16) is skipped; when only Paddle is left, one warning says why (`backend: paddle` asks for
 Paddle outright and measures nothing). The first measurement shows a progress bar on a
 terminal: it converts the model to ONNX (seconds to a minute, once per model) and runs
-every candidate a few times. The
+every candidate a few times, in a child process (`auto_child.py`), so that only the
+winner is ever loaded in the caller's. The
 winner is remembered in `$PYML_CACHE_DIR/auto.json` (default `~/.cache/pyml`) under the
 model's hash, the CPU, the thread count, the batch shape, the precision and the
 backend versions, so the measurement is made once per machine and model; delete the
@@ -35,6 +36,7 @@ from ..atomic import atomic_write_text
 from ..errors import BackendError
 from ..progress import progress_bar
 from . import parity
+from .auto_child import measure_in_child
 from .device import Device, cpu_description, resolve_threads
 from .onnx_convert import cache_dir, find_onnx, model_hash
 from .paddle import paddle_installed
@@ -188,11 +190,29 @@ def create_auto(
     if sample is None or tuple(sample.shape) != tuple(input_shape):
         sample = np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)
     names = CANDIDATES if paddle_installed() else _without_paddle(model_file, params_file)
-    desc = "backend auto: first use, converting and timing"
-    with progress_bar(len(names), desc, unit="backend", iterable=names) as candidates:
-        result = measure(create, sample, precision, model_name, candidates)
-    _report(result, input_shape)
-    _write_cache(path, key, {k: v for k, v in result.items() if k != "backends"})
-    backend = result["backends"][result["winner"]]
-    backend.auto_choice = {k: v for k, v in result.items() if k != "backends"}
+    job = {
+        "model_file": str(model_file),
+        "params_file": str(params_file),
+        "options": {"cpu_threads": cpu_threads, "precision": precision, **options},
+        "precision": precision,
+        "model_name": model_name,
+        "candidates": list(names),
+        "input_shape": list(input_shape),
+        "cache": str(path),
+        "key": key,
+        "log_level": log.getEffectiveLevel(),
+    }
+    choice = measure_in_child(job, sample)  # the losers load there, and leave with that process
+    backend = create(choice["winner"])
+    backend.auto_choice = choice
     return backend
+
+
+def measure_and_remember(create, sample: np.ndarray, job: dict) -> dict:
+    """The measurement `auto_child` runs: every candidate timed, the winner remembered."""
+    desc = "backend auto: first use, converting and timing"
+    with progress_bar(len(job["candidates"]), desc, unit="backend", iterable=job["candidates"]) as candidates:
+        result = measure(create, sample, job["precision"], job["model_name"], candidates)
+    _report(result, tuple(job["input_shape"]))
+    _write_cache(Path(job["cache"]), job["key"], {k: v for k, v in result.items() if k != "backends"})
+    return result

@@ -17,6 +17,7 @@
     pyml quantize MODEL_DIR --calibration IMAGES [--samples 300] [--dataset DATASET]
     pyml models [list|load|unload NAME --target HOST:PORT]
     pyml download NAME... [--pretrained]
+    pyml warm MODEL... [--batch_size 8]
     pyml batch INPUT... --output results.jsonl [--from_list FILE] [--resume [--retry_failed]] [--save_path DIR]
          [--ray ADDRESS | --ray_local N] [--workers N] [--cpus_per_worker N] [--metadata sidecar|embed [--dry_run]]
     pyml metadata remove PATH... [--dry_run]
@@ -49,6 +50,7 @@ from . import (
     report,
     serve,
     train,
+    warm,
 )
 
 # name -> (module, the one line `pyml --help` shows)
@@ -66,6 +68,7 @@ COMMANDS = {
     "quantize": (quantize, "make an int8 model for precision int8 (NNCF), with its agreement report"),
     "models": (models, "the models pyml finds by name; with --target, a server's: list, load, unload"),
     "download": (download, "fetch official models (and their training weights) ahead of time"),
+    "warm": (warm, "fetch, convert and measure models ahead of time, so a server's first start is fast"),
 }
 
 
