@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import _native
 from .errors import InputError, Reason
 from .fonts import is_latin, rendered_text
 
@@ -214,6 +215,15 @@ def _original_rgb(result: MultiLabelResult) -> np.ndarray:
         )
     if isinstance(data, np.ndarray):
         bgr = data if data.ndim == 3 else cv2.cvtColor(data, cv2.COLOR_GRAY2BGR)
+    elif _native.sniff_format(data) is not None:  # JPEG, PNG: the native decoder, RGB at once, GIL released
+        try:
+            return _native.decode(data)
+        except InputError as exc:
+            raise InputError(
+                f"{result.input_path}: cannot decode the image to draw on it ({exc})",
+                reason=Reason.CORRUPT,
+                source=result.input_path,
+            ) from None
     else:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
