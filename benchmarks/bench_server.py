@@ -1,10 +1,12 @@
-"""gRPC serving speed next to in-process predict, in one run on the same images.
+"""Serving speed next to in-process predict, in one run on the same images: gRPC (unary
+and streams) and PaddleX's HTTP door (base64 JSON, visualize on as PaddleX's default, and off).
 
     python -m benchmarks.bench_server [--arch demo PP-LCNet_x1_0_ML] [--images 256] [--instances 1] [--quick]
 
 Starts a real pyml server on 127.0.0.1 (dynamic batching, max_batch_size 8) and
 measures images/s and per-image p50/p99 latency for unary calls and for
-bidirectional streams at concurrency 1, 4 and 16, beside `pipeline.predict` in
+bidirectional streams at concurrency 1, 4 and 16, and HTTP requests (one keep-alive
+connection per caller) at 1 and 16 callers, beside `pipeline.predict` in
 the server's process with batch size 8. The callers run in a separate client
 process, as real clients do (in one process they would share the server's GIL).
 Models: the embedded demo model and a PP-LCNet_x1_0_ML export made on the fly
@@ -15,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import http.client
+import json
 import multiprocessing
 import tempfile
 import threading
@@ -133,6 +138,31 @@ def streaming(target: str, blobs: list[bytes], concurrency: int, in_flight: int 
     return time.perf_counter() - start, latencies
 
 
+def http_calls(port: int, bodies: list[bytes], concurrency: int):
+    """PaddleX's HTTP form, each caller on its own keep-alive connection."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(indices):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for i in indices:
+            start = time.perf_counter()
+            connection.request("POST", "/multilabel-image-classification", bodies[i],
+                               {"Content-Type": "application/json"})  # fmt: skip
+            answer = json.loads(connection.getresponse().read())
+            if answer["errorCode"] != 0:
+                raise RuntimeError(answer["errorMsg"])
+            with lock:
+                latencies.append(time.perf_counter() - start)
+        connection.close()
+
+    shards = [range(c, len(bodies), concurrency) for c in range(concurrency)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, shards))
+    return time.perf_counter() - start, latencies
+
+
 def bench_model(name: str, tmp: Path, count: int, instances: int, client: ProcessPoolExecutor) -> None:
     if name == "demo":
         pipeline = pyml.create_pipeline()
@@ -152,7 +182,8 @@ def bench_model(name: str, tmp: Path, count: int, instances: int, client: Proces
     list(pipeline.predict([str(p) for p in paths], batch_size=8))
     local = summarize("in-process predict (b=8)", count, time.perf_counter() - start, [], None)
     server = ServerThread(
-        pipeline, ServerOptions(max_batch_size=8, max_queue_delay_ms=5, max_queue=1024, instances=instances)
+        pipeline,
+        ServerOptions(max_batch_size=8, max_queue_delay_ms=5, max_queue=1024, instances=instances, http_port=0),
     )
     target = f"127.0.0.1:{server.port}"
     try:
@@ -161,6 +192,13 @@ def bench_model(name: str, tmp: Path, count: int, instances: int, client: Proces
             summarize(f"unary, concurrency {c}", count, *client.submit(unary, target, blobs, c).result(), local)
         for c in (1, 4, 16):
             summarize(f"stream, concurrency {c}", count, *client.submit(streaming, target, blobs, c).result(), local)
+        http_port = server.server.http.port
+        encoded = [base64.b64encode(b).decode() for b in blobs]
+        for extra in ({}, {"visualize": False}):  # PaddleX's default (on), then off
+            bodies = [json.dumps({"image": image, **extra}).encode() for image in encoded]
+            for c in (1, 16):
+                label = f"http, {'no drawing' if extra else 'visualize on'}, {c}"
+                summarize(label, count, *client.submit(http_calls, http_port, bodies, c).result(), local)
         sizes = dict(sorted(server.state.hosts["model"].batcher.batch_sizes.items()))
         print(f"server batch sizes (size: batches): {sizes}")
     finally:

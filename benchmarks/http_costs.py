@@ -52,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     datas = [Path(path).read_bytes() for path in paths]
     bodies = [json.dumps({"image": base64.b64encode(d).decode()}).encode() for d in datas]
     pipeline = pyml.create_pipeline(model_dir=model_dir, batch_size=args.batch)
-    results = list(pipeline.predict(datas))
+    results = list(pipeline.predict(paths))
     answers = [{"categories": [{"id": 0, "name": "person", "score": 0.9}], "image": _jpeg_base64(r)} for r in results]
 
     def in_process(_) -> None:
-        list(pipeline.predict(datas))
+        list(pipeline.predict(paths))
 
-    model_ms = per_call_ms(in_process, [None], rounds=3) / len(datas)
+    model_ms = per_call_ms(in_process, [None], rounds=3) / len(paths)
     drawn = [r.visualize() for r in results]
 
     def encode(image) -> None:
