@@ -4,8 +4,9 @@ by measurement.
 At load, on the CPU: every installed backend runs the same batch at the model's input
 size (the pipeline's sample pictures, or seeded noise); one whose scores fail the
 parity rule against Paddle's (`parity.py`, the rule the tests use) is rejected, and
-the fastest of the rest wins (median of TIMED_RUNS rounds in which the candidates take
-turns, so a burst of load on a shared machine slows them alike). A
+the fastest of the rest wins (median of MIN_ROUNDS to MAX_ROUNDS rounds, as many as
+ROUNDS_BUDGET_S allows, in which the candidates take turns, so a burst of load on a
+shared machine slows them alike). A
 backend that cannot load (not installed, the ONNX conversion fails, the CPU lacks
 bf16) is skipped; when only Paddle is left, one warning says why (`backend: paddle` asks for
 Paddle outright and measures nothing). The first measurement shows a progress bar on a
@@ -43,8 +44,9 @@ from .paddle import paddle_installed
 
 log = logging.getLogger(__name__)
 CANDIDATES = ("paddle", "openvino", "onnxruntime")
-WARMUP_RUNS = 2
-TIMED_RUNS = 7
+WARMUP_RUNS = 1  # after the run that compared the scores: two runs before timing
+MIN_ROUNDS, MAX_ROUNDS = 3, 7
+ROUNDS_BUDGET_S = 2.0  # past it, no round starts beyond MIN_ROUNDS: a big model's start stays short
 _DISTRIBUTIONS = {"paddle": "paddlepaddle", "openvino": "openvino", "onnxruntime": "onnxruntime"}
 
 
@@ -78,14 +80,18 @@ def _write_cache(path: Path, key: str, entry: dict) -> None:
 
 
 def median_ms(backends: dict, batch: np.ndarray) -> dict[str, float]:
-    """Median milliseconds per backend over TIMED_RUNS rounds, each running every backend
-    once in turn: the winner is remembered for good, so a burst of load from a neighbour
-    on a shared machine must not land on one candidate's timing only."""
+    """Median milliseconds per backend over MIN_ROUNDS..MAX_ROUNDS rounds (while
+    ROUNDS_BUDGET_S lasts), each running every backend once in turn: the winner is
+    remembered for good, so a burst of load from a neighbour on a shared machine must not
+    land on one candidate's timing only."""
     for backend in backends.values():
         for _ in range(WARMUP_RUNS):
             backend(batch)
     times: dict[str, list[float]] = {name: [] for name in backends}
-    for _ in range(TIMED_RUNS):
+    budget_ends = time.perf_counter() + ROUNDS_BUDGET_S
+    for round_ in range(MAX_ROUNDS):
+        if round_ >= MIN_ROUNDS and time.perf_counter() > budget_ends:
+            break
         for name, backend in backends.items():
             start = time.perf_counter()
             backend(batch)
