@@ -21,6 +21,7 @@ import base64
 import http.client
 import json
 import multiprocessing
+import socket
 import tempfile
 import threading
 import time
@@ -145,6 +146,9 @@ def http_calls(port: int, bodies: list[bytes], concurrency: int):
 
     def worker(indices):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        connection.connect()
+        # Without it the client's last small segment waits on the server's delayed ACK (~40 ms).
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for i in indices:
             start = time.perf_counter()
             connection.request("POST", "/multilabel-image-classification", bodies[i],
