@@ -36,6 +36,8 @@ SUBJECT, HIERARCHY = "Xmp.dc.subject", "Xmp.lr.hierarchicalSubject"
 OURS, MODEL, VERSION = "Xmp.pyml.addedKeywords", "Xmp.pyml.classifier", "Xmp.pyml.classifierVersion"
 OURS_IPTC = "Xmp.pyml.addedIptcKeywords"  # the IPTC keywords pyml added (its own record of them)
 IPTC_KEYWORDS = "Iptc.Application2.Keywords"
+IPTC_CHARSET = "Iptc.Envelope.CharacterSet"  # IIM 1:90; ESC % G says the text is UTF-8
+UTF8 = "\x1b%G"
 EMBEDDABLE = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}  # formats exiv2 writes
 WITH_IPTC = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}  # of those, the ones with an IPTC block
 # An empty XMP packet: a new sidecar starts as this, and exiv2 fills it.
@@ -127,7 +129,10 @@ def _retag(image: Any, keywords: list[str], paths: list[str], record: dict[str, 
         keywords_iptc, owned_iptc = _owned(existing, _list(xmp.get(OURS_IPTC)), keywords)
         changes[OURS_IPTC] = owned_iptc or None
         if keywords_iptc != existing:
-            image.modify_iptc({IPTC_KEYWORDS: keywords_iptc or None})
+            update: dict[str, Any] = {IPTC_KEYWORDS: keywords_iptc or None}
+            if not all(k.isascii() for k in keywords_iptc):  # without it readers take the bytes for Latin-1
+                update[IPTC_CHARSET] = UTF8
+            image.modify_iptc(update)
     current = {key: xmp.get(key) for key in changes}
     if any(_list(current[k]) != _list(changes[k]) for k in changes):
         image.modify_xmp({k: v for k, v in changes.items() if not (v is None and current[k] is None)})

@@ -220,3 +220,18 @@ def test_on_ray_each_actor_writes_what_it_classified(library, tmp_path):
     assert len(found) == len(list(library.glob("*.jpg"))) + len(list(library.glob("*.png")))
     for name, row in found.items():
         assert exiftool(library / f"{name}.xmp")["XMP-dc:Subject"] == row["label_names"]
+
+
+def test_display_names_are_the_keywords_written(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(DEMO[0], folder / DEMO[0].name)
+    names = tmp_path / "names.tsv"
+    names.write_text("1\t一\neight\t八\n", encoding="utf-8")
+    run = batch(folder, tmp_path / "r.jsonl", "--metadata", "embed", "--label_names", str(names))
+    assert run.returncode == 0, run.stderr
+    (row,) = rows(tmp_path / "r.jsonl").values()
+    assert {"一", "八"} <= set(row["label_names"])
+    found = exiftool(folder / DEMO[0].name)
+    assert found["XMP-dc:Subject"] == found["IPTC:Keywords"] == row["label_names"]
+    assert found["XMP-lr:HierarchicalSubject"] == [f"pyml|{k}" for k in row["label_names"]]
