@@ -88,6 +88,16 @@ def summarize(label: str, count: int, seconds: float, latencies: list[float], ba
     return ips
 
 
+def _callers(worker, count: int, concurrency: int) -> float:
+    """Runs `worker(indices)` on `concurrency` threads, item i on thread i % concurrency;
+    returns the wall seconds."""
+    shards = [range(c, count, concurrency) for c in range(concurrency)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, shards))
+    return time.perf_counter() - start
+
+
 def unary(target: str, blobs: list[bytes], concurrency: int):
     latencies: list[float] = []
     lock = threading.Lock()
@@ -101,11 +111,7 @@ def unary(target: str, blobs: list[bytes], concurrency: int):
             with lock:
                 latencies.append(time.perf_counter() - start)
 
-    shards = [range(c, len(blobs), concurrency) for c in range(concurrency)]
-    start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(worker, shards))
-    elapsed = time.perf_counter() - start
+    elapsed = _callers(worker, len(blobs), concurrency)
     channel.close()
     return elapsed, latencies
 
@@ -132,11 +138,7 @@ def streaming(target: str, blobs: list[bytes], concurrency: int, in_flight: int 
                 latencies.append(time.perf_counter() - sent[response.request_id])
         channel.close()
 
-    shards = [range(c, len(blobs), concurrency) for c in range(concurrency)]
-    start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(worker, shards))
-    return time.perf_counter() - start, latencies
+    return _callers(worker, len(blobs), concurrency), latencies
 
 
 def http_calls(port: int, bodies: list[bytes], concurrency: int):
@@ -160,11 +162,7 @@ def http_calls(port: int, bodies: list[bytes], concurrency: int):
                 latencies.append(time.perf_counter() - start)
         connection.close()
 
-    shards = [range(c, len(bodies), concurrency) for c in range(concurrency)]
-    start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(worker, shards))
-    return time.perf_counter() - start, latencies
+    return _callers(worker, len(bodies), concurrency), latencies
 
 
 def bench_model(name: str, tmp: Path, count: int, instances: int, client: ProcessPoolExecutor) -> None:
