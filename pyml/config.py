@@ -35,6 +35,7 @@ BUILTIN_PIPELINES = {
 }
 SECTION = "ImageMultiLabelClassification"
 DECODE_MODES = ("exact", "fast")
+AUTO_MEASURE = ("before", "while_serving")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class PipelineConfig:
     label_names: str | None = flag(
         None, "a label map file: '<id or label><TAB><display name>' a line; results, drawings and metadata show those"
     )
+    # backend auto's first measurement on a fresh cache: "before" the first answer, or
+    # "while_serving" (Paddle's answers from the measuring process meanwhile; pyml serve's)
+    auto_measure: str = "before"
     cpu_threads: int = 0  # 0: one per core available to this process (Paddle's own default is 1)
     enable_mkldnn: bool = True
     preprocess_threads: int = 0  # 0: one per core
@@ -158,6 +162,8 @@ def validate(config: PipelineConfig) -> PipelineConfig:
         raise ConfigError(f"{src}: enable_mkldnn must be true or false")
     if config.precision not in PRECISIONS:
         raise ConfigError(f"{src}: precision must be one of {', '.join(PRECISIONS)}, not {config.precision!r}")
+    if config.auto_measure not in AUTO_MEASURE:
+        raise ConfigError(f"{src}: auto_measure must be one of {', '.join(AUTO_MEASURE)}, not {config.auto_measure!r}")
     if not isinstance(config.backend, str) or not config.backend:
         raise ConfigError(f"{src}: backend must be a backend name, not {config.backend!r}")
     try:

@@ -65,8 +65,8 @@ class MultiLabelClassificationPipeline:
             input_shape=shape,
             model_name=self.model.model_name,
             sample=self._sample_batch(shape) if config.backend == "auto" else None,
+            measure=config.auto_measure,
         )
-        self.backend_name = getattr(self._backend, "name", config.backend)
         self._check_outputs()
         self._model_threshold = self._resolve(
             config.threshold if config.threshold is not None else self.model.threshold,
@@ -103,6 +103,11 @@ class MultiLabelClassificationPipeline:
         encoded = [pictures[i % len(pictures)].read_bytes() for i in range(shape[0])]
         batch = self._preprocessor.run(encoded)
         return batch if batch.shape == shape else None  # a resize_short model's shape varies
+
+    @property
+    def backend_name(self) -> str:
+        """The backend answering now (auto measuring while serving switches once)."""
+        return getattr(self._backend, "name", self.config.backend)
 
     @property
     def labels(self) -> list[str]:

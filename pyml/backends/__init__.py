@@ -41,9 +41,10 @@ def available_backends() -> list[str]:
 def create_backend(name: str, model_file: Path, params_file: Path, device: Device, **options) -> Backend:
     """options: cpu_threads, enable_mkldnn, precision (fp32 | bf16 | int8), and for `auto`
     input_shape, sample and model_name (what it measures with, and whose parity
-    tolerance applies); a backend ignores what it has no use for."""
+    tolerance applies) and measure (before the first answer or while serving); a backend
+    ignores what it has no use for."""
     if name != "auto":
-        for auto_only in ("input_shape", "sample", "model_name"):
+        for auto_only in ("input_shape", "sample", "model_name", "measure"):
             options.pop(auto_only, None)
     if name in _BUILTIN:
         factory = _load(_BUILTIN[name])

@@ -16,7 +16,10 @@ winner is ever loaded in the caller's. The
 winner is remembered in `$PYML_CACHE_DIR/auto.json` (default `~/.cache/pyml`) under the
 model's hash, the CPU, the thread count, the batch shape, the precision and the
 backend versions, so the measurement is made once per machine and model; delete the
-file (or name a backend) to measure again. Other devices than the CPU use Paddle.
+file (or name a backend) to measure again. With `measure="while_serving"` (what `pyml
+serve` asks for) the first measurement does not delay the first answer: the measuring
+child answers with Paddle meanwhile and the caller switches to the winner when it is
+chosen (`auto_provisional.py`). Other devices than the CPU use Paddle.
 Without Paddle (a plain `pip install pyml`), a model that carries an ONNX file runs on
 the ONNX backends, unchecked; one without is an error that names the extra to install.
 """
@@ -38,6 +41,7 @@ from ..errors import BackendError
 from ..progress import progress_bar
 from . import parity
 from .auto_child import measure_in_child
+from .auto_provisional import measure_while_answering
 from .device import Device, cpu_description, resolve_threads
 from .onnx_convert import cache_dir, find_onnx, model_hash
 from .paddle import paddle_installed
@@ -164,10 +168,12 @@ def create_auto(
     precision: str = "fp32",
     model_name: str | None = None,
     sample: np.ndarray | None = None,
+    measure: str = "before",
     **options,
 ):
     """`sample`: a preprocessed batch of `input_shape` to compare and time with (seeded
-    noise if None); `model_name` picks the parity tolerance."""
+    noise if None); `model_name` picks the parity tolerance; `measure`: for a first use,
+    `before` the first answer or `while_serving` (config.AUTO_MEASURE)."""
     from . import create_backend  # noqa: PLC0415 (the registry imports this module)
 
     def create(name: str):
@@ -208,6 +214,8 @@ def create_auto(
         "key": key,
         "log_level": log.getEffectiveLevel(),
     }
+    if measure == "while_serving" and "paddle" in names:
+        return measure_while_answering(job, sample, create)
     choice = measure_in_child(job, sample)  # the losers load there, and leave with that process
     backend = create(choice["winner"])
     backend.auto_choice = choice

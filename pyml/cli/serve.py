@@ -73,7 +73,8 @@ def run(args) -> int:
         )
     if args.model_dir and len(args.pipeline or ()) > 1:
         raise ConfigError("--model_dir replaces one pipeline's model: give at most one --pipeline with it")
-    overrides = pipeline_overrides(args, "device")
+    # a fresh cache's backend measurement must not hold back the first answer
+    overrides = {**pipeline_overrides(args, "device"), "auto_measure": "while_serving"}
     model_dir = {"model_dir": args.model_dir} if args.model_dir else {}  # not a repository model's override
     models = {}
     for spec in args.pipeline or ([DEFAULT_PIPELINE] if args.model_dir else []):
