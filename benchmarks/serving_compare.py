@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import queue
 import signal
 import socket
 import statistics
@@ -97,7 +98,42 @@ def _drive(caller, callers: int) -> dict:
         w.start()
     for w in workers:
         w.join()
-    seconds = time.perf_counter() - start
+    return _summary(tally, time.perf_counter() - start)
+
+
+def _open_loop(post, bodies: list[bytes], rate: float, seconds: float, pool: int) -> dict:
+    """Sends `rate` requests a second for `seconds`, on schedule whatever the answers'
+    pace (an open loop, as independent users load a server), from up to `pool` requests
+    in flight; a latency counts from the moment a request was due, so a request the
+    client could not send in time is late too."""
+    tally = _Tally()
+    due_list: queue.Queue = queue.Queue()
+
+    def worker() -> None:
+        while (item := due_list.get()) is not None:
+            i, due = item
+            try:
+                ok = post(bodies[i % len(bodies)]).get("errorCode") == 0
+            except urllib.error.HTTPError:
+                ok = False
+            tally.add(time.perf_counter() - due, ok)
+
+    workers = [threading.Thread(target=worker) for _ in range(pool)]
+    for w in workers:
+        w.start()
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        due = start + i / rate
+        time.sleep(max(0.0, due - time.perf_counter()))
+        due_list.put((i, due))
+    for _ in workers:
+        due_list.put(None)
+    for w in workers:
+        w.join()
+    return _summary(tally, time.perf_counter() - start)
+
+
+def _summary(tally: _Tally, seconds: float) -> dict:
     ordered = sorted(tally.latencies)
 
     def quantile(q: float) -> float:
@@ -173,8 +209,11 @@ def _bodies(images: list[bytes], visualize: bool | None) -> list[bytes]:
     return [json.dumps({"image": base64.b64encode(data).decode(), **extra}).encode() for data in images]
 
 
-def _http_load(proc: subprocess.Popen, what: str, url: str, bodies: list[bytes], callers: int, seconds: float) -> dict:
-    """Waits until the server answers, then drives it with `callers` threads for `seconds`."""
+def _http_load(
+    proc: subprocess.Popen, what: str, url: str, bodies: list[bytes], callers: int, seconds: float, rate=None
+) -> dict:
+    """Waits until the server answers, then drives it with `callers` threads for `seconds`
+    (or, given a `rate`, sends that many requests a second from up to `callers` threads)."""
 
     def post(body: bytes) -> dict:
         request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
@@ -194,6 +233,8 @@ def _http_load(proc: subprocess.Popen, what: str, url: str, bodies: list[bytes],
             if time.time() > ready_by:
                 raise TimeoutError(f"{what} did not answer within 300 s") from None
             time.sleep(1)
+    if rate is not None:
+        return _open_loop(post, bodies, rate, seconds, callers)
     deadline = time.perf_counter() + seconds
 
     def caller(k: int, tally: _Tally) -> None:
@@ -218,6 +259,7 @@ def run_paddlex(
     callers: int,
     seconds: float,
     visualize: bool | None = False,
+    rate: float | None = None,
 ) -> dict:
     # visualize=False in compare(): pyml's gRPC door draws nothing either.
     port = _free_port()
@@ -255,6 +297,7 @@ def run_paddlex(
             _bodies(images, visualize),
             callers,
             seconds,
+            rate,
         )
     finally:
         _stop(proc)
@@ -268,6 +311,7 @@ def run_pyml_http(
     callers: int,
     seconds: float,
     visualize: bool | None = None,
+    rate: float | None = None,
 ) -> dict:
     http_port = _free_port()
     yaml_path = _pipeline_yaml(name, model_dir, f"    cpu_threads: {threads}\n")
@@ -298,6 +342,7 @@ def run_pyml_http(
             _bodies(images, visualize),
             callers,
             seconds,
+            rate,
         )
     finally:
         _stop(proc)

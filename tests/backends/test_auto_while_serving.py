@@ -83,12 +83,22 @@ def test_a_fresh_start_answers_with_paddle_then_switches_without_loading_paddle(
     assert again.stdout.split() == [seen["after"], "True"], again.stderr
 
 
+def _measuring_children(parent: psutil.Process) -> list[psutil.Process]:
+    found = []
+    for child in parent.children():
+        try:
+            if "pyml.backends.auto_child" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # gone, or a zombie some other test left to its reaper
+            pass
+    return found
+
+
 def _measuring_child(parent: psutil.Process, timeout: float = 120) -> psutil.Process:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for child in parent.children():
-            if "pyml.backends.auto_child" in " ".join(child.cmdline()):
-                return child
+        if found := _measuring_children(parent):
+            return found[0]
         time.sleep(0.005)
     raise AssertionError("no measuring child appeared")
 
@@ -128,7 +138,7 @@ def test_a_model_the_child_cannot_load_fails_the_creation_and_leaves_no_process(
     finally:
         os.environ["PYML_CACHE_DIR"] = saved
     deadline = time.monotonic() + 60
-    while any("pyml.backends.auto_child" in " ".join(c.cmdline()) for c in psutil.Process().children()):
+    while _measuring_children(psutil.Process()):
         assert time.monotonic() < deadline, "the measuring child outlived the failed creation"
         time.sleep(0.1)
 
