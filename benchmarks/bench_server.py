@@ -10,7 +10,9 @@ connection per caller) at 1 and 16 callers, beside `pipeline.predict` in
 the server's process with batch size 8. The callers run in a separate client
 process, as real clients do (in one process they would share the server's GIL).
 Models: the embedded demo model and a PP-LCNet_x1_0_ML export made on the fly
-(seeded random weights).
+(seeded random weights). The callers share the server's cores: `callers` is their
+process's share of the machine's CPU over the row, and `vs left` the ratio to
+in-process after taking that share away (what the server did with the CPU it had).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import grpc
 import numpy as np
 
 import pyml
+from pyml.backends.device import usable_cores
 from pyml.serving import ServerOptions, create_server
 from pyml.v1 import classifier_pb2 as pb
 from pyml.v1 import classifier_pb2_grpc as pb_grpc
@@ -80,22 +83,30 @@ def make_images(count: int, folder: Path) -> list[Path]:
     return paths
 
 
-def summarize(label: str, count: int, seconds: float, latencies: list[float], baseline: float | None):
+def summarize(
+    label: str, count: int, timing: tuple[float, float] | float, latencies: list[float], baseline: float | None
+):
+    """One row. `timing`: wall seconds, or (wall seconds, the callers' CPU seconds): the
+    callers share the server's cores, so beside the ratio to in-process the row shows
+    the callers' share of the machine and the ratio to what they left the server."""
+    seconds, caller_cpu = timing if isinstance(timing, tuple) else (timing, 0.0)
     ips = count / seconds
     p50, p99 = (np.percentile(latencies, q) * 1000 for q in (50, 99)) if latencies else (float("nan"),) * 2
     ratio = f"{ips / baseline:10.2f}" if baseline else f"{'1.00':>10}"
-    print(f"{label:<28}{ips:10.1f}{p50:10.1f}{p99:10.1f}{ratio}")
+    share = caller_cpu / (seconds * usable_cores())
+    left = f"{share:10.1%}{ips / baseline / (1 - share):10.2f}" if baseline and caller_cpu else ""
+    print(f"{label:<28}{ips:10.1f}{p50:10.1f}{p99:10.1f}{ratio}{left}")
     return ips
 
 
-def _callers(worker, count: int, concurrency: int) -> float:
+def _callers(worker, count: int, concurrency: int) -> tuple[float, float]:
     """Runs `worker(indices)` on `concurrency` threads, item i on thread i % concurrency;
-    returns the wall seconds."""
+    returns the wall seconds and the CPU seconds this (the callers') process spent."""
     shards = [range(c, count, concurrency) for c in range(concurrency)]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(worker, shards))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def unary(target: str, blobs: list[bytes], concurrency: int):
@@ -178,7 +189,7 @@ def bench_model(name: str, tmp: Path, count: int, instances: int, client: Proces
         f"\n{pipeline.model.model_name}: {count} JPEG images (~640x427), server max_batch_size 8, "
         f"max_queue_delay 5 ms, {instances} instance(s); callers in a separate process"
     )
-    print(f"{'path':<28}{'images/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs local':>10}")
+    print(f"{'path':<28}{'images/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs local':>10}{'callers':>10}{'vs left':>10}")
     list(pipeline.predict([str(p) for p in paths[:16]], batch_size=8))  # warm-up
     start = time.perf_counter()
     list(pipeline.predict([str(p) for p in paths], batch_size=8))
