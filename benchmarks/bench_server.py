@@ -1,5 +1,5 @@
-"""Serving speed next to in-process predict, in one run on the same images: gRPC (unary
-and streams) and PaddleX's HTTP door (base64 JSON, visualize on as PaddleX's default, and off).
+"""Serving speed next to in-process predict, in one run on the same images: gRPC (unary,
+streams, KServe v2 ModelInfer) and PaddleX's HTTP door (base64 JSON, visualize on as PaddleX's default, and off).
 
     python -m benchmarks.bench_server [--arch demo PP-LCNet_x1_0_ML] [--images 256] [--instances 1] [--quick]
 
@@ -127,6 +127,27 @@ def unary(target: str, blobs: list[bytes], concurrency: int):
     return elapsed, latencies
 
 
+def kserve(target: str, blobs: list[bytes], concurrency: int):
+    """KServe v2 ModelInfer through tritonclient, one picture a call (an `image` BYTES tensor)."""
+    import tritonclient.grpc as triton
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(indices):
+        client = triton.InferenceServerClient(target)
+        for i in indices:
+            image = triton.InferInput("image", [1], "BYTES")
+            image.set_data_from_numpy(np.array([blobs[i]], dtype=np.object_))
+            start = time.perf_counter()
+            client.infer("model", [image], client_timeout=120)
+            with lock:
+                latencies.append(time.perf_counter() - start)
+        client.close()
+
+    return _callers(worker, len(blobs), concurrency), latencies
+
+
 def streaming(target: str, blobs: list[bytes], concurrency: int, in_flight: int = 8):
     latencies: list[float] = []
     lock = threading.Lock()
@@ -205,6 +226,8 @@ def bench_model(name: str, tmp: Path, count: int, instances: int, client: Proces
             summarize(f"unary, concurrency {c}", count, *client.submit(unary, target, blobs, c).result(), local)
         for c in (1, 4, 16):
             summarize(f"stream, concurrency {c}", count, *client.submit(streaming, target, blobs, c).result(), local)
+        for c in (1, 16):
+            summarize(f"kserve, concurrency {c}", count, *client.submit(kserve, target, blobs, c).result(), local)
         http_port = server.server.http.port
         encoded = [base64.b64encode(b).decode() for b in blobs]
         for extra in ({}, {"visualize": False}):  # PaddleX's default (on), then off
@@ -212,6 +235,9 @@ def bench_model(name: str, tmp: Path, count: int, instances: int, client: Proces
             for c in (1, 16):
                 label = f"http, {'no drawing' if extra else 'visualize on'}, {c}"
                 summarize(label, count, *client.submit(http_calls, http_port, bodies, c).result(), local)
+        start = time.perf_counter()  # the machine's pace moves: in-process again, after the doors
+        list(pipeline.predict([str(p) for p in paths], batch_size=8))
+        summarize("in-process predict, again", count, time.perf_counter() - start, [], local)
         sizes = dict(sorted(server.state.hosts["model"].batcher.batch_sizes.items()))
         print(f"server batch sizes (size: batches): {sizes}")
     finally:
