@@ -102,6 +102,9 @@ def test_overrides_are_validated():
         config.with_overrides(top_k=0)
     with pytest.raises(ConfigError, match="unknown pipeline option"):
         config.with_overrides(batchsize=2)
+    assert config.with_overrides(auto_measure="while_serving").auto_measure == "while_serving"
+    with pytest.raises(ConfigError, match="auto_measure must be one of before, while_serving, not 'later'"):
+        config.with_overrides(auto_measure="later")
 
 
 def test_write_pipeline_config(tmp_path):
