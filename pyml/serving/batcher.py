@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ..inputs import ImageSource
 from ..thresholds import Threshold
 from .errors import DeadlineExpired, Draining, Overloaded
+from .heap import trim_when_due
 
 if TYPE_CHECKING:
     from ..pipeline import MultiLabelClassificationPipeline
@@ -234,6 +235,9 @@ class DynamicBatcher:
             self._free.put_nowait(backend)
             self._freed.set()
             self._batches_in_flight -= 1
+            if self.idle:  # nothing waits: a moment to give freed memory back (heap.py)
+                with contextlib.suppress(RuntimeError):  # the thread is shut down: closing
+                    loop.run_in_executor(self._prepare_thread, trim_when_due)
 
     async def wait_idle(self, poll: float = 0.005) -> None:
         """Returns when everything accepted has been answered."""
