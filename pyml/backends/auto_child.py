@@ -14,18 +14,17 @@ Started with `--serve`, the child also answers the caller's batches with a Paddl
 predictor of its own while it measures (auto_provisional.py is the caller's side), so a
 server answers Paddle's answers in seconds on a fresh cache and still never loads Paddle
 itself. Three pipes: batches in, scores out (one reply per batch, in order), and one
-byte when result.json is written. The child answers until the caller closes the batch
-pipe, and dies with the caller (PR_SET_PDEATHSIG).
+byte when result.json is written. The child answers until the batch pipe closes: the
+caller closes it after switching, and its death closes it too (not PR_SET_PDEATHSIG,
+which would fire when the thread that started the child ends, not the process).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -117,7 +116,7 @@ class _Answering:
                 shape = SHAPE.unpack(self._batches.recv_bytes())
                 data = self._batches.recv_bytes()
             except (EOFError, OSError):
-                os._exit(0)  # the caller has switched to the winner, or is gone: nothing left to do here
+                os._exit(0)  # the caller has switched to the winner, or died: nothing left to do here
             self._ready.wait()
             try:
                 if self._backend is None:
@@ -130,12 +129,6 @@ class _Answering:
                 self._scores.send_bytes(reply)
             except OSError:
                 os._exit(0)
-
-
-def _die_with_parent() -> None:
-    """A child left measuring after its server died would hold cores and memory for nothing."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _convert_meanwhile(model_file: Path, params_file: Path) -> threading.Thread | None:
@@ -159,7 +152,6 @@ def _run(work: Path, pipes: tuple[int, int, int] | None = None) -> None:
 
     answering = None
     if pipes is not None:
-        _die_with_parent()
         answering = _Answering(pipes[0], pipes[1])
         threading.Thread(target=answering.serve, name="pyml-auto-answer", daemon=True).start()
     job = json.loads((work / "job.json").read_text(encoding="utf-8"))

@@ -177,3 +177,26 @@ def test_pyml_serve_on_a_fresh_cache_answers_then_reports_the_winner(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
+
+
+def test_the_measuring_child_ends_when_its_caller_dies(tmp_path):
+    script = (
+        "import os, psutil, pyml; p = pyml.create_pipeline('pyml_demo', auto_measure='while_serving'); "
+        "print([c.pid for c in psutil.Process().children()], flush=True); os._exit(0)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=_fresh_env(tmp_path), timeout=600
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (child,) = json.loads(run.stdout.splitlines()[-1])
+    deadline = time.monotonic() + 60
+    while _alive(child):
+        assert time.monotonic() < deadline, "the measuring child outlived its caller"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
