@@ -29,20 +29,15 @@ OPEN_LOOP_POOL = 64  # requests in flight at most: far more than half load ever 
 BATCH = 8
 
 _BATCH_TIME = """
-import json, statistics, sys, time
+import json, sys
 import numpy as np
 import pyml
+from benchmarks.measure import median_seconds
 pipeline = pyml.create_pipeline(sys.argv[1], batch_size=int(sys.argv[2]), backend=sys.argv[3])
 size = pipeline.model.input_size
 batch = np.random.default_rng(0).standard_normal((int(sys.argv[2]), 3, size[1], size[0])).astype(np.float32)
-for _ in range(3):
-    pipeline._backend(batch)
-times = []
-for _ in range(15):
-    start = time.perf_counter()
-    pipeline._backend(batch)
-    times.append(time.perf_counter() - start)
-print(json.dumps({"backend": pipeline.backend_name, "ms": statistics.median(times) * 1000}))
+seconds = median_seconds(lambda: pipeline._backend(batch), repeats=15, warmup=3)
+print(json.dumps({"backend": pipeline.backend_name, "ms": seconds * 1000}))
 """
 
 
@@ -50,7 +45,7 @@ def batch_ms(yaml_path: str, backend: str) -> dict:
     """One batch of BATCH through the model alone, in a process of its own."""
     run = subprocess.run(
         [sys.executable, "-c", _BATCH_TIME, yaml_path, str(BATCH), backend],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
     return json.loads(run.stdout.splitlines()[-1])
 

@@ -186,9 +186,7 @@ def _run(work: Path, pipes: tuple[int, int, int] | None = None) -> None:
         outcome = {"error": str(exc)}
     outcome["log"] = records.records
     atomic_write_text(work / "result.json", json.dumps(outcome))  # whole, or absent if this process dies
-    if answering is not None:
-        if "error" in outcome:
-            answering.fail(outcome["error"])
+    if answering is not None:  # a Paddle that failed has told the answering thread already (create)
         os.write(pipes[2], b"1")  # measured: the caller loads the winner while this goes on answering
         threading.Event().wait()  # until the caller closes the batch pipe (the answering thread exits)
 

@@ -130,20 +130,18 @@ class ProvisionalBackend:
 
     @property
     def name(self) -> str:
-        winner = self._measuring.winner
-        return getattr(winner, "name", "paddle") if winner is not None else "paddle"
+        return getattr(self._measuring.winner, "name", "paddle")  # None before the switch: the child's paddle
 
     @property
     def overlap_preprocess(self) -> bool:
-        winner = self._measuring.winner
-        return getattr(winner, "overlap_preprocess", True) if winner is not None else True  # idle while the child runs
+        return getattr(self._measuring.winner, "overlap_preprocess", True)  # this process idles while the child runs
 
     @property
     def auto_choice(self) -> dict | None:
         return self._measuring.choice
 
     def wait_measured(self, timeout: float | None = None) -> bool:
-        """True once the switch is made (the tests and `pyml warm` wait on it)."""
+        """True once the switch is made and the child is gone."""
         return self._measuring.switched.wait(timeout)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:

@@ -59,15 +59,11 @@ def test_pyml_warm_remembers_the_choice_a_server_start_then_loads(tmp_path):
     assert later["choice"]["remembered"]
 
 
-def test_a_failed_measurement_is_the_childs_error_in_the_caller(tmp_path):
+def test_a_failed_measurement_is_the_childs_error_in_the_caller(tmp_path, unloadable_model):
     import os
 
     env = {**os.environ, "PYML_CACHE_DIR": str(tmp_path / "cache")}
-    broken = tmp_path / "model"
-    broken.mkdir()
-    for name in ("inference.yml", "inference.json"):
-        (broken / name).write_bytes((demo_model_dir() / name).read_bytes())
-    (broken / "inference.pdiparams").write_bytes(b"not weights")
+    broken = unloadable_model
     run = subprocess.run(
         [sys.executable, "-m", "pyml.cli", "warm", str(broken)], capture_output=True, text=True, env=env, timeout=600
     )  # fmt: skip

@@ -122,21 +122,15 @@ def test_a_measuring_child_that_dies_is_replaced_by_paddle_in_the_caller(tmp_pat
     assert "loading paddle in this process" in err
 
 
-def test_a_model_the_child_cannot_load_fails_the_creation_and_leaves_no_process(tmp_path):
-    broken = tmp_path / "model"
-    broken.mkdir()
-    for name in ("inference.yml", "inference.json"):
-        (broken / name).write_bytes((demo_model_dir() / name).read_bytes())
-    (broken / "inference.pdiparams").write_bytes(b"not weights")
+def test_a_model_the_child_cannot_load_fails_the_creation_and_leaves_no_process(
+    tmp_path, unloadable_model, monkeypatch
+):
     import pyml
     from pyml.errors import BackendError
 
-    os.environ["PYML_CACHE_DIR"], saved = str(tmp_path / "cache"), os.environ["PYML_CACHE_DIR"]
-    try:
-        with pytest.raises(BackendError, match=f"Paddle Inference could not load {broken}"):
-            pyml.create_model(model_dir=str(broken), auto_measure="while_serving")
-    finally:
-        os.environ["PYML_CACHE_DIR"] = saved
+    monkeypatch.setenv("PYML_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(BackendError, match=f"Paddle Inference could not load {unloadable_model}"):
+        pyml.create_model(model_dir=str(unloadable_model), auto_measure="while_serving")
     deadline = time.monotonic() + 60
     while _measuring_children(psutil.Process()):
         assert time.monotonic() < deadline, "the measuring child outlived the failed creation"
